@@ -1,0 +1,214 @@
+// The only file that includes pybind11: it converts arrays to views, releases the GIL
+// around the core's work, and turns C++ exceptions into Python ones. No numerics here.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+
+#include "positive_mlp/network.hpp"
+#include "positive_mlp/trainer.hpp"
+
+namespace py = pybind11;
+using namespace pmlp;
+
+namespace {
+
+template <class T>
+using InArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
+template <class T>
+using InOutArray = py::array_t<T, py::array::c_style>;
+
+// SciPy exports its BLAS as function pointers in scipy.linalg.cython_blas.
+Blas load_scipy_blas() {
+    py::dict capi = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
+    Blas blas;
+    blas.dgemm = reinterpret_cast<FortranGemm<double>>(
+        py::capsule(capi["dgemm"]).get_pointer<void>());
+    blas.sgemm = reinterpret_cast<FortranGemm<float>>(
+        py::capsule(capi["sgemm"]).get_pointer<void>());
+    return blas;
+}
+
+const Blas& scipy_blas() {
+    static const Blas blas = load_scipy_blas();
+    return blas;
+}
+
+template <class T>
+ConstMatrix<T> matrix_view(const InArray<T>& a, const char* name) {
+    if (a.ndim() != 2)
+        throw std::invalid_argument(std::string(name) + " must be 2-D, got " +
+                                    std::to_string(a.ndim()) + "-D");
+    return ConstMatrix<T>{a.data(), a.shape(0), a.shape(1)};
+}
+
+template <class T>
+const T* optional_weights(const std::optional<InArray<T>>& w, std::int64_t n_rows) {
+    if (!w) return nullptr;
+    if (w->ndim() != 1 || w->shape(0) != n_rows)
+        throw std::invalid_argument("sample_weight must have shape (" +
+                                    std::to_string(n_rows) + ",)");
+    return w->data();
+}
+
+template <class T>
+const T* vector_view(const InArray<T>& a, std::int64_t size, const char* name) {
+    if (a.ndim() != 1 || a.shape(0) != size)
+        throw std::invalid_argument(std::string(name) + " must have shape (" +
+                                    std::to_string(size) + ",)");
+    return a.data();
+}
+
+template <class T>
+T* mutable_vector(InOutArray<T>& a, std::int64_t size, const char* name) {
+    if (a.ndim() != 1 || a.shape(0) != size)
+        throw std::invalid_argument(std::string(name) + " must have shape (" +
+                                    std::to_string(size) + ",)");
+    return a.mutable_data();
+}
+
+// Runs on the core's thread with the GIL released: takes the GIL only to ask Python
+// whether a signal (Ctrl-C) arrived, leaving the KeyboardInterrupt set if so.
+InterruptCheck python_interrupt_check() {
+    return InterruptCheck([] {
+        py::gil_scoped_acquire gil;
+        return PyErr_CheckSignals() != 0;
+    });
+}
+
+template <class T>
+Network<T> make_network(const NetworkSpec& spec, const InArray<T>& threshold) {
+    if (threshold.ndim() != 1) throw std::invalid_argument("threshold must be 1-D");
+    return Network<T>(spec, scipy_blas(), threshold.data(), threshold.shape(0));
+}
+
+template <class T>
+py::array_t<T> predict(const Network<T>& net, const InArray<T>& params, const InArray<T>& X) {
+    ConstMatrix<T> x = matrix_view(X, "X");
+    const T* p = vector_view(params, net.layout().n_params(), "params");
+    py::array_t<T> out({x.rows, net.layout().n_outputs()});
+    T* out_data = out.mutable_data();
+    py::gil_scoped_release release;
+    InterruptCheck interrupt = python_interrupt_check();
+    net.predict(p, x, out_data, interrupt);
+    return out;
+}
+
+template <class T>
+double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
+                         const InArray<T>& Y, const std::optional<InArray<T>>& sample_weight,
+                         double alpha, InOutArray<T>& grad) {
+    const std::int64_t n_params = net.layout().n_params();
+    Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
+                    optional_weights(sample_weight, X.shape(0))};
+    const T* p = vector_view(params, n_params, "params");
+    T* g = mutable_vector(grad, n_params, "grad");
+    py::gil_scoped_release release;
+    InterruptCheck interrupt = python_interrupt_check();
+    return net.loss_and_gradient(p, data, alpha, g, interrupt);
+}
+
+template <class T>
+EpochResult run_epoch(EpochTrainer<T>& trainer, InOutArray<T>& params,
+                      InOutArray<T>& first_moment, InOutArray<T>& second_moment,
+                      std::int64_t step, const InArray<T>& X, const InArray<T>& Y,
+                      const std::optional<InArray<T>>& sample_weight,
+                      const EpochOptions& options) {
+    const std::int64_t n_params = trainer.network().layout().n_params();
+    Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
+                    optional_weights(sample_weight, X.shape(0))};
+    T* p = mutable_vector(params, n_params, "params");
+    OptimizerState<T> state{mutable_vector(first_moment, n_params, "first_moment"), nullptr,
+                            step};
+    if (options.optimizer.solver == Solver::adam)
+        state.second = mutable_vector(second_moment, n_params, "second_moment");
+    py::gil_scoped_release release;
+    InterruptCheck interrupt = python_interrupt_check();
+    return trainer.run_epoch(p, n_params, state, data, options, interrupt);
+}
+
+template <class T>
+void bind_precision(py::module_& m) {
+    py::class_<Network<T>>(m, "Network", "A dense network with a bounded output transform.")
+        .def(py::init(&make_network<T>), py::arg("spec"), py::arg("threshold"))
+        .def_property_readonly("n_params",
+                               [](const Network<T>& n) { return n.layout().n_params(); })
+        .def("predict", &predict<T>, py::arg("params"), py::arg("X"))
+        .def("loss_and_gradient", &loss_and_gradient<T>, py::arg("params"),
+             py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("alpha"),
+             py::arg("grad").noconvert());
+
+    py::class_<EpochTrainer<T>>(m, "EpochTrainer", "Buffers and loop for one epoch.")
+        .def(py::init<const Network<T>&, std::int64_t, std::int64_t>(), py::arg("network"),
+             py::arg("n_samples"), py::arg("batch_size"))
+        .def("run_epoch", &run_epoch<T>, py::arg("params").noconvert(),
+             py::arg("first_moment").noconvert(), py::arg("second_moment").noconvert(),
+             py::arg("step"), py::arg("X"), py::arg("y"), py::arg("sample_weight"),
+             py::arg("options"));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "C++ core of positive-mlp: forward, backward, losses and the epoch loop.";
+
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const Interrupted&) {
+            if (!PyErr_Occurred()) PyErr_SetNone(PyExc_KeyboardInterrupt);
+        }
+    });
+
+    py::enum_<Activation>(m, "Activation")
+        .value("identity", Activation::identity)
+        .value("logistic", Activation::logistic)
+        .value("tanh", Activation::tanh)
+        .value("relu", Activation::relu);
+    py::enum_<OutputTransform>(m, "OutputTransform")
+        .value("identity", OutputTransform::identity)
+        .value("relu", OutputTransform::relu)
+        .value("softplus", OutputTransform::softplus)
+        .value("exp", OutputTransform::exp);
+    py::enum_<Loss>(m, "Loss")
+        .value("squared_error", Loss::squared_error)
+        .value("poisson", Loss::poisson)
+        .value("gamma", Loss::gamma);
+    py::enum_<Solver>(m, "Solver").value("sgd", Solver::sgd).value("adam", Solver::adam);
+
+    py::class_<NetworkSpec>(m, "NetworkSpec")
+        .def(py::init([](std::vector<std::int64_t> sizes, Activation a, OutputTransform g,
+                         Loss loss) { return NetworkSpec{std::move(sizes), a, g, loss}; }),
+             py::arg("layer_sizes"), py::arg("activation"), py::arg("output_transform"),
+             py::arg("loss"))
+        .def_readonly("layer_sizes", &NetworkSpec::layer_sizes);
+
+    py::class_<OptimizerOptions>(m, "OptimizerOptions")
+        .def(py::init<>())
+        .def_readwrite("solver", &OptimizerOptions::solver)
+        .def_readwrite("learning_rate", &OptimizerOptions::learning_rate)
+        .def_readwrite("momentum", &OptimizerOptions::momentum)
+        .def_readwrite("nesterov", &OptimizerOptions::nesterov)
+        .def_readwrite("beta_1", &OptimizerOptions::beta_1)
+        .def_readwrite("beta_2", &OptimizerOptions::beta_2)
+        .def_readwrite("epsilon", &OptimizerOptions::epsilon);
+
+    py::class_<EpochOptions>(m, "EpochOptions")
+        .def(py::init<>())
+        .def_readwrite("batch_size", &EpochOptions::batch_size)
+        .def_readwrite("shuffle", &EpochOptions::shuffle)
+        .def_readwrite("seed", &EpochOptions::seed)
+        .def_readwrite("alpha", &EpochOptions::alpha)
+        .def_readwrite("optimizer", &EpochOptions::optimizer);
+
+    py::class_<EpochResult>(m, "EpochResult")
+        .def_readonly("loss", &EpochResult::loss)
+        .def_readonly("step", &EpochResult::step);
+
+    py::module_ f64 = m.def_submodule("f64", "float64 networks");
+    py::module_ f32 = m.def_submodule("f32", "float32 networks");
+    bind_precision<double>(f64);
+    bind_precision<float>(f32);
+}

@@ -1,0 +1,53 @@
+// Plain views of caller-owned buffers and the enums that select the numerics.
+// Nothing here knows about Python.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pmlp {
+
+// Row-major matrix view: element (i, j) is data[i * stride + j].
+template <class T>
+struct Matrix {
+    T* data = nullptr;
+    std::int64_t rows = 0;
+    std::int64_t cols = 0;
+    std::int64_t stride = 0;
+
+    Matrix() = default;
+    Matrix(T* d, std::int64_t r, std::int64_t c) : data(d), rows(r), cols(c), stride(c) {}
+    T* row(std::int64_t i) const { return data + i * stride; }
+};
+
+template <class T>
+using ConstMatrix = Matrix<const T>;
+
+enum class Activation { identity, logistic, tanh, relu };
+enum class OutputTransform { identity, relu, softplus, exp };
+enum class Loss { squared_error, poisson, gamma };
+enum class Solver { sgd, adam };
+
+// Architecture of a dense network: layer_sizes = {n_features, hidden..., n_outputs}.
+struct NetworkSpec {
+    std::vector<std::int64_t> layer_sizes;
+    Activation activation = Activation::relu;
+    OutputTransform output_transform = OutputTransform::softplus;
+    Loss loss = Loss::squared_error;
+};
+
+// Raised between batches when the caller's interrupt poll asks to stop.
+// The parameters are left as they were after the last complete update.
+class Interrupted : public std::exception {
+public:
+    const char* what() const noexcept override { return "interrupted"; }
+};
+
+// Throws std::invalid_argument (a user error) unless `condition` holds.
+inline void require(bool condition, const std::string& message) {
+    if (!condition) throw std::invalid_argument(message);
+}
+
+}  // namespace pmlp

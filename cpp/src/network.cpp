@@ -1,0 +1,196 @@
+#include "positive_mlp/network.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "positive_mlp/activations.hpp"
+#include "positive_mlp/losses.hpp"
+#include "positive_mlp/output_transforms.hpp"
+
+namespace pmlp {
+
+Layout::Layout(const NetworkSpec& spec) : sizes_(spec.layer_sizes) {
+    require(sizes_.size() >= 2, "a network needs at least an input and an output layer");
+    for (std::int64_t size : sizes_) require(size >= 1, "every layer needs at least one unit");
+    for (std::int64_t l = 0; l < n_layers(); ++l) {
+        weight_offsets_.push_back(n_weights_);
+        n_weights_ += fan_in(l) * fan_out(l);
+    }
+    n_params_ = n_weights_;
+    for (std::int64_t l = 0; l < n_layers(); ++l) {
+        bias_offsets_.push_back(n_params_);
+        n_params_ += fan_out(l);
+    }
+}
+
+template <class T>
+Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows)
+    : capacity(capacity_rows) {
+    const std::int64_t L = layout.n_layers();
+    activations.resize(L + 1);
+    deltas.resize(L + 1);
+    activations[0].resize(capacity * layout.n_inputs());
+    for (std::int64_t l = 1; l <= L; ++l) {
+        activations[l].resize(capacity * layout.sizes()[l]);
+        deltas[l].resize(capacity * layout.sizes()[l]);
+    }
+    output_z.resize(capacity * layout.n_outputs());
+    targets.resize(capacity * layout.n_outputs());
+    weights.resize(capacity);
+}
+
+template <class T>
+Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshold,
+                    std::int64_t threshold_size)
+    : spec_(spec), layout_(spec), blas_(blas) {
+    require(threshold_size == layout_.n_outputs(),
+            "expected one threshold per output (" + std::to_string(layout_.n_outputs()) +
+                "), got " + std::to_string(threshold_size));
+    threshold_.assign(threshold, threshold + threshold_size);
+}
+
+template <class T>
+void Network<T>::forward(const T* params, ConstMatrix<T> inputs, Workspace<T>& ws) const {
+    const std::int64_t rows = inputs.rows, L = layout_.n_layers();
+    const T* a_prev = inputs.data;
+    std::int64_t lda = inputs.stride;
+    for (std::int64_t l = 0; l < L; ++l) {
+        const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
+        const bool is_output = l == L - 1;
+        T* z = is_output ? ws.output_z.data() : ws.activations[l + 1].data();
+        const T* bias = params + layout_.bias_offset(l);
+        for (std::int64_t i = 0; i < rows; ++i) std::copy(bias, bias + n_out, z + i * n_out);
+        gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1), a_prev, lda,
+                params + layout_.weight_offset(l), n_out, T(1), z, n_out);
+        if (!is_output) apply_activation(spec_.activation, z, rows * n_out);
+        a_prev = z;
+        lda = n_out;
+    }
+    const std::int64_t k = layout_.n_outputs();
+    T* pred = ws.activations[L].data();
+    for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < k; ++j)
+            pred[i * k + j] =
+                threshold_[j] + transform(spec_.output_transform, ws.output_z[i * k + j]);
+}
+
+template <class T>
+double Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<T> targets,
+                            const T* weights, Workspace<T>& ws, T* grad,
+                            bool accumulate) const {
+    const std::int64_t rows = inputs.rows, L = layout_.n_layers(), k = layout_.n_outputs();
+    const T* pred = ws.activations[L].data();
+    T* delta = ws.deltas[L].data();
+    double loss_sum = 0.0;
+    for (std::int64_t i = 0; i < rows; ++i) {
+        const T w = weights ? weights[i] : T(1);
+        const T* y = targets.row(i);
+        double row_loss = 0.0;
+        for (std::int64_t j = 0; j < k; ++j) {
+            const T p = pred[i * k + j], z = ws.output_z[i * k + j];
+            row_loss += element_loss(spec_.loss, y[j], p);
+            delta[i * k + j] = w * element_loss_derivative(spec_.loss, y[j], p) *
+                               transform_derivative(spec_.output_transform, z);
+        }
+        loss_sum += static_cast<double>(w) * row_loss;
+    }
+    const T beta = accumulate ? T(1) : T(0);
+    for (std::int64_t l = L - 1; l >= 0; --l) {
+        const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
+        const T* a_prev = l == 0 ? inputs.data : ws.activations[l].data();
+        const std::int64_t lda = l == 0 ? inputs.stride : n_in;
+        const T* d = ws.deltas[l + 1].data();
+        gemm<T>(blas_, Trans::yes, Trans::no, n_in, n_out, rows, T(1), a_prev, lda, d, n_out,
+                beta, grad + layout_.weight_offset(l), n_out);
+        T* grad_bias = grad + layout_.bias_offset(l);
+        if (!accumulate) std::fill(grad_bias, grad_bias + n_out, T(0));
+        for (std::int64_t i = 0; i < rows; ++i)
+            for (std::int64_t j = 0; j < n_out; ++j) grad_bias[j] += d[i * n_out + j];
+        if (l == 0) break;
+        T* d_prev = ws.deltas[l].data();
+        gemm<T>(blas_, Trans::no, Trans::yes, rows, n_in, n_out, T(1), d, n_out,
+                params + layout_.weight_offset(l), n_out, T(0), d_prev, n_in);
+        multiply_by_derivative(spec_.activation, ws.activations[l].data(), d_prev, rows * n_in);
+    }
+    return loss_sum;
+}
+
+template <class T>
+double Network<T>::finalize(const T* params, double loss_sum, double weight_sum, double alpha,
+                            T* grad) const {
+    const T scale = static_cast<T>(1.0 / weight_sum);
+    const T decay = static_cast<T>(alpha / weight_sum);
+    double squared_weights = 0.0;
+    for (std::int64_t i = 0; i < layout_.n_weights(); ++i) {
+        squared_weights += static_cast<double>(params[i]) * params[i];
+        grad[i] = grad[i] * scale + decay * params[i];
+    }
+    for (std::int64_t i = layout_.n_weights(); i < layout_.n_params(); ++i) grad[i] *= scale;
+    return (loss_sum + 0.5 * alpha * squared_weights) / weight_sum;
+}
+
+template <class T>
+double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data, double alpha,
+                                     T* grad, InterruptCheck& interrupt) const {
+    check_dataset(data, layout_.n_params());
+    const std::int64_t n = data.X.rows;
+    Workspace<T> ws(layout_, std::min(n, kChunkRows));
+    double loss_sum = 0.0, weight_sum = 0.0;
+    for (std::int64_t start = 0; start < n; start += ws.capacity) {
+        interrupt.check();
+        const std::int64_t rows = std::min(ws.capacity, n - start);
+        ConstMatrix<T> x{data.X.row(start), rows, data.X.cols};
+        ConstMatrix<T> y{data.Y.row(start), rows, data.Y.cols};
+        const T* w = data.sample_weight ? data.sample_weight + start : nullptr;
+        forward(params, x, ws);
+        loss_sum += backward(params, x, y, w, ws, grad, start > 0);
+        for (std::int64_t i = 0; i < rows; ++i) weight_sum += w ? static_cast<double>(w[i]) : 1.0;
+    }
+    require(weight_sum > 0.0, "the sample weights sum to zero");
+    return finalize(params, loss_sum, weight_sum, alpha, grad);
+}
+
+template <class T>
+void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out,
+                         InterruptCheck& interrupt) const {
+    check_inputs(X, layout_.n_params());
+    const std::int64_t n = X.rows, k = layout_.n_outputs();
+    Workspace<T> ws(layout_, std::min(n, kChunkRows));
+    const T* pred = ws.activations.back().data();
+    for (std::int64_t start = 0; start < n; start += ws.capacity) {
+        interrupt.check();
+        const std::int64_t rows = std::min(ws.capacity, n - start);
+        forward(params, ConstMatrix<T>{X.row(start), rows, X.cols}, ws);
+        std::copy(pred, pred + rows * k, out + start * k);
+    }
+}
+
+template <class T>
+void Network<T>::check_inputs(ConstMatrix<T> X, std::int64_t n_params) const {
+    require(n_params == layout_.n_params(),
+            "expected " + std::to_string(layout_.n_params()) + " parameters, got " +
+                std::to_string(n_params));
+    require(X.cols == layout_.n_inputs(),
+            "X has " + std::to_string(X.cols) + " features, but the network expects " +
+                std::to_string(layout_.n_inputs()));
+}
+
+template <class T>
+void Network<T>::check_dataset(const Dataset<T>& data, std::int64_t n_params) const {
+    check_inputs(data.X, n_params);
+    require(data.X.rows >= 1, "the data set has no rows");
+    require(data.Y.rows == data.X.rows,
+            "X has " + std::to_string(data.X.rows) + " rows but y has " +
+                std::to_string(data.Y.rows));
+    require(data.Y.cols == layout_.n_outputs(),
+            "y has " + std::to_string(data.Y.cols) + " outputs, but the network has " +
+                std::to_string(layout_.n_outputs()));
+}
+
+template struct Workspace<float>;
+template struct Workspace<double>;
+template class Network<float>;
+template class Network<double>;
+
+}  // namespace pmlp

@@ -1,0 +1,427 @@
+"""PositiveMLPRegressor: scikit-learn's MLP regressor with a lower bound on its output."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from positive_mlp._network import (
+    BOUNDED_TRANSFORMS,
+    ParameterLayout,
+    build_network,
+    glorot_uniform_params,
+    start_output_bias,
+)
+from positive_mlp._solvers import fit_lbfgs, fit_stochastic
+from positive_mlp._validation import (
+    check_loss_settings,
+    check_targets,
+    threshold_per_output,
+)
+
+_FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
+    """Multi-layer perceptron regressor whose predictions never fall below a floor.
+
+    A drop-in for :class:`sklearn.neural_network.MLPRegressor` (same parameters, same
+    meanings, same fitted attributes) whose output layer ends in a bounding transform:
+    ``prediction = output_threshold + g(z)`` with ``g`` in {softplus, exp, relu}, so every
+    prediction is ``>= output_threshold`` for any finite input. The forward pass, the
+    backward pass, the optimisers and the epoch loop run in a C++ core with the GIL
+    released; matrix products go through SciPy's BLAS.
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'poisson', 'gamma'}, default='squared_error'
+        The loss minimised: half the squared error, half the Poisson deviance, or half
+        the Gamma deviance, summed over outputs and averaged over samples. 'poisson'
+        and 'gamma' need strictly positive predictions: a bounding
+        ``output_activation`` with ``output_threshold >= 0`` ('relu' needs
+        ``output_threshold > 0``, as it reaches its threshold exactly). 'poisson'
+        needs ``y >= 0`` and 'gamma' ``y > 0``.
+
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation of the hidden layers.
+
+    output_activation : {'softplus', 'exp', 'relu', 'identity'}, default='softplus'
+        The output transform ``g`` in ``prediction = output_threshold + g(z)``.
+        'softplus' (``log(1 + e^z)``, computed stably) is smooth and close to linear
+        above the threshold; 'exp' is the canonical link of the Poisson loss (clipped
+        before it overflows); 'relu' clips at the threshold, with zero gradient where
+        it clips. 'identity' gives an unbounded output, as MLPRegressor has.
+
+    output_threshold : float or array-like of shape (n_outputs,), default=0.0
+        The lower bound of the predictions, one value for all outputs or one per
+        output. With a bounding ``output_activation``, ``y`` below it is an error.
+        Ignored (only added) with ``output_activation='identity'``.
+
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        'adam' and 'sgd' run mini-batch epochs in the C++ core; 'lbfgs' runs
+        :func:`scipy.optimize.minimize` (L-BFGS-B) on the full-data loss and gradient
+        computed by the core.
+
+    alpha : float, default=0.0001
+        Strength of the L2 penalty on the weights (not the biases), added to the loss
+        as ``alpha / (2 * n_samples) * ||W||^2``, as in MLPRegressor.
+
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size for 'sgd' and 'adam'; 'auto' is ``min(200, n_samples)``.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule of the 'sgd' step size, as in MLPRegressor: 'invscaling' uses
+        ``learning_rate_init / (t + 1) ** power_t`` (``t`` counts samples seen),
+        'adaptive' divides the rate by 5 whenever ``n_iter_no_change`` epochs fail to
+        improve by ``tol``.
+
+    learning_rate_init : float, default=0.001
+        Initial step size ('sgd', 'adam').
+
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+
+    max_iter : int, default=200
+        Maximum number of epochs ('sgd', 'adam') or iterations ('lbfgs').
+
+    shuffle : bool, default=True
+        Whether to shuffle the samples at each epoch ('sgd', 'adam').
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling and the validation split. An int gives
+        identical models from identical calls.
+
+    tol : float, default=1e-4
+        Tolerance of the stopping criterion (and ``gtol`` of L-BFGS-B).
+
+    verbose : bool, default=False
+        Whether to print one line per epoch (or L-BFGS-B iteration).
+
+    warm_start : bool, default=False
+        Whether ``fit`` continues from the current weights (and optimiser state)
+        instead of starting afresh.
+
+    momentum : float, default=0.9
+        Momentum of 'sgd'.
+
+    nesterovs_momentum : bool, default=True
+        Whether 'sgd' uses Nesterov's momentum.
+
+    early_stopping : bool, default=False
+        Whether 'sgd' and 'adam' hold out ``validation_fraction`` of the data, stop
+        when its R2 score fails to improve by ``tol`` for ``n_iter_no_change``
+        epochs, and restore the best weights.
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+
+    beta_1 : float, default=0.9
+        Decay of Adam's first moment.
+
+    beta_2 : float, default=0.999
+        Decay of Adam's second moment.
+
+    epsilon : float, default=1e-8
+        Adam's numerical-stability constant.
+
+    n_iter_no_change : int, default=10
+        Epochs without improvement of at least ``tol`` before stopping ('sgd', 'adam').
+
+    max_fun : int, default=15000
+        Maximum number of loss evaluations ('lbfgs').
+
+    Attributes
+    ----------
+    loss_ : float
+        The loss at the end of training (for 'sgd' and 'adam', the mean over the last
+        epoch's batches).
+
+    best_loss_ : float or None
+        The lowest loss seen; None with early stopping, where the validation score
+        decides.
+
+    loss_curve_ : list of float
+        The loss after each epoch ('sgd', 'adam') or iteration ('lbfgs').
+
+    validation_scores_ : list of float or None
+        R2 on the held-out data after each epoch, with ``early_stopping=True``.
+
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``.
+
+    t_ : int
+        Number of training samples seen by the stochastic solvers.
+
+    coefs_ : list of ndarray of shape (n_fan_in, n_fan_out)
+        Weight matrices, one per layer, in the dtype of the training data.
+
+    intercepts_ : list of ndarray of shape (n_fan_out,)
+        Bias vectors, one per layer.
+
+    output_threshold_ : ndarray of shape (n_outputs,)
+        The lower bound of each output.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of the features seen during fit, when X has string column names.
+
+    n_iter_ : int
+        Number of epochs ('sgd', 'adam') or iterations ('lbfgs') run.
+
+    n_layers_ : int
+        Number of layers, input and output included.
+
+    n_outputs_ : int
+        Number of outputs.
+
+    out_activation_ : str
+        The output transform (``output_activation``).
+
+    See Also
+    --------
+    sklearn.neural_network.MLPRegressor : The unbounded original.
+    sklearn.linear_model.PoissonRegressor : A linear model for counts.
+
+    Notes
+    -----
+    The loss is summed over outputs and averaged over samples, so for one output
+    ``loss_`` equals MLPRegressor's, and for several outputs the gradients (and thus
+    training) match MLPRegressor's while ``loss_`` is ``n_outputs`` times its value.
+
+    With a bounding transform, the output bias starts at ``g^-1(mean(y - threshold))``
+    so that training starts where the targets are; weights and other biases start
+    Glorot-uniform, as in MLPRegressor.
+
+    Ctrl-C during ``fit`` stops training within a few milliseconds (after the current
+    batch, or between chunks of rows), warns ``"Training interrupted by user."`` and
+    keeps the model trained so far, as MLPRegressor does.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from positive_mlp import PositiveMLPRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-2, 2, size=(200, 3))
+    >>> y = np.exp(X[:, 0])
+    >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), max_iter=500,
+    ...                            random_state=0).fit(X, y)
+    >>> bool((reg.predict(100 * X) >= 0).all())
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "loss": [StrOptions({"squared_error", "poisson", "gamma"})],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "output_activation": [StrOptions({"softplus", "exp", "relu", "identity"})],
+        "output_threshold": [Real, "array-like"],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        loss="squared_error",
+        hidden_layer_sizes=(100,),
+        activation="relu",
+        *,
+        output_activation="softplus",
+        output_threshold=0.0,
+        solver="adam",
+        alpha=0.0001,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.001,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=False,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        max_fun=15000,
+    ):
+        self.loss = loss
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        self.output_threshold = output_threshold
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the model to data X and targets y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data. float32 data is trained in float32.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets; with a bounding ``output_activation``, all ``>= output_threshold``.
+
+        Returns
+        -------
+        self : PositiveMLPRegressor
+            The fitted estimator.
+        """
+        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True,
+                             y_numeric=True)
+        y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
+        threshold = threshold_per_output(self.output_threshold, y.shape[1])
+        check_loss_settings(self.loss, self.output_activation, threshold)
+        check_targets(y, self.loss, self.output_activation, threshold)
+
+        layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
+        rng = check_random_state(self.random_state)
+        if self.warm_start and self._is_fitted():
+            params = self._params_to_continue(layout, X.dtype)
+        else:
+            params = self._initial_params(layout, y, threshold, rng, X.dtype)
+        self.output_threshold_ = threshold
+        self.n_layers_ = len(layout.layer_sizes)
+        self.n_outputs_ = y.shape[1]
+        self.out_activation_ = self.output_activation
+
+        network = build_network(layout, self.activation, self.output_activation, self.loss,
+                                threshold, X.dtype)
+        if self.solver == "lbfgs":
+            fit_lbfgs(self, network, params, X, y)
+        else:
+            fit_stochastic(self, network, params, X, y, rng, incremental=False)
+        self.coefs_, self.intercepts_ = layout.unpack(params)
+        return self
+
+    def predict(self, X):
+        """Predict using the fitted network.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions, every one ``>= output_threshold_`` with a bounding
+            ``output_activation``; 1-D when the model has one output.
+        """
+        check_is_fitted(self)
+        dtype = self.coefs_[0].dtype
+        X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        X = np.ascontiguousarray(X, dtype=dtype)
+        layout = self._fitted_layout()
+        network = build_network(layout, self.activation, self.out_activation_, self.loss,
+                                self.output_threshold_, dtype)
+        y_pred = network.predict(layout.pack(self.coefs_, self.intercepts_, dtype), X)
+        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.positive_only = (
+            self.output_activation in BOUNDED_TRANSFORMS or self.loss != "squared_error"
+        )
+        return tags
+
+    def _is_fitted(self) -> bool:
+        return hasattr(self, "coefs_")
+
+    def _hidden_sizes(self) -> list[int]:
+        sizes = self.hidden_layer_sizes
+        sizes = list(sizes) if np.iterable(sizes) else [sizes]
+        if any(size <= 0 for size in sizes):
+            raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
+        return [int(size) for size in sizes]
+
+    def _fitted_layout(self) -> ParameterLayout:
+        return ParameterLayout(tuple(c.shape[0] for c in self.coefs_)
+                               + (self.coefs_[-1].shape[1],))
+
+    def _params_to_continue(self, layout: ParameterLayout, dtype) -> np.ndarray:
+        fitted = self._fitted_layout()
+        if fitted != layout:
+            raise ValueError(
+                "warm_start=True cannot continue training: the network was "
+                f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
+                f"need {list(layout.layer_sizes)}. Set warm_start=False to start afresh."
+            )
+        return layout.pack(self.coefs_, self.intercepts_, dtype)
+
+    def _initial_params(self, layout: ParameterLayout, y: np.ndarray,
+                        threshold: np.ndarray, rng, dtype) -> np.ndarray:
+        """Fresh weights, and a training record that starts empty."""
+        params = glorot_uniform_params(layout, self.activation, rng, dtype)
+        if self.output_activation in BOUNDED_TRANSFORMS:
+            mean_above = np.mean(y, axis=0, dtype=np.float64) - threshold
+            start_output_bias(params, layout, self.output_activation, mean_above)
+        self._optimizer_state = None
+        self._no_improvement_count = 0
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_curve_ = []
+        tracks_validation = self.early_stopping and self.solver != "lbfgs"
+        self.best_loss_ = None if tracks_validation else np.inf
+        self.validation_scores_ = [] if tracks_validation else None
+        self.best_validation_score_ = -np.inf if tracks_validation else None
+        return params

@@ -1,0 +1,126 @@
+"""Parameter layout, initialisation and construction of the C++ network.
+
+Parameters travel as one packed vector: every layer's weights (row-major, shaped as
+``coefs_``), then every layer's biases (as ``intercepts_``), the order the core uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from positive_mlp import _core
+
+_ACTIVATIONS = {
+    "identity": _core.Activation.identity,
+    "logistic": _core.Activation.logistic,
+    "tanh": _core.Activation.tanh,
+    "relu": _core.Activation.relu,
+}
+_OUTPUT_TRANSFORMS = {
+    "identity": _core.OutputTransform.identity,
+    "relu": _core.OutputTransform.relu,
+    "softplus": _core.OutputTransform.softplus,
+    "exp": _core.OutputTransform.exp,
+}
+_LOSSES = {
+    "squared_error": _core.Loss.squared_error,
+    "poisson": _core.Loss.poisson,
+    "gamma": _core.Loss.gamma,
+}
+BOUNDED_TRANSFORMS = frozenset({"relu", "softplus", "exp"})
+
+
+@dataclass(frozen=True)
+class ParameterLayout:
+    """Where each layer's weights and biases sit in the packed parameter vector."""
+
+    layer_sizes: tuple[int, ...]
+
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        return list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+
+    @property
+    def n_weights(self) -> int:
+        return sum(n_in * n_out for n_in, n_out in self.shapes)
+
+    @property
+    def n_params(self) -> int:
+        return self.n_weights + sum(self.layer_sizes[1:])
+
+    def pack(self, coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
+             dtype: np.dtype) -> np.ndarray:
+        """One contiguous vector holding ``coefs`` then ``intercepts``."""
+        parts = [np.ravel(c) for c in coefs] + [np.ravel(b) for b in intercepts]
+        return np.concatenate(parts).astype(dtype, copy=False)
+
+    def unpack(self, params: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Views of ``params`` shaped as ``coefs_`` and ``intercepts_``."""
+        coefs, intercepts, start = [], [], 0
+        for n_in, n_out in self.shapes:
+            coefs.append(params[start:start + n_in * n_out].reshape(n_in, n_out))
+            start += n_in * n_out
+        for n_out in self.layer_sizes[1:]:
+            intercepts.append(params[start:start + n_out])
+            start += n_out
+        return coefs, intercepts
+
+
+def core_for(dtype: np.dtype):
+    """The core's submodule working in ``dtype`` (float32 or float64)."""
+    return _core.f32 if np.dtype(dtype) == np.float32 else _core.f64
+
+
+def build_network(layout: ParameterLayout, activation: str, output_activation: str,
+                  loss: str, threshold: np.ndarray, dtype: np.dtype):
+    """The C++ network for these settings, computing in ``dtype``."""
+    spec = _core.NetworkSpec(
+        layer_sizes=list(layout.layer_sizes),
+        activation=_ACTIVATIONS[activation],
+        output_transform=_OUTPUT_TRANSFORMS[output_activation],
+        loss=_LOSSES[loss],
+    )
+    return core_for(dtype).Network(spec, np.asarray(threshold, dtype=dtype))
+
+
+def glorot_uniform_params(layout: ParameterLayout, activation: str,
+                          rng: np.random.RandomState, dtype: np.dtype) -> np.ndarray:
+    """Glorot-uniform weights and biases, drawn as scikit-learn's MLP draws them."""
+    factor = 2.0 if activation == "logistic" else 6.0
+    coefs, intercepts = [], []
+    for n_in, n_out in layout.shapes:
+        bound = np.sqrt(factor / (n_in + n_out))
+        coefs.append(rng.uniform(-bound, bound, (n_in, n_out)))
+        intercepts.append(rng.uniform(-bound, bound, n_out))
+    return layout.pack(coefs, intercepts, dtype)
+
+
+def inverse_transform(output_activation: str, value: np.ndarray) -> np.ndarray:
+    """The pre-activation z at which the output transform g(z) equals ``value`` > 0."""
+    value = np.asarray(value, dtype=np.float64)
+    if output_activation == "softplus":
+        # log(exp(v) - 1) = v + log(1 - exp(-v)), stable for large and small v.
+        return value + np.log(-np.expm1(-value))
+    if output_activation == "exp":
+        return np.log(value)
+    return value  # relu and identity
+
+
+# Smallest mean distance above the threshold used to place the output bias: targets
+# that all sit on their threshold still get a finite starting point.
+_MIN_START_ABOVE_THRESHOLD = 1e-6
+
+
+def start_output_bias(params: np.ndarray, layout: ParameterLayout, output_activation: str,
+                      mean_above_threshold: np.ndarray) -> None:
+    """Sets the output bias so that training starts at the targets' mean.
+
+    With a bounding transform the initial output then sits where the targets are,
+    instead of near ``threshold + g(0)``, however far from the threshold they lie.
+    """
+    _, intercepts = layout.unpack(params)
+    start = np.maximum(mean_above_threshold, _MIN_START_ABOVE_THRESHOLD)
+    intercepts[-1][:] = inverse_transform(output_activation, start)

@@ -1,0 +1,70 @@
+"""Checks of thresholds and targets, with messages in scikit-learn's style."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from positive_mlp._network import BOUNDED_TRANSFORMS
+
+
+def threshold_per_output(output_threshold, n_outputs: int) -> np.ndarray:
+    """``output_threshold`` as one finite float per output."""
+    threshold = np.asarray(output_threshold, dtype=np.float64)
+    if threshold.ndim == 0:
+        threshold = np.full(n_outputs, float(threshold))
+    elif threshold.ndim != 1 or threshold.shape[0] != n_outputs:
+        raise ValueError(
+            "output_threshold must be a float or have one value per output: y has "
+            f"{n_outputs} output(s), output_threshold has shape {threshold.shape}."
+        )
+    if not np.all(np.isfinite(threshold)):
+        raise ValueError(f"output_threshold must be finite, got {threshold.tolist()}.")
+    return threshold
+
+
+def check_loss_settings(loss: str, output_activation: str, threshold: np.ndarray) -> None:
+    """Rejects a loss that the output transform cannot keep finite."""
+    if loss == "squared_error":
+        return
+    if output_activation not in BOUNDED_TRANSFORMS:
+        raise ValueError(
+            f"loss={loss!r} needs strictly positive predictions, which "
+            "output_activation='identity' cannot guarantee; use 'softplus', 'exp' "
+            "or 'relu'."
+        )
+    if np.any(threshold < 0):
+        raise ValueError(
+            f"loss={loss!r} needs strictly positive predictions, so output_threshold "
+            f"must be >= 0, got {threshold.tolist()}."
+        )
+    if output_activation == "relu" and np.any(threshold <= 0):
+        raise ValueError(
+            f"loss={loss!r} with output_activation='relu' needs output_threshold > 0: "
+            "relu reaches its threshold exactly, where the deviance is infinite."
+        )
+
+
+def check_targets(y: np.ndarray, loss: str, output_activation: str,
+                  threshold: np.ndarray) -> None:
+    """Rejects targets that the model cannot represent or the loss cannot score.
+
+    ``y`` has shape (n_samples, n_outputs).
+    """
+    if loss == "gamma" and np.any(y <= 0):
+        n_bad = int(np.sum(y <= 0))
+        raise ValueError(
+            f"loss='gamma' requires strictly positive y; {n_bad} value(s) are <= 0."
+        )
+    if loss == "poisson" and np.any(y < 0):
+        n_bad = int(np.sum(y < 0))
+        raise ValueError(f"loss='poisson' requires y >= 0; {n_bad} value(s) are < 0.")
+    if output_activation in BOUNDED_TRANSFORMS:
+        below = y < threshold
+        if np.any(below):
+            per_output = below.sum(axis=0).tolist()
+            raise ValueError(
+                f"y has {int(below.sum())} value(s) below output_threshold (per output: "
+                f"{per_output}); with output_activation={output_activation!r} every "
+                "prediction is >= output_threshold, so the model cannot represent "
+                "them. Lower output_threshold or use output_activation='identity'."
+            )
