@@ -15,7 +15,8 @@ from positive_mlp._network import (
     ParameterLayout,
     build_network,
     glorot_uniform_params,
-    start_output_bias,
+    single_threaded_blas,
+    start_at_target_mean,
 )
 from positive_mlp._solvers import fit_lbfgs, fit_stochastic
 from positive_mlp._validation import (
@@ -198,9 +199,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     ``loss_`` equals MLPRegressor's, and for several outputs the gradients (and thus
     training) match MLPRegressor's while ``loss_`` is ``n_outputs`` times its value.
 
-    With a bounding transform, the output bias starts at ``g^-1(mean(y - threshold))``
-    so that training starts where the targets are; weights and other biases start
-    Glorot-uniform, as in MLPRegressor.
+    With a bounding transform, training starts from the constant model that predicts
+    the targets' mean: the output weights start at 0 and the output bias at
+    ``g^-1(mean(y) - threshold)``, so a target far from the threshold costs no epochs.
+    Hidden layers start Glorot-uniform, as in MLPRegressor (and so does everything
+    with ``output_activation='identity'``).
 
     Ctrl-C during ``fit`` stops training within a few milliseconds (after the current
     batch, or between chunks of rows), warns ``"Training interrupted by user."`` and
@@ -345,10 +348,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
         network = build_network(layout, self.activation, self.output_activation, self.loss,
                                 threshold, X.dtype)
-        if self.solver == "lbfgs":
-            fit_lbfgs(self, network, params, X, y)
-        else:
-            fit_stochastic(self, network, params, X, y, rng, incremental=False)
+        with single_threaded_blas():
+            if self.solver == "lbfgs":
+                fit_lbfgs(self, network, params, X, y)
+            else:
+                fit_stochastic(self, network, params, X, y, rng, incremental=False)
         self.coefs_, self.intercepts_ = layout.unpack(params)
         return self
 
@@ -373,7 +377,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         layout = self._fitted_layout()
         network = build_network(layout, self.activation, self.out_activation_, self.loss,
                                 self.output_threshold_, dtype)
-        y_pred = network.predict(layout.pack(self.coefs_, self.intercepts_, dtype), X)
+        params = layout.pack(self.coefs_, self.intercepts_, dtype)
+        with single_threaded_blas():
+            y_pred = network.predict(params, X)
         return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
 
     def __sklearn_tags__(self):
@@ -414,7 +420,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         params = glorot_uniform_params(layout, self.activation, rng, dtype)
         if self.output_activation in BOUNDED_TRANSFORMS:
             mean_above = np.mean(y, axis=0, dtype=np.float64) - threshold
-            start_output_bias(params, layout, self.output_activation, mean_above)
+            start_at_target_mean(params, layout, self.output_activation, mean_above)
         self._optimizer_state = None
         self._no_improvement_count = 0
         self.n_iter_ = 0

@@ -1,0 +1,286 @@
+"""PositiveMLPRegressor's behaviour as a user meets it."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.metrics import r2_score
+
+from positive_mlp import PositiveMLPRegressor
+
+BOUNDING = ["softplus", "exp", "relu"]
+quiet_convergence = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)
+
+
+def _data(n_samples=120, n_features=4, n_outputs=1, offset=3.0, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, n_features))
+    W = rng.normal(size=(n_features, n_outputs))
+    y = offset + np.abs(X @ W) + 0.1 * rng.uniform(size=(n_samples, n_outputs))
+    return X, (y.ravel() if n_outputs == 1 else y)
+
+
+def test_predict_before_fit_raises_not_fitted():
+    with pytest.raises(NotFittedError):
+        PositiveMLPRegressor().predict(np.ones((2, 3)))
+
+
+@quiet_convergence
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_output_shape_follows_y(n_outputs):
+    X, y = _data(n_outputs=n_outputs)
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    pred = reg.fit(X, y).predict(X)
+    assert pred.shape == y.shape
+    assert reg.n_outputs_ == n_outputs
+    assert reg.n_layers_ == 3
+    assert [c.shape for c in reg.coefs_] == [(4, 8), (8, n_outputs)]
+
+
+@pytest.mark.parametrize("output_activation", BOUNDING)
+def test_targets_below_threshold_are_rejected_with_a_count(output_activation):
+    X, y = _data()
+    y[:7] = -1.0
+    reg = PositiveMLPRegressor(output_activation=output_activation)
+    with pytest.raises(ValueError, match=r"7 value\(s\) below output_threshold"):
+        reg.fit(X, y)
+
+
+@quiet_convergence
+def test_identity_output_accepts_any_target():
+    X, y = _data()
+    reg = PositiveMLPRegressor(output_activation="identity", max_iter=5, random_state=0)
+    reg.fit(X, y - 10.0)
+    assert reg.predict(X).min() < 0
+
+
+@quiet_convergence
+def test_per_output_thresholds_bound_each_output():
+    X, y = _data(n_outputs=2, offset=6.0)
+    threshold = [1.0, 5.0]
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), output_threshold=threshold,
+                               max_iter=20, random_state=0).fit(X, y)
+    pred = reg.predict(1e4 * X)
+    assert np.all(pred >= threshold)
+    np.testing.assert_array_equal(reg.output_threshold_, threshold)
+
+
+def test_threshold_of_wrong_length_is_rejected():
+    X, y = _data(n_outputs=2)
+    with pytest.raises(ValueError, match="output_threshold must be a float or have one"):
+        PositiveMLPRegressor(output_threshold=[0.0, 0.0, 0.0]).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"output_activation": "sigmoid"}, "output_activation"),
+        ({"alpha": -1.0}, "alpha"),
+        ({"solver": "newton"}, "solver"),
+        ({"hidden_layer_sizes": (4, 0)}, "hidden_layer_sizes"),
+        ({"output_threshold": np.nan}, "output_threshold must be finite"),
+        ({"loss": "poisson", "output_activation": "identity"}, "loss='poisson'"),
+        ({"loss": "gamma", "output_activation": "relu"}, "output_threshold > 0"),
+    ],
+)
+def test_invalid_parameters_name_the_parameter(params, message):
+    X, y = _data()
+    with pytest.raises(ValueError, match=message):
+        PositiveMLPRegressor(**params).fit(X, y)
+
+
+def test_loss_domains_are_checked():
+    X, y = _data()
+    y[:3] = 0.0
+    with pytest.raises(ValueError, match=r"gamma.*3 value\(s\) are <= 0"):
+        PositiveMLPRegressor(loss="gamma").fit(X, y)
+
+
+@quiet_convergence
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_same_random_state_gives_the_same_model(solver):
+    X, y = _data()
+    fits = [PositiveMLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=15,
+                                 random_state=3).fit(X, y) for _ in range(2)]
+    for a, b in zip(fits[0].coefs_ + fits[0].intercepts_,
+                    fits[1].coefs_ + fits[1].intercepts_):
+        np.testing.assert_array_equal(a, b)
+    other = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=15,
+                                 random_state=4).fit(X, y)
+    assert not np.allclose(other.coefs_[0], fits[0].coefs_[0])
+
+
+@quiet_convergence
+@settings(max_examples=40, deadline=None)
+@given(
+    output_activation=st.sampled_from(BOUNDING),
+    activation=st.sampled_from(["identity", "logistic", "tanh", "relu"]),
+    threshold=st.floats(-50.0, 50.0),
+    seed=st.integers(0, 2**16),
+    scale=st.floats(1e-3, 1e6),
+)
+def test_predictions_never_fall_below_the_threshold(output_activation, activation,
+                                                   threshold, seed, scale):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(40, 3))
+    y = threshold + rng.exponential(size=40)
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(6, 5), activation=activation,
+                               output_activation=output_activation,
+                               output_threshold=threshold, max_iter=3,
+                               learning_rate_init=0.1, random_state=seed).fit(X, y)
+    X_new = np.clip(scale * rng.standard_cauchy(size=(200, 3)), -1e6, 1e6)
+    pred = reg.predict(X_new)
+    assert np.all(np.isfinite(pred))
+    assert np.all(pred >= threshold)
+
+
+@pytest.mark.parametrize(
+    "output_activation, loss, effect",
+    [("softplus", "squared_error", "additive"), ("relu", "squared_error", "additive"),
+     ("softplus", "gamma", "additive"), ("exp", "poisson", "multiplicative"),
+     ("exp", "gamma", "multiplicative")],
+)
+def test_training_starts_at_the_targets_far_from_zero(output_activation, loss, effect):
+    """A target around 1000 is fitted well in 200 epochs, and the first prediction is
+    its mean. (The effect is multiplicative for 'exp', whose log link needs it.)"""
+    X, y = _data(n_samples=200, offset=1000.0, seed=1)
+    y = y + 5 * X[:, 0] if effect == "additive" else y * np.exp(0.3 * X[:, 0])
+    reg = PositiveMLPRegressor(loss=loss, hidden_layer_sizes=(16,),
+                               output_activation=output_activation, random_state=0,
+                               max_iter=200, learning_rate_init=0.01, tol=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+    assert r2_score(y, reg.predict(X)) > 0.9
+    start = PositiveMLPRegressor(loss=loss, hidden_layer_sizes=(16,), max_iter=1,
+                                 output_activation=output_activation, random_state=0,
+                                 learning_rate_init=1e-9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        start.fit(X, y)
+    np.testing.assert_allclose(start.predict(X), y.mean(), rtol=1e-6)
+
+
+@quiet_convergence
+def test_verbose_prints_one_line_per_epoch(capsys):
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=7, verbose=True,
+                               random_state=0).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Iter")]
+    assert len(lines) == reg.n_iter_ == 7
+    assert lines[0].startswith("Iteration 1, loss = ")
+
+
+@quiet_convergence
+def test_lbfgs_records_its_loss_curve_and_keeps_float32(capsys):
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30,
+                               verbose=True, random_state=0)
+    reg.fit(X.astype(np.float32), y.astype(np.float32))
+    assert len(reg.loss_curve_) == reg.n_iter_ > 0
+    assert reg.loss_curve_[-1] < reg.loss_curve_[0]
+    assert reg.best_loss_ == min(reg.loss_curve_)
+    assert reg.coefs_[0].dtype == np.float32
+    assert capsys.readouterr().out.count("Iteration") == reg.n_iter_
+
+
+@quiet_convergence
+def test_float32_input_trains_and_predicts_in_float32():
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    reg.fit(X.astype(np.float32), y)
+    assert all(c.dtype == np.float32 for c in reg.coefs_ + reg.intercepts_)
+    assert reg.predict(X).dtype == np.float32
+    reg64 = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0)
+    np.testing.assert_allclose(reg.predict(X), reg64.fit(X, y).predict(X), rtol=1e-3)
+
+
+@quiet_convergence
+def test_warm_start_continues_the_loss_curve():
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=10, warm_start=True,
+                               random_state=0, tol=0.0)
+    reg.fit(X, y)
+    curve = list(reg.loss_curve_)
+    reg.fit(X, y)
+    assert reg.loss_curve_[:10] == curve and len(reg.loss_curve_) == 20
+    assert reg.loss_curve_[10] < curve[0]
+    assert reg.t_ == 20 * len(X)
+
+
+@quiet_convergence
+def test_warm_start_with_a_different_shape_is_an_error():
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=200, warm_start=True,
+                               random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start=True cannot continue"):
+        reg.set_params(hidden_layer_sizes=(9,)).fit(X, y)
+
+
+def test_early_stopping_keeps_the_best_validation_score():
+    X, y = _data(n_samples=300)
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), early_stopping=True,
+                               n_iter_no_change=3, max_iter=500, random_state=0,
+                               learning_rate_init=0.05).fit(X, y)
+    assert reg.n_iter_ < 500
+    assert len(reg.validation_scores_) == reg.n_iter_
+    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    assert reg.best_loss_ is None
+
+
+@quiet_convergence
+def test_adaptive_learning_rate_divides_by_five_on_plateaus(capsys):
+    X, y = _data()
+    PositiveMLPRegressor(hidden_layer_sizes=(4,), solver="sgd", learning_rate="adaptive",
+                         n_iter_no_change=1, tol=1e3, max_iter=10, verbose=True,
+                         random_state=0).fit(X, y)
+    out = capsys.readouterr().out
+    assert "Setting learning rate to 0.000200" in out
+
+
+@quiet_convergence
+def test_no_hidden_layer_is_a_generalised_linear_model():
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(), solver="lbfgs", random_state=0)
+    reg.fit(X, y)
+    assert [c.shape for c in reg.coefs_] == [(4, 1)]
+    assert reg.n_layers_ == 2
+
+
+def _interrupt_after(seconds: float) -> None:
+    def send():
+        time.sleep(seconds)
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threading.Thread(target=send, daemon=True).start()
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_ctrl_c_stops_promptly_and_keeps_the_model(solver):
+    """A SIGINT while the C++ loop runs (one epoch here takes over a second): fit
+    returns within a fraction of a second with the model trained so far and a
+    warning, as MLPRegressor does."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(100_000, 20))
+    y = 1.0 + np.abs(X[:, 0])
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(256, 256), solver=solver,
+                               max_iter=10_000, random_state=0)
+    _interrupt_after(0.5)
+    start = time.perf_counter()
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        reg.fit(X, y)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.9, f"fit took {elapsed - 0.5:.2f} s to stop after the interrupt"
+    if solver == "adam":
+        assert reg.n_iter_ == 0  # stopped inside the first epoch, in the C++ loop
+    assert np.all(reg.predict(X[:10]) >= 0)
