@@ -1,0 +1,102 @@
+"""scikit-learn's estimator checks and the tools users combine the estimator with."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from positive_mlp import PositiveMLPRegressor
+
+CONFIGURATIONS = [
+    PositiveMLPRegressor(),
+    PositiveMLPRegressor(output_activation="identity"),
+    PositiveMLPRegressor(output_activation="exp", loss="poisson"),
+    PositiveMLPRegressor(output_activation="relu", output_threshold=0.5),
+    PositiveMLPRegressor(solver="lbfgs", loss="gamma"),
+    PositiveMLPRegressor(solver="sgd", early_stopping=True, validation_fraction=0.25),
+]
+
+
+def expected_failed_checks(estimator) -> dict[str, str]:
+    if estimator.output_activation == "identity":
+        return {}
+    return {
+        "check_regressor_multioutput": (
+            "the check fits make_regression targets (half negative) without applying "
+            "the positive_only tag that every other check honours; a bounded output "
+            "rightly rejects them"
+        )
+    }
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@parametrize_with_checks(CONFIGURATIONS, expected_failed_checks=expected_failed_checks)
+def test_sklearn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+def _diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return X[:300], y[:300]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pipeline_and_cross_validation():
+    X, y = _diabetes()
+    model = make_pipeline(StandardScaler(),
+                          PositiveMLPRegressor(hidden_layer_sizes=(16,), max_iter=300,
+                                               learning_rate_init=0.01, random_state=0))
+    scores = cross_val_score(model, X, y, cv=3)
+    assert scores.mean() > 0.3
+    assert np.all(model.fit(X, y).predict(X * 50) >= 0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grid_search_over_architecture_penalty_and_output():
+    X, y = _diabetes()
+    grid = GridSearchCV(
+        make_pipeline(StandardScaler(), PositiveMLPRegressor(max_iter=50, random_state=0,
+                                                              learning_rate_init=0.01)),
+        {
+            "positivemlpregressor__hidden_layer_sizes": [(8,), (16, 8)],
+            "positivemlpregressor__alpha": [1e-4, 1.0],
+            "positivemlpregressor__output_activation": ["softplus", "exp", "relu"],
+        },
+        cv=2,
+    ).fit(X, y)
+    assert len(grid.cv_results_["params"]) == 12
+    assert np.isfinite(grid.best_score_)
+    assert np.all(grid.predict(X) >= 0)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_clone_and_pickle_round_trip(solver):
+    X, y = _diabetes()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=20,
+                               random_state=0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(restored.predict(X), reg.predict(X))
+    twin = clone(reg)
+    assert twin.get_params() == reg.get_params()
+    assert not hasattr(twin, "coefs_")
+    np.testing.assert_array_equal(twin.fit(X, y).predict(X), reg.predict(X))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_pickled_model_keeps_training_with_warm_start():
+    X, y = _diabetes()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=5, warm_start=True,
+                               random_state=0, tol=0.0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(reg))
+    reg.fit(X, y)
+    restored.fit(X, y)
+    np.testing.assert_array_equal(restored.predict(X), reg.predict(X))
