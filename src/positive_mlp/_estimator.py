@@ -8,7 +8,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from positive_mlp._network import (
     BOUNDED_TRANSFORMS,
@@ -18,7 +19,7 @@ from positive_mlp._network import (
     single_threaded_blas,
     start_at_target_mean,
 )
-from positive_mlp._solvers import fit_lbfgs, fit_stochastic
+from positive_mlp._solvers import Data, fit_lbfgs, fit_stochastic
 from positive_mlp._validation import (
     check_loss_settings,
     check_targets,
@@ -26,6 +27,25 @@ from positive_mlp._validation import (
 )
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
+    if sample_weight is None:
+        return None
+    return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+
+
+def _drop_zero_weights(data: Data) -> Data:
+    """Rows of zero weight contribute nothing; dropping them makes that exact, even for
+    mini-batches (which they would otherwise pad)."""
+    if data.sample_weight is None:
+        return data
+    keep = data.sample_weight > 0
+    if not keep.any():
+        raise ValueError("sample_weight is zero for every sample; nothing to fit.")
+    if keep.all():
+        return data
+    return Data(data.X[keep], data.y[keep], data.sample_weight[keep])
 
 
 class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
@@ -312,35 +332,111 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.max_fun = max_fun
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data X and targets y.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data. float32 data is trained in float32.
+            Training data. float32 data is trained in float32; other numbers are
+            converted to float64.
 
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             Targets; with a bounding ``output_activation``, all ``>= output_threshold``.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the samples in the loss (and in the validation
+            score when early stopping carves its set out of the training data). Rows
+            of zero weight are dropped, so they act as if absent.
+
+        X_val : array-like of shape (n_val, n_features), default=None
+            An explicit validation set for early stopping (which must be on), used
+            instead of holding out ``validation_fraction`` of the training data, as
+            in HistGradientBoostingRegressor.
+
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            Targets of ``X_val``.
+
+        sample_weight_val : array-like of shape (n_val,), default=None
+            Weights of the validation samples in the R2 score.
 
         Returns
         -------
         self : PositiveMLPRegressor
             The fitted estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the loss becomes non-finite or grows by orders of magnitude (for
+            example with too large a learning rate); the model keeps the parameters
+            of the last good epoch.
         """
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, multi_output=True,
-                             y_numeric=True)
+        validation = self._validation_data(X_val, y_val, sample_weight_val)
+        return self._fit(X, y, sample_weight, validation, incremental=False)
+
+    @available_if(lambda est: est._check_partial_fit_applies())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch over the given data, starting or continuing training.
+
+        Only for the stochastic solvers ('sgd', 'adam'): the optimiser's state
+        (Adam's moments, SGD's velocity, the step count ``t_``) carries over between
+        calls. ``max_iter`` does not apply. Not available with ``solver='lbfgs'`` or
+        ``early_stopping=True`` (``hasattr(est, "partial_fit")`` is then False).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : PositiveMLPRegressor
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, None, incremental=True)
+
+    def _check_partial_fit_applies(self) -> bool:
+        """partial_fit exists only where one call means one epoch."""
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(
+                "partial_fit is only available for the stochastic solvers 'sgd' and "
+                f"'adam', which train one epoch per call; solver={self.solver!r} "
+                "optimises the full data set. Use fit."
+            )
+        if self.early_stopping:
+            raise AttributeError(
+                "partial_fit is not available with early_stopping=True: one epoch per "
+                "call leaves nothing to stop early. Use fit, or early_stopping=False."
+            )
+        return True
+
+    def _fit(self, X, y, sample_weight, validation: Data | None, incremental: bool):
+        continuing = self._is_fitted() and (incremental or self.warm_start)
+        X, y = validate_data(self, X, y, reset=not (incremental and continuing),
+                             dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
         y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
+        data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(self.loss, self.output_activation, threshold)
-        check_targets(y, self.loss, self.output_activation, threshold)
+        check_targets(data.y, self.loss, self.output_activation, threshold)
+        if validation is not None:
+            validation = self._cast_validation(validation, X.dtype, y.shape[1])
 
         layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
         rng = check_random_state(self.random_state)
-        if self.warm_start and self._is_fitted():
+        if continuing:
             params = self._params_to_continue(layout, X.dtype)
         else:
-            params = self._initial_params(layout, y, threshold, rng, X.dtype)
+            params = self._initial_params(layout, data, threshold, rng, X.dtype)
         self.output_threshold_ = threshold
         self.n_layers_ = len(layout.layer_sizes)
         self.n_outputs_ = y.shape[1]
@@ -348,13 +444,43 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
         network = build_network(layout, self.activation, self.output_activation, self.loss,
                                 threshold, X.dtype)
-        with single_threaded_blas():
-            if self.solver == "lbfgs":
-                fit_lbfgs(self, network, params, X, y)
-            else:
-                fit_stochastic(self, network, params, X, y, rng, incremental=False)
-        self.coefs_, self.intercepts_ = layout.unpack(params)
+        try:
+            with single_threaded_blas():
+                if self.solver == "lbfgs":
+                    fit_lbfgs(self, network, params, data)
+                else:
+                    fit_stochastic(self, network, params, data, validation, rng,
+                                   incremental)
+        finally:  # also after a divergence: keep the last good parameters
+            self.coefs_, self.intercepts_ = layout.unpack(params)
         return self
+
+    def _validation_data(self, X_val, y_val, sample_weight_val) -> Data | None:
+        if X_val is None and y_val is None:
+            if sample_weight_val is not None:
+                raise ValueError("sample_weight_val is given without X_val and y_val.")
+            return None
+        if X_val is None or y_val is None:
+            raise ValueError("X_val and y_val must be given together.")
+        if not self.early_stopping:
+            raise ValueError(
+                "X_val and y_val are passed to fit while early_stopping=False; they "
+                "are only used for early stopping. Set early_stopping=True."
+            )
+        if self.solver == "lbfgs":
+            raise ValueError("X_val and y_val need solver='sgd' or 'adam'; 'lbfgs' "
+                             "does not use early stopping.")
+        X_val, y_val = validate_data(self, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES,
+                                     multi_output=True, y_numeric=True)
+        return Data(X_val, y_val, _weights_or_none(sample_weight_val, X_val))
+
+    @staticmethod
+    def _cast_validation(validation: Data, dtype, n_outputs: int) -> Data:
+        y_val = validation.y.reshape(validation.X.shape[0], -1)
+        if y_val.shape[1] != n_outputs:
+            raise ValueError(f"y_val has {y_val.shape[1]} output(s), y has {n_outputs}.")
+        return Data(np.ascontiguousarray(validation.X, dtype=dtype), y_val,
+                    validation.sample_weight)
 
     def predict(self, X):
         """Predict using the fitted network.
@@ -390,6 +516,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
         return tags
 
+    def __sklearn_is_fitted__(self) -> bool:
+        return self._is_fitted()
+
     def _is_fitted(self) -> bool:
         return hasattr(self, "coefs_")
 
@@ -414,12 +543,13 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             )
         return layout.pack(self.coefs_, self.intercepts_, dtype)
 
-    def _initial_params(self, layout: ParameterLayout, y: np.ndarray,
+    def _initial_params(self, layout: ParameterLayout, data: Data,
                         threshold: np.ndarray, rng, dtype) -> np.ndarray:
         """Fresh weights, and a training record that starts empty."""
         params = glorot_uniform_params(layout, self.activation, rng, dtype)
         if self.output_activation in BOUNDED_TRANSFORMS:
-            mean_above = np.mean(y, axis=0, dtype=np.float64) - threshold
+            mean = np.average(data.y, axis=0, weights=data.sample_weight)
+            mean_above = mean - threshold
             start_at_target_mean(params, layout, self.output_activation, mean_above)
         self._optimizer_state = None
         self._no_improvement_count = 0

@@ -8,7 +8,7 @@ curve, early stopping, learning-rate schedules, messages and warnings.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
@@ -27,6 +27,7 @@ _MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # below this, 'adaptive' stops instead of di
 class OptimizerState:
     """What a stochastic optimiser carries from one epoch (or fit call) to the next."""
 
+    solver: str
     first_moment: np.ndarray  # Adam's first moment, or SGD's velocity
     second_moment: np.ndarray  # Adam's second moment (empty for SGD)
     learning_rate: float
@@ -35,16 +36,28 @@ class OptimizerState:
     @classmethod
     def fresh(cls, solver: str, n_params: int, dtype, learning_rate: float):
         n_second = n_params if solver == "adam" else 0
-        return cls(np.zeros(n_params, dtype), np.zeros(n_second, dtype), learning_rate)
+        return cls(solver, np.zeros(n_params, dtype), np.zeros(n_second, dtype),
+                   learning_rate)
+
+    def fits(self, solver: str, params: np.ndarray) -> bool:
+        return self.solver == solver and self.first_moment.shape == params.shape
 
 
 @dataclass
-class _Validation:
-    """Held-out data for early stopping, and the best parameters seen on it."""
+class Data:
+    """Rows to train or validate on: X, 2-D y, and optional sample weights."""
 
     X: np.ndarray
     y: np.ndarray
-    best_params: np.ndarray | None = field(default=None)
+    sample_weight: np.ndarray | None = None
+
+
+class TrainingDivergedError(FloatingPointError):
+    """Raised when the training loss becomes non-finite or explodes."""
+
+
+# An epoch loss this many times the loss at the start of the fit counts as diverged.
+_EXPLODING_LOSS_FACTOR = 1e8
 
 
 def resolve_batch_size(batch_size, n_samples: int) -> int:
@@ -73,24 +86,27 @@ def _epoch_options(est, batch_size: int) -> _core.EpochOptions:
     return options
 
 
-def _split_validation(est, X, y, rng):
-    X_train, X_val, y_train, y_val = train_test_split(
-        X, y, random_state=rng, test_size=est.validation_fraction
-    )
-    if X_val.shape[0] < 2:
+def _split_validation(est, data: Data, rng) -> tuple[Data, Data]:
+    arrays = [data.X, data.y] + ([data.sample_weight] if data.sample_weight is not None
+                                 else [])
+    parts = train_test_split(*arrays, random_state=rng,
+                             test_size=est.validation_fraction)
+    if parts[1].shape[0] < 2:
         raise ValueError(
             "The validation set is too small. Increase 'validation_fraction' or the "
             "size of your dataset."
         )
-    return np.ascontiguousarray(X_train), np.ascontiguousarray(y_train), _Validation(
-        X_val, y_val
-    )
+    train = [np.ascontiguousarray(a) for a in parts[0::2]]
+    held_out = parts[1::2]
+    return Data(*train), Data(*held_out)
 
 
-def _record_progress(est, network, params, validation: _Validation | None) -> None:
+def _record_progress(est, network, params, validation: Data | None,
+                     best: dict) -> None:
     """Updates the no-improvement count from the training loss or validation score."""
     if validation is not None:
-        score = r2_score(validation.y, network.predict(params, validation.X))
+        score = r2_score(validation.y, network.predict(params, validation.X),
+                         sample_weight=validation.sample_weight)
         est.validation_scores_.append(score)
         if est.verbose:
             print(f"Validation score: {score:f}")
@@ -100,7 +116,7 @@ def _record_progress(est, network, params, validation: _Validation | None) -> No
             est._no_improvement_count = 0
         if score > est.best_validation_score_:
             est.best_validation_score_ = score
-            validation.best_params = params.copy()
+            best["params"] = params.copy()
         return
     loss = est.loss_curve_[-1]
     if loss > est.best_loss_ - est.tol:
@@ -133,35 +149,67 @@ def _end_of_epoch_learning_rate(est, state: OptimizerState) -> None:
         state.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
 
 
-def fit_stochastic(est, network, params: np.ndarray, X: np.ndarray, y: np.ndarray,
-                   rng: np.random.RandomState, incremental: bool) -> None:
+def _diverged(loss: float, reference_loss: float) -> bool:
+    return not np.isfinite(loss) or loss > _EXPLODING_LOSS_FACTOR * max(reference_loss,
+                                                                        1e-12)
+
+
+def _divergence_error(est, loss: float, reference_loss: float) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"Training diverged in epoch {est.n_iter_ + 1}: the loss went from "
+        f"{reference_loss:.6g} at the start to {loss:.6g}. The model keeps the "
+        f"parameters of the last good epoch. Lower learning_rate_init (now "
+        f"{est.learning_rate_init}), or scale X and y."
+    )
+
+
+def starting_loss(network, params: np.ndarray, data: Data, alpha: float) -> float:
+    """The loss before training, on up to 2048 rows: the yardstick for divergence."""
+    rows = slice(0, 2048)
+    weights = None if data.sample_weight is None else data.sample_weight[rows]
+    return network.loss_and_gradient(params, data.X[rows], data.y[rows], weights, alpha,
+                                     np.empty_like(params))
+
+
+def fit_stochastic(est, network, params: np.ndarray, data: Data,
+                   validation: Data | None, rng: np.random.RandomState,
+                   incremental: bool) -> None:
     """Runs epochs of sgd or adam on ``params`` in place, as MLPRegressor does.
 
-    Updates the estimator's training record (``loss_curve_``, ``n_iter_``, ``t_``, ...)
-    and its optimiser state. Ctrl-C stops after the current batch with a warning and
-    keeps the model trained so far, as scikit-learn does.
+    ``validation`` is an explicit early-stopping set; with ``early_stopping`` and no
+    such set, ``validation_fraction`` of ``data`` is held out. Updates the estimator's
+    training record (``loss_curve_``, ``n_iter_``, ``t_``, ...) and optimiser state.
+    Ctrl-C stops after the current batch with a warning and keeps the model trained
+    so far, as scikit-learn does. A diverging loss raises TrainingDivergedError.
     """
     state = getattr(est, "_optimizer_state", None)
-    if state is None or state.first_moment.shape != params.shape:
+    if state is None or not state.fits(est.solver, params):
         state = OptimizerState.fresh(est.solver, params.size, params.dtype,
                                      est.learning_rate_init)
     est._optimizer_state = state
     early_stopping = est.early_stopping and not incremental
-    validation = None
-    if early_stopping:
-        X, y, validation = _split_validation(est, X, y, rng)
-    n_samples = X.shape[0]
+    if early_stopping and validation is None:
+        data, validation = _split_validation(est, data, rng)
+    if not early_stopping:
+        validation = None
+    n_samples = data.X.shape[0]
     batch_size = resolve_batch_size(est.batch_size, n_samples)
     trainer = core_for(params.dtype).EpochTrainer(network, n_samples, batch_size)
     options = _epoch_options(est, batch_size)
-    max_epochs = 1 if incremental else est.max_iter
+    reference_loss = starting_loss(network, params, data, est.alpha)
+    best: dict = {}
     est.n_iter_ = 0
     try:
-        for _ in range(max_epochs):
+        for _ in range(1 if incremental else est.max_iter):
             options.seed = int(rng.randint(np.iinfo(np.int32).max))
             options.optimizer.learning_rate = state.learning_rate
+            last_good = params.copy(), state.first_moment.copy(), state.second_moment.copy()
             result = trainer.run_epoch(params, state.first_moment, state.second_moment,
-                                       state.step, X, y, None, options)
+                                       state.step, data.X, data.y, data.sample_weight,
+                                       options)
+            if _diverged(result.loss, reference_loss):
+                params[:], state.first_moment[:], state.second_moment[:] = last_good
+                raise _divergence_error(est, result.loss, reference_loss)
             state.step = result.step
             est.n_iter_ += 1
             est.t_ += n_samples
@@ -169,7 +217,7 @@ def fit_stochastic(est, network, params: np.ndarray, X: np.ndarray, y: np.ndarra
             est.loss_curve_.append(result.loss)
             if est.verbose:
                 print(f"Iteration {est.n_iter_}, loss = {result.loss:.8f}")
-            _record_progress(est, network, params, validation)
+            _record_progress(est, network, params, validation, best)
             _end_of_epoch_learning_rate(est, state)
             if est._no_improvement_count > est.n_iter_no_change:
                 if _stop_or_slow_down(est, state, early_stopping):
@@ -184,11 +232,11 @@ def fit_stochastic(est, network, params: np.ndarray, X: np.ndarray, y: np.ndarra
                 )
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
-    if validation is not None and validation.best_params is not None:
-        params[:] = validation.best_params
+    if "params" in best:
+        params[:] = best["params"]
 
 
-def fit_lbfgs(est, network, params: np.ndarray, X: np.ndarray, y: np.ndarray) -> None:
+def fit_lbfgs(est, network, params: np.ndarray, data: Data) -> None:
     """Minimises the full-data loss with scipy's L-BFGS-B, updating ``params`` in place.
 
     Loss and gradient come from the C++ core. Unlike MLPRegressor, the loss curve is
@@ -197,8 +245,8 @@ def fit_lbfgs(est, network, params: np.ndarray, X: np.ndarray, y: np.ndarray) ->
     grad = np.empty_like(params)
 
     def loss_and_gradient(x: np.ndarray):
-        loss = network.loss_and_gradient(x.astype(params.dtype, copy=False), X, y, None,
-                                          est.alpha, grad)
+        loss = network.loss_and_gradient(x.astype(params.dtype, copy=False), data.X,
+                                          data.y, data.sample_weight, est.alpha, grad)
         return loss, grad.astype(np.float64)
 
     last_iterate = params.astype(np.float64)
@@ -223,6 +271,11 @@ def fit_lbfgs(est, network, params: np.ndarray, X: np.ndarray, y: np.ndarray) ->
         est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else np.nan
         est.best_loss_ = min(est.loss_curve_, default=np.nan)
         return
+    if not np.isfinite(result.fun):
+        raise TrainingDivergedError(
+            f"L-BFGS-B ended on a non-finite loss ({result.fun}); scale X and y, or "
+            "use a bounded output_activation with a loss that suits the targets."
+        )
     params[:] = result.x
     est.n_iter_ = int(result.nit)
     est.loss_ = float(result.fun)
