@@ -41,8 +41,6 @@ def _drop_zero_weights(data: Data) -> Data:
     if data.sample_weight is None:
         return data
     keep = data.sample_weight > 0
-    if not keep.any():
-        raise ValueError("sample_weight is zero for every sample; nothing to fit.")
     if keep.all():
         return data
     return Data(data.X[keep], data.y[keep], data.sample_weight[keep])

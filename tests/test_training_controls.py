@@ -1,0 +1,159 @@
+"""sample_weight, partial_fit, warm_start, explicit validation sets, divergence."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import r2_score
+
+from positive_mlp import PositiveMLPRegressor, TrainingDivergedError
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _data(n_samples=160, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n_samples, 3))
+    y = 2.0 + np.abs(X[:, 0]) + 0.5 * X[:, 1] ** 2 + 0.1 * rng.normal(size=n_samples)
+    return X, np.maximum(y, 0.0)
+
+
+def _params(reg):
+    return np.concatenate([a.ravel() for a in reg.coefs_ + reg.intercepts_])
+
+
+def test_integer_weights_equal_repeated_rows_with_lbfgs():
+    X, y = _data()
+    weights = np.random.RandomState(1).randint(0, 4, size=len(y))
+    settings = dict(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=60, random_state=0)
+    weighted = PositiveMLPRegressor(**settings).fit(X, y, sample_weight=weights)
+    repeated = PositiveMLPRegressor(**settings).fit(np.repeat(X, weights, axis=0),
+                                                    np.repeat(y, weights))
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_zero_weights_act_as_absent_rows(solver):
+    X, y = _data()
+    weights = np.ones(len(y))
+    weights[::3] = 0.0
+    settings = dict(hidden_layer_sizes=(6,), solver=solver, max_iter=20, random_state=0)
+    weighted = PositiveMLPRegressor(**settings).fit(X, y, sample_weight=weights)
+    kept = PositiveMLPRegressor(**settings).fit(X[weights > 0], y[weights > 0])
+    np.testing.assert_array_equal(_params(weighted), _params(kept))
+
+
+def test_sample_weight_changes_the_fit_and_is_validated():
+    X, y = _data()
+    weights = np.where(X[:, 0] > 0, 10.0, 0.1)
+    settings = dict(hidden_layer_sizes=(6,), max_iter=50, random_state=0)
+    plain = PositiveMLPRegressor(**settings).fit(X, y)
+    weighted = PositiveMLPRegressor(**settings).fit(X, y, sample_weight=weights)
+    assert not np.allclose(plain.predict(X), weighted.predict(X))
+    with pytest.raises(ValueError, match="Negative values in data"):
+        PositiveMLPRegressor(**settings).fit(X, y, sample_weight=-weights)
+    with pytest.raises(ValueError, match="at least one non-zero"):
+        PositiveMLPRegressor(**settings).fit(X, y, sample_weight=np.zeros(len(y)))
+
+
+def test_partial_fit_in_chunks_tracks_one_epoch_of_fit():
+    """Chunks that are whole batches, no shuffling: k partial_fit calls make exactly
+    the updates of one fit epoch (identity output: no data-dependent start)."""
+    X, y = _data(n_samples=160)
+    settings = dict(hidden_layer_sizes=(6,), batch_size=20, shuffle=False,
+                    output_activation="identity", random_state=0)
+    one_epoch = PositiveMLPRegressor(max_iter=1, **settings).fit(X, y)
+    chunked = PositiveMLPRegressor(**settings)
+    for rows in np.array_split(np.arange(160), 4):
+        chunked.partial_fit(X[rows], y[rows])
+    np.testing.assert_allclose(_params(chunked), _params(one_epoch), rtol=1e-12)
+    assert chunked.t_ == one_epoch.t_ == 160
+    assert chunked._optimizer_state.step == 8
+
+
+def test_partial_fit_from_fresh_keeps_the_optimiser_state_and_lowers_the_loss():
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), learning_rate_init=0.01,
+                               random_state=0)
+    for _ in range(30):
+        reg.partial_fit(X, y)
+    assert reg._optimizer_state.step == 30  # one full batch (160 <= 200) per call
+    assert len(reg.loss_curve_) == 30 and reg.t_ == 30 * len(X)
+    assert reg.loss_curve_[-1] < 0.5 * reg.loss_curve_[0]
+    with pytest.raises(ValueError, match="X has 2 features"):
+        reg.partial_fit(X[:, :2], y)
+
+
+@pytest.mark.parametrize("params", [{"solver": "lbfgs"}, {"early_stopping": True}])
+def test_partial_fit_exists_only_where_it_means_one_epoch(params):
+    reg = PositiveMLPRegressor(**params)
+    assert not hasattr(reg, "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'") as error:
+        reg.partial_fit(*_data())
+    assert "partial_fit is" in str(error.value.__cause__)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_warm_start_continues_exactly_where_training_stopped(solver):
+    """Optimiser state included: 5 + 5 warm epochs are the same as 10 epochs."""
+    X, y = _data()
+    settings = dict(hidden_layer_sizes=(6,), solver=solver, shuffle=False, tol=0.0,
+                    random_state=0, batch_size=40)
+    ten = PositiveMLPRegressor(max_iter=10, **settings).fit(X, y)
+    warm = PositiveMLPRegressor(max_iter=5, warm_start=True, **settings).fit(X, y)
+    warm.fit(X, y)
+    np.testing.assert_allclose(_params(warm), _params(ten), rtol=1e-12)
+    assert warm.loss_curve_ == pytest.approx(ten.loss_curve_, rel=1e-12)
+
+
+def test_explicit_validation_set_drives_early_stopping():
+    X, y = _data(n_samples=300)
+    X_val, y_val = _data(n_samples=100, seed=5)
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), early_stopping=True,
+                               n_iter_no_change=5, max_iter=300,
+                               learning_rate_init=0.01, random_state=0)
+    reg.fit(X, y, X_val=X_val, y_val=y_val)
+    assert len(reg.validation_scores_) == reg.n_iter_ < 300
+    # the best weights are restored, and they were scored on exactly this set
+    assert r2_score(y_val, reg.predict(X_val)) == pytest.approx(
+        reg.best_validation_score_, rel=1e-12)
+
+
+def test_validation_set_weights_enter_the_score():
+    X, y = _data(n_samples=300)
+    X_val, y_val = _data(n_samples=100, seed=5)
+    w_val = np.linspace(0.1, 3.0, 100)
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), early_stopping=True,
+                               max_iter=30, learning_rate_init=0.01, random_state=0)
+    reg.fit(X, y, X_val=X_val, y_val=y_val, sample_weight_val=w_val)
+    assert r2_score(y_val, reg.predict(X_val), sample_weight=w_val) == pytest.approx(
+        reg.best_validation_score_, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "params, fit_kwargs, message",
+    [
+        ({}, {"X_val": "X", "y_val": "y"}, "early_stopping=False"),
+        ({"early_stopping": True}, {"X_val": "X"}, "must be given together"),
+        ({"early_stopping": True, "solver": "lbfgs"}, {"X_val": "X", "y_val": "y"},
+         "lbfgs"),
+    ],
+)
+def test_validation_set_misuse_is_an_error(params, fit_kwargs, message):
+    X, y = _data()
+    given = {key: {"X": X, "y": y}[value] for key, value in fit_kwargs.items()}
+    with pytest.raises(ValueError, match=message):
+        PositiveMLPRegressor(**params).fit(X, y, **given)
+
+
+@pytest.mark.parametrize("output_activation", ["identity", "softplus"])
+def test_a_diverging_fit_stops_with_a_clear_error(output_activation):
+    """MLPRegressor returns predictions of -1e13 here without a word."""
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), solver="sgd",
+                               learning_rate_init=10.0, max_iter=50,
+                               output_activation=output_activation, random_state=0)
+    with pytest.raises(TrainingDivergedError, match="Lower learning_rate_init"):
+        reg.fit(X * 100, y * 100)
+    assert all(np.all(np.isfinite(c)) for c in reg.coefs_ + reg.intercepts_)
+    assert all(np.isfinite(reg.loss_curve_))
