@@ -39,7 +39,7 @@ def _problem(n_outputs: int, seed: int = 0, n_samples: int = 13):
 
 def _core_loss_and_gradient(network, params, X, y, alpha, sample_weight=None):
     grad = np.empty_like(params)
-    value = network.loss_and_gradient(params, X, y, sample_weight, alpha, grad)
+    value = network.loss_and_gradient(params, X, y, sample_weight, None, alpha, grad)
     return value, grad
 
 
@@ -111,7 +111,7 @@ def test_float32_core_agrees_with_float64():
     assert pred32.dtype == np.float32
     np.testing.assert_allclose(pred32, net64.predict(params, X), rtol=1e-5)
     grad32 = np.empty_like(p32)
-    net32.loss_and_gradient(p32, X.astype(np.float32), y.astype(np.float32), None, 0.1,
+    net32.loss_and_gradient(p32, X.astype(np.float32), y.astype(np.float32), None, None, 0.1,
                             grad32)
     _, grad64 = _core_loss_and_gradient(net64, params, X, y, 0.1)
     np.testing.assert_allclose(grad32, grad64, rtol=1e-3, atol=1e-5)
@@ -128,7 +128,7 @@ def test_bounding_transforms_survive_extreme_pre_activations(transform):
     pred = network.predict(params, z)
     assert np.all(np.isfinite(pred)) and np.all(pred >= 0.25)
     grad = np.empty(2)
-    network.loss_and_gradient(params, z, np.ones_like(z), None, 0.0, grad)
+    network.loss_and_gradient(params, z, np.ones_like(z), None, None, 0.0, grad)
     assert np.all(np.isfinite(grad))
 
 
@@ -141,7 +141,8 @@ def test_shape_errors_raise_value_error():
     with pytest.raises(ValueError, match="params must have shape"):
         network.predict(params[:-1], X)
     with pytest.raises(ValueError, match="rows"):
-        network.loss_and_gradient(params, X, y[:-1], None, 0.0, np.empty_like(params))
+        network.loss_and_gradient(params, X, y[:-1], None, None, 0.0,
+                                  np.empty_like(params))
     with pytest.raises(ValueError, match="threshold"):
         build_network(layout, "relu", "softplus", "squared_error", np.zeros(2),
                       np.float64)

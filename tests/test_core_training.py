@@ -34,7 +34,7 @@ def _options(solver, batch_size, shuffle=False, seed=0, nesterov=True):
 
 def _batch_gradients(network, params, X, y, alpha):
     grad = np.empty_like(params)
-    value = network.loss_and_gradient(params, X, y, None, alpha, grad)
+    value = network.loss_and_gradient(params, X, y, None, None, alpha, grad)
     return value, grad
 
 
@@ -53,7 +53,7 @@ def test_adam_epoch_matches_numpy_updates():
 
     first, second = np.zeros_like(params), np.zeros_like(params)
     trainer = _core.f64.EpochTrainer(network, 30, 8)
-    result = trainer.run_epoch(params, first, second, 0, X, y, None, _options("adam", 8))
+    result = trainer.run_epoch(params, first, second, 0, X, y, None, None, _options("adam", 8))
     np.testing.assert_allclose(params, expected, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(first, m, rtol=1e-12, atol=1e-16)
     assert result.step == 4
@@ -71,7 +71,7 @@ def test_sgd_epoch_matches_numpy_updates(nesterov):
 
     first = np.zeros_like(params)
     trainer = _core.f64.EpochTrainer(network, 30, 10)
-    trainer.run_epoch(params, first, np.empty(0), 0, X, y, None,
+    trainer.run_epoch(params, first, np.empty(0), 0, X, y, None, None,
                       _options("sgd", 10, nesterov=nesterov))
     np.testing.assert_allclose(params, expected, rtol=1e-12, atol=1e-14)
 
@@ -82,7 +82,7 @@ def test_shuffling_is_seeded():
         _, X, y, params, network = _setup(seed=2)
         first, second = np.zeros_like(params), np.zeros_like(params)
         trainer = _core.f64.EpochTrainer(network, 30, 4)
-        trainer.run_epoch(params, first, second, 0, X, y, None,
+        trainer.run_epoch(params, first, second, 0, X, y, None, None,
                           _options("adam", 4, shuffle=True, seed=seed))
         results.append(params)
     np.testing.assert_array_equal(results[0], results[1])
@@ -96,7 +96,7 @@ def test_shuffled_epoch_visits_every_row_once():
     for shuffle in (False, True):
         p = params.copy()
         trainer = _core.f64.EpochTrainer(network, 30, 30)
-        trainer.run_epoch(p, np.zeros_like(p), np.zeros_like(p), 0, X, y, None,
+        trainer.run_epoch(p, np.zeros_like(p), np.zeros_like(p), 0, X, y, None, None,
                           _options("adam", 30, shuffle=shuffle, seed=11))
         out.append(p)
     np.testing.assert_allclose(out[0], out[1], rtol=1e-10, atol=1e-14)
@@ -107,10 +107,10 @@ def test_in_out_buffers_must_have_the_right_dtype_and_shape():
     trainer = _core.f64.EpochTrainer(network, 30, 8)
     with pytest.raises(TypeError):  # a converted copy would lose the update
         trainer.run_epoch(params.astype(np.float32), np.zeros_like(params),
-                          np.zeros_like(params), 0, X, y, None, _options("adam", 8))
+                          np.zeros_like(params), 0, X, y, None, None, _options("adam", 8))
     with pytest.raises(ValueError, match="second_moment"):
-        trainer.run_epoch(params, np.zeros_like(params), np.zeros(3), 0, X, y, None,
+        trainer.run_epoch(params, np.zeros_like(params), np.zeros(3), 0, X, y, None, None,
                           _options("adam", 8))
     with pytest.raises(ValueError, match="built for 30 rows"):
         trainer.run_epoch(params, np.zeros_like(params), np.zeros_like(params), 0, X[:20],
-                          y[:20], None, _options("adam", 8))
+                          y[:20], None, None, _options("adam", 8))

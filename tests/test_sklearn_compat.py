@@ -22,6 +22,13 @@ CONFIGURATIONS = [
     PositiveMLPRegressor(output_activation="relu", output_threshold=0.5),
     PositiveMLPRegressor(solver="lbfgs", loss="gamma"),
     PositiveMLPRegressor(solver="sgd", early_stopping=True, validation_fraction=0.25),
+    PositiveMLPRegressor(nonneg_weights="all"),
+    PositiveMLPRegressor(nonneg_weights="output", nonneg_method="square", solver="lbfgs"),
+    PositiveMLPRegressor(nonneg_weights="hidden", nonneg_method="exp", nonneg_bias=True),
+    PositiveMLPRegressor(output_activation="identity", output_constraint="penalty"),
+    PositiveMLPRegressor(output_activation="identity", output_constraint="lagrangian"),
+    PositiveMLPRegressor(output_activation="identity", output_constraint="lagrangian",
+                         solver="lbfgs"),
 ]
 
 

@@ -79,9 +79,22 @@ InterruptCheck python_interrupt_check() {
 }
 
 template <class T>
-Network<T> make_network(const NetworkSpec& spec, const InArray<T>& threshold) {
+T* optional_matrix(std::optional<InOutArray<T>>& a, std::int64_t rows, std::int64_t cols,
+                   const char* name) {
+    if (!a) return nullptr;
+    if (a->ndim() != 2 || a->shape(0) != rows || a->shape(1) != cols)
+        throw std::invalid_argument(std::string(name) + " must have shape (" +
+                                    std::to_string(rows) + ", " + std::to_string(cols) + ")");
+    return a->mutable_data();
+}
+
+template <class T>
+Network<T> make_network(const NetworkSpec& spec, const InArray<T>& threshold,
+                        const std::optional<InArray<std::int8_t>>& signs) {
     if (threshold.ndim() != 1) throw std::invalid_argument("threshold must be 1-D");
-    return Network<T>(spec, scipy_blas(), threshold.data(), threshold.shape(0));
+    if (signs && signs->ndim() != 1) throw std::invalid_argument("signs must be 1-D");
+    return Network<T>(spec, scipy_blas(), threshold.data(), threshold.shape(0),
+                      signs ? signs->data() : nullptr, signs ? signs->shape(0) : 0);
 }
 
 template <class T>
@@ -99,15 +112,30 @@ py::array_t<T> predict(const Network<T>& net, const InArray<T>& params, const In
 template <class T>
 double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
                          const InArray<T>& Y, const std::optional<InArray<T>>& sample_weight,
-                         double alpha, InOutArray<T>& grad) {
+                         std::optional<InOutArray<T>> multipliers, double alpha,
+                         InOutArray<T>& grad) {
     const std::int64_t n_params = net.layout().n_params();
     Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
                     optional_weights(sample_weight, X.shape(0))};
+    const T* m = optional_matrix(multipliers, X.shape(0), net.layout().n_outputs(),
+                                 "multipliers");
     const T* p = vector_view(params, n_params, "params");
     T* g = mutable_vector(grad, n_params, "grad");
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
-    return net.loss_and_gradient(p, data, alpha, g, interrupt);
+    return net.loss_and_gradient(p, data, m, alpha, g, interrupt);
+}
+
+template <class T>
+std::int64_t update_multipliers(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
+                        std::optional<InOutArray<T>> multipliers) {
+    ConstMatrix<T> x = matrix_view(X, "X");
+    T* m = optional_matrix(multipliers, x.rows, net.layout().n_outputs(), "multipliers");
+    if (!m) throw std::invalid_argument("multipliers are required");
+    const T* p = vector_view(params, net.layout().n_params(), "params");
+    py::gil_scoped_release release;
+    InterruptCheck interrupt = python_interrupt_check();
+    return net.update_multipliers(p, x, m, interrupt);
 }
 
 template <class T>
@@ -115,10 +143,12 @@ EpochResult run_epoch(EpochTrainer<T>& trainer, InOutArray<T>& params,
                       InOutArray<T>& first_moment, InOutArray<T>& second_moment,
                       std::int64_t step, const InArray<T>& X, const InArray<T>& Y,
                       const std::optional<InArray<T>>& sample_weight,
-                      const EpochOptions& options) {
+                      std::optional<InOutArray<T>> multipliers, const EpochOptions& options) {
     const std::int64_t n_params = trainer.network().layout().n_params();
     Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
                     optional_weights(sample_weight, X.shape(0))};
+    T* m = optional_matrix(multipliers, X.shape(0), trainer.network().layout().n_outputs(),
+                           "multipliers");
     T* p = mutable_vector(params, n_params, "params");
     OptimizerState<T> state{mutable_vector(first_moment, n_params, "first_moment"), nullptr,
                             step};
@@ -126,19 +156,33 @@ EpochResult run_epoch(EpochTrainer<T>& trainer, InOutArray<T>& params,
         state.second = mutable_vector(second_moment, n_params, "second_moment");
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
-    return trainer.run_epoch(p, n_params, state, data, options, interrupt);
+    return trainer.run_epoch(p, n_params, state, data, m, options, interrupt);
+}
+
+template <class T>
+py::array_t<T> effective_params(const Network<T>& net, const InArray<T>& params) {
+    const std::int64_t n = net.layout().n_params();
+    const T* p = vector_view(params, n, "params");
+    py::array_t<T> out(n);
+    net.effective_params(p, out.mutable_data());
+    return out;
 }
 
 template <class T>
 void bind_precision(py::module_& m) {
     py::class_<Network<T>>(m, "Network", "A dense network with a bounded output transform.")
-        .def(py::init(&make_network<T>), py::arg("spec"), py::arg("threshold"))
+        .def(py::init(&make_network<T>), py::arg("spec"), py::arg("threshold"),
+             py::arg("signs") = py::none())
         .def_property_readonly("n_params",
                                [](const Network<T>& n) { return n.layout().n_params(); })
         .def("predict", &predict<T>, py::arg("params"), py::arg("X"))
+        .def("effective_params", &effective_params<T>, py::arg("params"))
         .def("loss_and_gradient", &loss_and_gradient<T>, py::arg("params"),
-             py::arg("X"), py::arg("y"), py::arg("sample_weight"), py::arg("alpha"),
-             py::arg("grad").noconvert());
+             py::arg("X"), py::arg("y"), py::arg("sample_weight"),
+             py::arg("multipliers").noconvert(), py::arg("alpha"),
+             py::arg("grad").noconvert())
+        .def("update_multipliers", &update_multipliers<T>, py::arg("params"), py::arg("X"),
+             py::arg("multipliers").noconvert());
 
     py::class_<EpochTrainer<T>>(m, "EpochTrainer", "Buffers and loop for one epoch.")
         .def(py::init<const Network<T>&, std::int64_t, std::int64_t>(), py::arg("network"),
@@ -146,7 +190,7 @@ void bind_precision(py::module_& m) {
         .def("run_epoch", &run_epoch<T>, py::arg("params").noconvert(),
              py::arg("first_moment").noconvert(), py::arg("second_moment").noconvert(),
              py::arg("step"), py::arg("X"), py::arg("y"), py::arg("sample_weight"),
-             py::arg("options"));
+             py::arg("multipliers").noconvert(), py::arg("options"));
 }
 
 }  // namespace
@@ -177,12 +221,28 @@ PYBIND11_MODULE(_core, m) {
         .value("poisson", Loss::poisson)
         .value("gamma", Loss::gamma);
     py::enum_<Solver>(m, "Solver").value("sgd", Solver::sgd).value("adam", Solver::adam);
+    py::enum_<WeightMethod>(m, "WeightMethod")
+        .value("none", WeightMethod::none)
+        .value("projection", WeightMethod::projection)
+        .value("square", WeightMethod::square)
+        .value("exp", WeightMethod::exp);
+    py::enum_<OutputConstraint>(m, "OutputConstraint")
+        .value("none", OutputConstraint::none)
+        .value("penalty", OutputConstraint::penalty)
+        .value("lagrangian", OutputConstraint::lagrangian);
 
     py::class_<NetworkSpec>(m, "NetworkSpec")
         .def(py::init([](std::vector<std::int64_t> sizes, Activation a, OutputTransform g,
-                         Loss loss) { return NetworkSpec{std::move(sizes), a, g, loss}; }),
+                         Loss loss, WeightMethod method, OutputConstraint constraint,
+                         double strength, std::vector<double> margin) {
+                 return NetworkSpec{std::move(sizes), a,          g,      loss, method,
+                                    constraint,       strength, std::move(margin)};
+             }),
              py::arg("layer_sizes"), py::arg("activation"), py::arg("output_transform"),
-             py::arg("loss"))
+             py::arg("loss"), py::arg("weight_method") = WeightMethod::none,
+             py::arg("output_constraint") = OutputConstraint::none,
+             py::arg("constraint_strength") = 1.0,
+             py::arg("constraint_margin") = std::vector<double>{})
         .def_readonly("layer_sizes", &NetworkSpec::layer_sizes);
 
     py::class_<OptimizerOptions>(m, "OptimizerOptions")
@@ -205,7 +265,9 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<EpochResult>(m, "EpochResult")
         .def_readonly("loss", &EpochResult::loss)
-        .def_readonly("step", &EpochResult::step);
+        .def_readonly("constraint", &EpochResult::constraint)
+        .def_readonly("step", &EpochResult::step)
+        .def_readonly("below_threshold", &EpochResult::below_threshold);
 
     py::module_ f64 = m.def_submodule("f64", "float64 networks");
     py::module_ f32 = m.def_submodule("f32", "float32 networks");

@@ -38,16 +38,47 @@ Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows)
     output_z.resize(capacity * layout.n_outputs());
     targets.resize(capacity * layout.n_outputs());
     weights.resize(capacity);
+    multipliers.resize(capacity * layout.n_outputs());
+    effective.resize(layout.n_params());
 }
 
 template <class T>
 Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshold,
-                    std::int64_t threshold_size)
-    : spec_(spec), layout_(spec), blas_(blas) {
+                    std::int64_t threshold_size, const std::int8_t* signs,
+                    std::int64_t n_signs)
+    : spec_(spec),
+      layout_(spec),
+      blas_(blas),
+      constraints_(spec.weight_method, signs, n_signs) {
     require(threshold_size == layout_.n_outputs(),
             "expected one threshold per output (" + std::to_string(layout_.n_outputs()) +
                 "), got " + std::to_string(threshold_size));
+    require(!signs || n_signs == layout_.n_params(),
+            "expected one sign per parameter (" + std::to_string(layout_.n_params()) +
+                "), got " + std::to_string(n_signs));
+    require(spec.constraint_strength > 0.0, "constraint_strength must be > 0");
+    require(spec.constraint_margin.empty() ||
+                static_cast<std::int64_t>(spec.constraint_margin.size()) == threshold_size,
+            "expected one constraint margin per output");
     threshold_.assign(threshold, threshold + threshold_size);
+    constraint_threshold_ = threshold_;
+    for (std::size_t j = 0; j < spec.constraint_margin.size(); ++j)
+        constraint_threshold_[j] += static_cast<T>(spec.constraint_margin[j]);
+}
+
+template <class T>
+void Network<T>::effective_params(const T* params, T* out) const {
+    if (constraints_.reparametrises())
+        constraints_.effective(params, out, layout_.n_params());
+    else
+        std::copy(params, params + layout_.n_params(), out);
+}
+
+template <class T>
+const T* Network<T>::effective_params(const T* params, Workspace<T>& ws) const {
+    if (!constraints_.reparametrises()) return params;
+    effective_params(params, ws.effective.data());
+    return ws.effective.data();
 }
 
 template <class T>
@@ -76,24 +107,30 @@ void Network<T>::forward(const T* params, ConstMatrix<T> inputs, Workspace<T>& w
 }
 
 template <class T>
-double Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<T> targets,
-                            const T* weights, Workspace<T>& ws, T* grad,
-                            bool accumulate) const {
+LossSums Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<T> targets,
+                            const T* sample_weight, const T* multipliers, Workspace<T>& ws,
+                            T* grad, bool accumulate) const {
     const std::int64_t rows = inputs.rows, L = layout_.n_layers(), k = layout_.n_outputs();
     const T* pred = ws.activations[L].data();
     T* delta = ws.deltas[L].data();
-    double loss_sum = 0.0;
+    LossSums sums;
     for (std::int64_t i = 0; i < rows; ++i) {
-        const T w = weights ? weights[i] : T(1);
+        const T w = sample_weight ? sample_weight[i] : T(1);
         const T* y = targets.row(i);
-        double row_loss = 0.0;
+        double row_loss = 0.0, row_constraint = 0.0;
         for (std::int64_t j = 0; j < k; ++j) {
             const T p = pred[i * k + j], z = ws.output_z[i * k + j];
+            const auto term = output_constraint_term(
+                spec_.output_constraint, spec_.constraint_strength, constraint_threshold_[j], p,
+                multipliers ? multipliers[i * k + j] : T(0));
             row_loss += element_loss(spec_.loss, y[j], p);
-            delta[i * k + j] = w * element_loss_derivative(spec_.loss, y[j], p) *
-                               transform_derivative(spec_.output_transform, z);
+            row_constraint += term.value;
+            const T dloss = element_loss_derivative(spec_.loss, y[j], p) +
+                            static_cast<T>(term.derivative);
+            delta[i * k + j] = w * dloss * transform_derivative(spec_.output_transform, z);
         }
-        loss_sum += static_cast<double>(w) * row_loss;
+        sums.loss += static_cast<double>(w) * row_loss;
+        sums.constraint += static_cast<double>(w) * row_constraint;
     }
     const T beta = accumulate ? T(1) : T(0);
     for (std::int64_t l = L - 1; l >= 0; --l) {
@@ -113,42 +150,72 @@ double Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<
                 params + layout_.weight_offset(l), n_out, T(0), d_prev, n_in);
         multiply_by_derivative(spec_.activation, ws.activations[l].data(), d_prev, rows * n_in);
     }
-    return loss_sum;
+    return sums;
 }
 
 template <class T>
-double Network<T>::finalize(const T* params, double loss_sum, double weight_sum, double alpha,
-                            T* grad) const {
+LossSums Network<T>::finalize(const T* params, const T* weights, LossSums sums,
+                              double weight_sum, double alpha, T* grad) const {
     const T scale = static_cast<T>(1.0 / weight_sum);
     const T decay = static_cast<T>(alpha / weight_sum);
     double squared_weights = 0.0;
     for (std::int64_t i = 0; i < layout_.n_weights(); ++i) {
-        squared_weights += static_cast<double>(params[i]) * params[i];
-        grad[i] = grad[i] * scale + decay * params[i];
+        squared_weights += static_cast<double>(weights[i]) * weights[i];
+        grad[i] = grad[i] * scale + decay * weights[i];
     }
     for (std::int64_t i = layout_.n_weights(); i < layout_.n_params(); ++i) grad[i] *= scale;
-    return (loss_sum + 0.5 * alpha * squared_weights) / weight_sum;
+    if (constraints_.reparametrises()) constraints_.chain_rule(params, grad, layout_.n_params());
+    return LossSums{(sums.loss + 0.5 * alpha * squared_weights) / weight_sum,
+                    sums.constraint / weight_sum};
 }
 
 template <class T>
-double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data, double alpha,
-                                     T* grad, InterruptCheck& interrupt) const {
-    check_dataset(data, layout_.n_params());
-    const std::int64_t n = data.X.rows;
+void Network<T>::ascend_multipliers(std::int64_t rows, const Workspace<T>& ws,
+                                    T* multipliers) const {
+    const std::int64_t k = layout_.n_outputs();
+    const T* pred = ws.activations.back().data();
+    for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < k; ++j)
+            multipliers[i * k + j] =
+                ascend_multiplier(spec_.constraint_strength, constraint_threshold_[j],
+                                  pred[i * k + j], multipliers[i * k + j]);
+}
+
+template <class T>
+std::int64_t Network<T>::count_below_threshold(std::int64_t rows,
+                                               const Workspace<T>& ws) const {
+    const std::int64_t k = layout_.n_outputs();
+    const T* pred = ws.activations.back().data();
+    std::int64_t count = 0;
+    for (std::int64_t i = 0; i < rows; ++i)
+        for (std::int64_t j = 0; j < k; ++j) count += pred[i * k + j] < threshold_[j];
+    return count;
+}
+
+template <class T>
+double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
+                                     const T* multipliers, double alpha, T* grad,
+                                     InterruptCheck& interrupt) const {
+    check_dataset(data, layout_.n_params(), multipliers);
+    const std::int64_t n = data.X.rows, k = layout_.n_outputs();
     Workspace<T> ws(layout_, std::min(n, kChunkRows));
-    double loss_sum = 0.0, weight_sum = 0.0;
+    const T* weights = effective_params(params, ws);
+    LossSums sums;
+    double weight_sum = 0.0;
     for (std::int64_t start = 0; start < n; start += ws.capacity) {
         interrupt.check();
         const std::int64_t rows = std::min(ws.capacity, n - start);
         ConstMatrix<T> x{data.X.row(start), rows, data.X.cols};
         ConstMatrix<T> y{data.Y.row(start), rows, data.Y.cols};
         const T* w = data.sample_weight ? data.sample_weight + start : nullptr;
-        forward(params, x, ws);
-        loss_sum += backward(params, x, y, w, ws, grad, start > 0);
+        const T* m = multipliers ? multipliers + start * k : nullptr;
+        forward(weights, x, ws);
+        sums += backward(weights, x, y, w, m, ws, grad, start > 0);
         for (std::int64_t i = 0; i < rows; ++i) weight_sum += w ? static_cast<double>(w[i]) : 1.0;
     }
     require(weight_sum > 0.0, "the sample weights sum to zero");
-    return finalize(params, loss_sum, weight_sum, alpha, grad);
+    const LossSums mean = finalize(params, weights, sums, weight_sum, alpha, grad);
+    return mean.loss + mean.constraint;
 }
 
 template <class T>
@@ -157,13 +224,33 @@ void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out,
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     Workspace<T> ws(layout_, std::min(n, kChunkRows));
+    const T* weights = effective_params(params, ws);
     const T* pred = ws.activations.back().data();
     for (std::int64_t start = 0; start < n; start += ws.capacity) {
         interrupt.check();
         const std::int64_t rows = std::min(ws.capacity, n - start);
-        forward(params, ConstMatrix<T>{X.row(start), rows, X.cols}, ws);
+        forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws);
         std::copy(pred, pred + rows * k, out + start * k);
     }
+}
+
+template <class T>
+std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X,
+                                            T* multipliers,
+                                            InterruptCheck& interrupt) const {
+    check_inputs(X, layout_.n_params());
+    const std::int64_t n = X.rows, k = layout_.n_outputs();
+    Workspace<T> ws(layout_, std::min(n, kChunkRows));
+    const T* weights = effective_params(params, ws);
+    std::int64_t below = 0;
+    for (std::int64_t start = 0; start < n; start += ws.capacity) {
+        interrupt.check();
+        const std::int64_t rows = std::min(ws.capacity, n - start);
+        forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws);
+        below += count_below_threshold(rows, ws);
+        ascend_multipliers(rows, ws, multipliers + start * k);
+    }
+    return below;
 }
 
 template <class T>
@@ -177,7 +264,10 @@ void Network<T>::check_inputs(ConstMatrix<T> X, std::int64_t n_params) const {
 }
 
 template <class T>
-void Network<T>::check_dataset(const Dataset<T>& data, std::int64_t n_params) const {
+void Network<T>::check_dataset(const Dataset<T>& data, std::int64_t n_params,
+                               const T* multipliers) const {
+    require(!has_multipliers() || multipliers != nullptr,
+            "output_constraint='lagrangian' needs one multiplier per target");
     check_inputs(data.X, n_params);
     require(data.X.rows >= 1, "the data set has no rows");
     require(data.Y.rows == data.X.rows,

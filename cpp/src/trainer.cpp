@@ -41,8 +41,9 @@ ConstMatrix<T> EpochTrainer<T>::gather_rows(ConstMatrix<T> source, const std::in
 template <class T>
 EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
                                        OptimizerState<T> state, const Dataset<T>& data,
-                                       const EpochOptions& options, InterruptCheck& interrupt) {
-    network_.check_dataset(data, n_params);
+                                       T* multipliers, const EpochOptions& options,
+                                       InterruptCheck& interrupt) {
+    network_.check_dataset(data, n_params, multipliers);
     require(data.X.rows == n_samples_,
             "the trainer was built for " + std::to_string(n_samples_) + " rows, got " +
                 std::to_string(data.X.rows));
@@ -50,33 +51,55 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
     if (options.shuffle) shuffle_order(options.seed);
 
     Workspace<T>& ws = workspace_;
-    double loss_total = 0.0;
+    const std::int64_t k = network_.layout().n_outputs();
+    const bool count_violations =
+        network_.spec().output_constraint != OutputConstraint::none;
+    double loss_total = 0.0, constraint_total = 0.0;
+    std::int64_t below_threshold = 0;
     for (std::int64_t start = 0; start < n_samples_; start += ws.capacity) {
         interrupt.check();
         const std::int64_t rows = std::min(ws.capacity, n_samples_ - start);
         ConstMatrix<T> x{data.X.row(start), rows, data.X.cols};
         ConstMatrix<T> y{data.Y.row(start), rows, data.Y.cols};
         const T* w = data.sample_weight ? data.sample_weight + start : nullptr;
+        const std::int64_t* idx = order_.data() + start;
+        T* m = multipliers ? multipliers + start * k : nullptr;
         if (options.shuffle) {
-            const std::int64_t* idx = order_.data() + start;
             x = gather_rows(data.X, idx, rows, ws.activations[0]);
             y = gather_rows(data.Y, idx, rows, ws.targets);
             if (w) {
                 for (std::int64_t i = 0; i < rows; ++i) ws.weights[i] = w[idx[i]];
                 w = ws.weights.data();
             }
+            if (m) {
+                gather_rows(ConstMatrix<T>{multipliers, n_samples_, k}, idx, rows,
+                            ws.multipliers);
+                m = ws.multipliers.data();
+            }
         }
         double weight_sum = static_cast<double>(rows);
         if (w) weight_sum = std::accumulate(w, w + rows, 0.0);
         if (weight_sum <= 0.0) continue;  // a batch of zero weights carries no information
-        network_.forward(params, x, ws);
-        const double loss_sum = network_.backward(params, x, y, w, ws, grad_.data(), false);
-        const double batch_loss =
-            network_.finalize(params, loss_sum, weight_sum, options.alpha, grad_.data());
-        loss_total += batch_loss * static_cast<double>(rows);
+        const T* effective = network_.effective_params(params, ws);
+        network_.forward(effective, x, ws);
+        const LossSums sums =
+            network_.backward(effective, x, y, w, m, ws, grad_.data(), false);
+        const LossSums batch = network_.finalize(params, effective, sums, weight_sum,
+                                                 options.alpha, grad_.data());
+        loss_total += batch.loss * static_cast<double>(rows);
+        constraint_total += batch.constraint * static_cast<double>(rows);
+        if (count_violations) below_threshold += network_.count_below_threshold(rows, ws);
+        if (m) {  // dual ascent with the predictions this step's gradient used
+            network_.ascend_multipliers(rows, ws, m);
+            if (options.shuffle)
+                for (std::int64_t i = 0; i < rows; ++i)
+                    std::copy_n(m + i * k, k, multipliers + idx[i] * k);
+        }
         optimizer_update(options.optimizer, params, grad_.data(), state, n_params);
+        network_.project(params);
     }
-    return EpochResult{loss_total / static_cast<double>(n_samples_), state.step};
+    const double n = static_cast<double>(n_samples_);
+    return EpochResult{loss_total / n, constraint_total / n, state.step, below_threshold};
 }
 
 template class EpochTrainer<float>;

@@ -5,12 +5,24 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.optimize
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_monotonic_cst,
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
 
+from positive_mlp._constraints import (
+    constrained_layers,
+    parameter_signs,
+    start_constrained,
+    to_free,
+)
 from positive_mlp._network import (
     BOUNDED_TRANSFORMS,
     ParameterLayout,
@@ -27,6 +39,12 @@ from positive_mlp._validation import (
 )
 
 _FLOAT_DTYPES = (np.float64, np.float32)
+# A reparametrised, constrained output layer starts at this share of its random draw
+# (close to the constant model, but away from the saddle at 0).
+_REPARAMETRISED_OUTPUT_START = 0.1
+# 'lagrangian' constrains predictions to threshold + this share of the targets' RMS
+# distance from the threshold (per output).
+_LAGRANGIAN_MARGIN = 1e-3
 
 
 def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
@@ -44,6 +62,23 @@ def _drop_zero_weights(data: Data) -> Data:
     if keep.all():
         return data
     return Data(data.X[keep], data.y[keep], data.sample_weight[keep])
+
+
+def _lbfgs_bounds(signs: np.ndarray | None, method: str):
+    """Lower (upper) bound 0 on non-negative (non-positive) parameters, for projection."""
+    if signs is None or method != "projection":
+        return None
+    lower = np.where(signs > 0, 0.0, -np.inf)
+    upper = np.where(signs < 0, 0.0, np.inf)
+    return scipy.optimize.Bounds(lower, upper)
+
+
+def _violation(pred: np.ndarray, threshold: np.ndarray) -> dict[str, float]:
+    shortfall = threshold - pred
+    return {
+        "share_below": float(np.mean(shortfall > 0)),
+        "max_violation": float(max(shortfall.max(), 0.0)),
+    }
 
 
 class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
@@ -83,6 +118,52 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         The lower bound of the predictions, one value for all outputs or one per
         output. With a bounding ``output_activation``, ``y`` below it is an error.
         Ignored (only added) with ``output_activation='identity'``.
+
+    nonneg_weights : {'all', 'output', 'hidden'}, list of int or None, default=None
+        Weight layers whose weights are kept ``>= 0``: every layer, the last one, all
+        but the last one, or the layers at these indices (0 is the layer fed by the
+        inputs; negative indices count from the output). ``coefs_`` of these layers
+        are ``>= 0`` exactly after every fit, ``partial_fit`` and warm start.
+        Constrained weights start at ``U(0, 2 / fan_in)``, so that each unit's weights
+        sum to about 1 and a layer passes on the scale of its inputs.
+
+    nonneg_bias : bool, default=False
+        Whether the biases of the constrained layers are kept ``>= 0`` too.
+
+    nonneg_method : {'projection', 'square', 'exp'}, default='projection'
+        How constrained weights stay non-negative. 'projection' clips them to 0
+        after every optimiser update (projected gradient; Keras' ``NonNeg``); with
+        ``solver='lbfgs'`` they are given to L-BFGS-B as lower bounds 0 instead, so
+        the optimiser itself respects them. 'square' and 'exp' reparametrise: the
+        optimiser works on a free ``p`` and the weight is ``p**2`` or ``exp(p)``
+        (strictly positive), with the chain rule in the C++ backward pass.
+
+    monotonic_cst : array-like of int of shape (n_features,), dict or None, \
+            default=None
+        Monotonic constraint per feature, as in HistGradientBoostingRegressor:
+        1 (non-decreasing), -1 (non-increasing), 0 (none); a dict maps feature names
+        (X as a DataFrame) to constraints. Guaranteed by construction: the first
+        layer's weights of constrained features take the constraint's sign, all later
+        layers' weights are non-negative (by ``nonneg_method``), and every
+        ``activation`` and ``output_activation`` offered is non-decreasing.
+
+    output_constraint : {'penalty', 'lagrangian'} or None, default=None
+        A training-time constraint ``prediction >= output_threshold``, meant for
+        ``output_activation='identity'``. 'penalty' adds
+        ``constraint_strength * relu(threshold - prediction)**2`` per target to the
+        loss. 'lagrangian' runs the augmented-Lagrangian method: one multiplier per
+        training sample and output, raised by dual ascent after every batch
+        (``m <- max(0, m + constraint_strength * (threshold - prediction))``) while
+        the weights descend; training predictions converge to the feasible set. It
+        aims at ``threshold + 0.001 * rms(y - threshold)`` (per output), since its
+        iterates approach the boundary from below, and keeps training (up to
+        ``max_iter``) while any training prediction is below the threshold.
+        Neither guarantees anything at predict time (``predict`` does not clip):
+        ``constraint_violation_`` reports how the training data fare. With a bounding
+        ``output_activation`` the constraint is always met and adds nothing.
+
+    constraint_strength : float, default=1.0
+        The penalty's factor, or the augmented Lagrangian's penalty parameter.
 
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'adam' and 'sgd' run mini-batch epochs in the C++ core; 'lbfgs' runs
@@ -188,6 +269,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     output_threshold_ : ndarray of shape (n_outputs,)
         The lower bound of each output.
 
+    constraint_violation_ : dict
+        With ``output_constraint``: ``'share_below'``, the share of training targets
+        (samples x outputs) whose prediction is below the threshold, and
+        ``'max_violation'``, the largest shortfall.
+
     n_features_in_ : int
         Number of features seen during fit.
 
@@ -217,11 +303,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     ``loss_`` equals MLPRegressor's, and for several outputs the gradients (and thus
     training) match MLPRegressor's while ``loss_`` is ``n_outputs`` times its value.
 
-    With a bounding transform, training starts from the constant model that predicts
-    the targets' mean: the output weights start at 0 and the output bias at
-    ``g^-1(mean(y) - threshold)``, so a target far from the threshold costs no epochs.
-    Hidden layers start Glorot-uniform, as in MLPRegressor (and so does everything
-    with ``output_activation='identity'``).
+    With a bounding transform (or an ``output_constraint``), training starts from the
+    constant model that predicts the targets' mean: the output weights start at 0 and
+    the output bias at ``g^-1(mean(y) - threshold)``, so a target far from the
+    threshold costs no epochs. Hidden layers start Glorot-uniform, as in MLPRegressor
+    (and so does everything with ``output_activation='identity'`` and no
+    ``output_constraint``, so that both follow the same path).
 
     Ctrl-C during ``fit`` stops training within a few milliseconds (after the current
     batch, or between chunks of rows), warns ``"Training interrupted by user."`` and
@@ -246,6 +333,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
         "output_activation": [StrOptions({"softplus", "exp", "relu", "identity"})],
         "output_threshold": [Real, "array-like"],
+        "nonneg_weights": [None, StrOptions({"all", "output", "hidden"}), "array-like"],
+        "nonneg_bias": ["boolean"],
+        "nonneg_method": [StrOptions({"projection", "square", "exp"})],
+        "monotonic_cst": [None, "array-like", dict],
+        "output_constraint": [None, StrOptions({"penalty", "lagrangian"})],
+        "constraint_strength": [Interval(Real, 0, None, closed="neither")],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -280,6 +373,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         *,
         output_activation="softplus",
         output_threshold=0.0,
+        nonneg_weights=None,
+        nonneg_bias=False,
+        nonneg_method="projection",
+        monotonic_cst=None,
+        output_constraint=None,
+        constraint_strength=1.0,
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -307,6 +406,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.activation = activation
         self.output_activation = output_activation
         self.output_threshold = output_threshold
+        self.nonneg_weights = nonneg_weights
+        self.nonneg_bias = nonneg_bias
+        self.nonneg_method = nonneg_method
+        self.monotonic_cst = monotonic_cst
+        self.output_constraint = output_constraint
+        self.constraint_strength = constraint_strength
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -430,28 +535,68 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             validation = self._cast_validation(validation, X.dtype, y.shape[1])
 
         layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
+        signs = self._parameter_signs(layout)
         rng = check_random_state(self.random_state)
         if continuing:
-            params = self._params_to_continue(layout, X.dtype)
+            params = self._params_to_continue(layout, X.dtype, signs)
         else:
-            params = self._initial_params(layout, data, threshold, rng, X.dtype)
+            params = self._initial_params(layout, data, threshold, rng, X.dtype, signs)
         self.output_threshold_ = threshold
         self.n_layers_ = len(layout.layer_sizes)
         self.n_outputs_ = y.shape[1]
         self.out_activation_ = self.output_activation
 
-        network = build_network(layout, self.activation, self.output_activation, self.loss,
-                                threshold, X.dtype)
+        network = build_network(
+            layout, self.activation, self.output_activation, self.loss, threshold,
+            X.dtype, signs=signs, weight_method=self.nonneg_method,
+            output_constraint=self.output_constraint,
+            constraint_strength=self.constraint_strength,
+            constraint_margin=self._constraint_margin(data, threshold),
+        )
         try:
             with single_threaded_blas():
                 if self.solver == "lbfgs":
-                    fit_lbfgs(self, network, params, data)
+                    fit_lbfgs(self, network, params, data, _lbfgs_bounds(
+                        signs, self.nonneg_method))
                 else:
                     fit_stochastic(self, network, params, data, validation, rng,
                                    incremental)
         finally:  # also after a divergence: keep the last good parameters
-            self.coefs_, self.intercepts_ = layout.unpack(params)
+            self.coefs_, self.intercepts_ = layout.unpack(network.effective_params(params))
+        if self.output_constraint is not None:
+            with single_threaded_blas():
+                train_pred = network.predict(params, data.X)
+            self.constraint_violation_ = _violation(train_pred, threshold)
         return self
+
+    def _starts_at_target_mean(self) -> bool:
+        """Bounded or constrained outputs start at the mean; a free linear output starts
+        as MLPRegressor's does (so that the two follow the same path)."""
+        return (self.output_activation in BOUNDED_TRANSFORMS
+                or self.output_constraint is not None)
+
+    def _output_weight_scale(self, layout: ParameterLayout,
+                             signs: np.ndarray | None) -> float:
+        if signs is None or self.nonneg_method == "projection":
+            return 0.0
+        output_signs = layout.unpack(signs)[0][-1]
+        return _REPARAMETRISED_OUTPUT_START if np.any(output_signs) else 0.0
+
+    def _constraint_margin(self, data: Data, threshold: np.ndarray) -> np.ndarray | None:
+        """'lagrangian' aims slightly above the threshold: its iterates approach the
+        boundary from the infeasible side, and the margin makes them end on it."""
+        if self.output_constraint != "lagrangian":
+            return None
+        squared = (data.y - threshold) ** 2
+        rms = np.sqrt(np.average(squared, axis=0, weights=data.sample_weight))
+        return _LAGRANGIAN_MARGIN * rms
+
+    def _parameter_signs(self, layout: ParameterLayout) -> np.ndarray | None:
+        layers = constrained_layers(self.nonneg_weights, len(layout.shapes))
+        monotonic = None
+        if self.monotonic_cst is not None:
+            monotonic = _check_monotonic_cst(self, self.monotonic_cst).astype(np.int8)
+        return parameter_signs(layout, layers, self.nonneg_bias, monotonic)
 
     def _validation_data(self, X_val, y_val, sample_weight_val) -> Data | None:
         if X_val is None and y_val is None:
@@ -510,7 +655,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.target_tags.multi_output = True
         tags.target_tags.positive_only = (
-            self.output_activation in BOUNDED_TRANSFORMS or self.loss != "squared_error"
+            self.output_activation in BOUNDED_TRANSFORMS
+            or self.loss != "squared_error"
+            or self.output_constraint is not None  # it asks predictions to stay above
         )
         return tags
 
@@ -531,7 +678,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         return ParameterLayout(tuple(c.shape[0] for c in self.coefs_)
                                + (self.coefs_[-1].shape[1],))
 
-    def _params_to_continue(self, layout: ParameterLayout, dtype) -> np.ndarray:
+    def _params_to_continue(self, layout: ParameterLayout, dtype,
+                            signs: np.ndarray | None) -> np.ndarray:
         fitted = self._fitted_layout()
         if fitted != layout:
             raise ValueError(
@@ -539,17 +687,25 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
                 f"need {list(layout.layer_sizes)}. Set warm_start=False to start afresh."
             )
-        return layout.pack(self.coefs_, self.intercepts_, dtype)
+        weights = layout.pack(self.coefs_, self.intercepts_, dtype)
+        return to_free(weights, signs, self.nonneg_method)
 
     def _initial_params(self, layout: ParameterLayout, data: Data,
-                        threshold: np.ndarray, rng, dtype) -> np.ndarray:
-        """Fresh weights, and a training record that starts empty."""
+                        threshold: np.ndarray, rng, dtype,
+                        signs: np.ndarray | None) -> np.ndarray:
+        """Fresh (free) parameters, and a training record that starts empty."""
         params = glorot_uniform_params(layout, self.activation, rng, dtype)
-        if self.output_activation in BOUNDED_TRANSFORMS:
+        if signs is not None:
+            start_constrained(params, layout, signs, rng)
+        if self._starts_at_target_mean():
             mean = np.average(data.y, axis=0, weights=data.sample_weight)
             mean_above = mean - threshold
-            start_at_target_mean(params, layout, self.output_activation, mean_above)
+            start_at_target_mean(params, layout, self.output_activation, mean_above,
+                                 self._output_weight_scale(layout, signs))
+        if signs is not None:
+            params = to_free(params, signs, self.nonneg_method)
         self._optimizer_state = None
+        self._multipliers = None
         self._no_improvement_count = 0
         self.n_iter_ = 0
         self.t_ = 0

@@ -34,6 +34,17 @@ _LOSSES = {
     "poisson": _core.Loss.poisson,
     "gamma": _core.Loss.gamma,
 }
+_WEIGHT_METHODS = {
+    "none": _core.WeightMethod.none,
+    "projection": _core.WeightMethod.projection,
+    "square": _core.WeightMethod.square,
+    "exp": _core.WeightMethod.exp,
+}
+_OUTPUT_CONSTRAINTS = {
+    None: _core.OutputConstraint.none,
+    "penalty": _core.OutputConstraint.penalty,
+    "lagrangian": _core.OutputConstraint.lagrangian,
+}
 BOUNDED_TRANSFORMS = frozenset({"relu", "softplus", "exp"})
 
 
@@ -96,15 +107,29 @@ def core_for(dtype: np.dtype):
 
 
 def build_network(layout: ParameterLayout, activation: str, output_activation: str,
-                  loss: str, threshold: np.ndarray, dtype: np.dtype):
-    """The C++ network for these settings, computing in ``dtype``."""
+                  loss: str, threshold: np.ndarray, dtype: np.dtype, *,
+                  signs: np.ndarray | None = None, weight_method: str = "none",
+                  output_constraint: str | None = None,
+                  constraint_strength: float = 1.0,
+                  constraint_margin: np.ndarray | None = None):
+    """The C++ network for these settings, computing in ``dtype``.
+
+    ``signs`` (one of -1, 0, +1 per packed parameter) and ``weight_method`` constrain
+    parameters; ``output_constraint`` adds a penalty or an augmented-Lagrangian term
+    for predictions below the threshold (plus ``constraint_margin``, per output) to
+    the training loss.
+    """
     spec = _core.NetworkSpec(
         layer_sizes=list(layout.layer_sizes),
         activation=_ACTIVATIONS[activation],
         output_transform=_OUTPUT_TRANSFORMS[output_activation],
         loss=_LOSSES[loss],
+        weight_method=_WEIGHT_METHODS[weight_method if signs is not None else "none"],
+        output_constraint=_OUTPUT_CONSTRAINTS[output_constraint],
+        constraint_strength=constraint_strength,
+        constraint_margin=[] if constraint_margin is None else list(constraint_margin),
     )
-    return core_for(dtype).Network(spec, np.asarray(threshold, dtype=dtype))
+    return core_for(dtype).Network(spec, np.asarray(threshold, dtype=dtype), signs)
 
 
 def glorot_uniform_params(layout: ParameterLayout, activation: str,
@@ -136,15 +161,20 @@ _MIN_START_ABOVE_THRESHOLD = 1e-6
 
 
 def start_at_target_mean(params: np.ndarray, layout: ParameterLayout,
-                         output_activation: str, mean_above_threshold: np.ndarray) -> None:
+                         output_activation: str, mean_above_threshold: np.ndarray,
+                         output_weight_scale: float = 0.0) -> None:
     """Makes the initial network the constant model predicting the targets' mean.
 
     The output layer's weights start at 0 and its bias at ``g^-1(mean(y) - threshold)``:
     training then starts where the targets are, however far from the threshold they
     lie, and the first predictions carry no random offset (which 'exp' would turn into
     a random factor). The hidden layers keep their Glorot-uniform start.
+    A reparametrised output layer cannot start at 0 (p^2 has no gradient there, exp(p)
+    never reaches it): ``output_weight_scale`` then shrinks its weights instead.
     """
     coefs, intercepts = layout.unpack(params)
-    coefs[-1][:] = 0.0
-    start = np.maximum(mean_above_threshold, _MIN_START_ABOVE_THRESHOLD)
+    coefs[-1][:] *= output_weight_scale
+    start = mean_above_threshold
+    if output_activation in BOUNDED_TRANSFORMS:
+        start = np.maximum(start, _MIN_START_ABOVE_THRESHOLD)
     intercepts[-1][:] = inverse_transform(output_activation, start)

@@ -50,6 +50,7 @@ class Data:
     X: np.ndarray
     y: np.ndarray
     sample_weight: np.ndarray | None = None
+    multipliers: np.ndarray | None = None  # 'lagrangian': one per target, in-out
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -163,12 +164,28 @@ def _divergence_error(est, loss: float, reference_loss: float) -> TrainingDiverg
     )
 
 
+def _with_multipliers(est, data: Data) -> Data:
+    """For 'lagrangian': the multipliers of these rows, kept on the estimator so that
+    warm starts and partial_fit continue the dual ascent."""
+    if est.output_constraint != "lagrangian":
+        return data
+    multipliers = getattr(est, "_multipliers", None)
+    if multipliers is None or multipliers.shape != data.y.shape or (
+            multipliers.dtype != data.y.dtype):
+        multipliers = np.zeros_like(data.y)
+    est._multipliers = multipliers
+    return Data(data.X, data.y, data.sample_weight, multipliers)
+
+
 def starting_loss(network, params: np.ndarray, data: Data, alpha: float) -> float:
     """The loss before training, on up to 2048 rows: the yardstick for divergence."""
     rows = slice(0, 2048)
     weights = None if data.sample_weight is None else data.sample_weight[rows]
-    return network.loss_and_gradient(params, data.X[rows], data.y[rows], weights, alpha,
-                                     np.empty_like(params))
+    multipliers = None
+    if data.multipliers is not None:
+        multipliers = np.ascontiguousarray(data.multipliers[rows])
+    return network.loss_and_gradient(params, data.X[rows], data.y[rows], weights,
+                                     multipliers, alpha, np.empty_like(params))
 
 
 def fit_stochastic(est, network, params: np.ndarray, data: Data,
@@ -192,6 +209,7 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
         data, validation = _split_validation(est, data, rng)
     if not early_stopping:
         validation = None
+    data = _with_multipliers(est, data)
     n_samples = data.X.shape[0]
     batch_size = resolve_batch_size(est.batch_size, n_samples)
     trainer = core_for(params.dtype).EpochTrainer(network, n_samples, batch_size)
@@ -206,7 +224,7 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
             last_good = params.copy(), state.first_moment.copy(), state.second_moment.copy()
             result = trainer.run_epoch(params, state.first_moment, state.second_moment,
                                        state.step, data.X, data.y, data.sample_weight,
-                                       options)
+                                       data.multipliers, options)
             if _diverged(result.loss, reference_loss):
                 params[:], state.first_moment[:], state.second_moment[:] = last_good
                 raise _divergence_error(est, result.loss, reference_loss)
@@ -218,6 +236,11 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
             if est.verbose:
                 print(f"Iteration {est.n_iter_}, loss = {result.loss:.8f}")
             _record_progress(est, network, params, validation, best)
+            if data.multipliers is not None and (
+                    result.below_threshold > 0 or abs(result.constraint) > est.tol):
+                # infeasible, or multipliers still far from complementary slackness:
+                # the dual ascent is not done
+                est._no_improvement_count = 0
             _end_of_epoch_learning_rate(est, state)
             if est._no_improvement_count > est.n_iter_no_change:
                 if _stop_or_slow_down(est, state, early_stopping):
@@ -236,17 +259,42 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
         params[:] = best["params"]
 
 
-def fit_lbfgs(est, network, params: np.ndarray, data: Data) -> None:
+# 'lagrangian' with L-BFGS-B: rounds of a full minimisation with fixed multipliers,
+# each followed by one ascent step on them (the method of multipliers), until no
+# training prediction is below the threshold.
+_MAX_LAGRANGIAN_ROUNDS = 30
+
+
+def fit_lbfgs(est, network, params: np.ndarray, data: Data,
+              bounds: scipy.optimize.Bounds | None = None) -> None:
     """Minimises the full-data loss with scipy's L-BFGS-B, updating ``params`` in place.
 
-    Loss and gradient come from the C++ core. Unlike MLPRegressor, the loss curve is
-    recorded and ``verbose`` prints one line per iteration.
+    Loss and gradient come from the C++ core; ``bounds`` keeps projected parameters on
+    their half-lines. Unlike MLPRegressor, the loss curve is recorded and ``verbose``
+    prints one line per iteration. With ``output_constraint='lagrangian'`` the
+    multipliers are updated between rounds of minimisation.
     """
+    data = _with_multipliers(est, data)
+    rounds = _MAX_LAGRANGIAN_ROUNDS if data.multipliers is not None else 1
+    est.n_iter_ = 0
+    for _ in range(rounds):
+        if not _minimise_lbfgs(est, network, params, data, bounds):
+            return  # interrupted
+        if data.multipliers is None:
+            return
+        if network.update_multipliers(params, data.X, data.multipliers) == 0:
+            return
+
+
+def _minimise_lbfgs(est, network, params: np.ndarray, data: Data,
+                    bounds: scipy.optimize.Bounds | None) -> bool:
+    """One L-BFGS-B run from ``params``; False when Ctrl-C stopped it."""
     grad = np.empty_like(params)
 
     def loss_and_gradient(x: np.ndarray):
         loss = network.loss_and_gradient(x.astype(params.dtype, copy=False), data.X,
-                                          data.y, data.sample_weight, est.alpha, grad)
+                                          data.y, data.sample_weight, data.multipliers,
+                                          est.alpha, grad)
         return loss, grad.astype(np.float64)
 
     last_iterate = params.astype(np.float64)
@@ -261,7 +309,7 @@ def fit_lbfgs(est, network, params: np.ndarray, data: Data) -> None:
     try:
         result = scipy.optimize.minimize(
             loss_and_gradient, last_iterate, method="L-BFGS-B", jac=True,
-            callback=record_iteration,
+            bounds=bounds, callback=record_iteration,
             options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
         )
     except KeyboardInterrupt:
@@ -270,14 +318,14 @@ def fit_lbfgs(est, network, params: np.ndarray, data: Data) -> None:
         est.n_iter_ = len(est.loss_curve_)
         est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else np.nan
         est.best_loss_ = min(est.loss_curve_, default=np.nan)
-        return
+        return False
     if not np.isfinite(result.fun):
         raise TrainingDivergedError(
             f"L-BFGS-B ended on a non-finite loss ({result.fun}); scale X and y, or "
             "use a bounded output_activation with a loss that suits the targets."
         )
     params[:] = result.x
-    est.n_iter_ = int(result.nit)
+    est.n_iter_ += int(result.nit)
     est.loss_ = float(result.fun)
     est.best_loss_ = min(est.loss_curve_, default=est.loss_)
     if result.status != 0:
@@ -288,3 +336,4 @@ def fit_lbfgs(est, network, params: np.ndarray, data: Data) -> None:
             "the data.",
             ConvergenceWarning,
         )
+    return True

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "positive_mlp/blas.hpp"
+#include "positive_mlp/constraints.hpp"
 #include "positive_mlp/interrupt.hpp"
 #include "positive_mlp/types.hpp"
 
@@ -40,6 +41,18 @@ struct Dataset {
     const T* sample_weight = nullptr;  // nullptr: every weight is 1
 };
 
+// Weighted sums over rows of the loss and of the output-constraint term.
+struct LossSums {
+    double loss = 0.0;
+    double constraint = 0.0;
+
+    LossSums& operator+=(const LossSums& other) {
+        loss += other.loss;
+        constraint += other.constraint;
+        return *this;
+    }
+};
+
 // Buffers for up to `capacity` rows, allocated once and reused for every batch.
 template <class T>
 struct Workspace {
@@ -50,47 +63,84 @@ struct Workspace {
     std::vector<std::vector<T>> deltas;       // dLoss/dz per layer; [0] unused
     std::vector<T> output_z;                  // output pre-activations
     std::vector<T> targets, weights;          // gathered rows of Y and sample_weight
+    std::vector<T> multipliers;               // gathered Lagrange multipliers
+    std::vector<T> effective;                 // reparametrised weights
 };
 
+// Parameters come in as the optimiser sees them ("free"); with a reparametrising
+// WeightMethod the layers use sign * p^2 or sign * exp(p) instead.
 template <class T>
 class Network {
 public:
     // `threshold` holds one lower bound per output: prediction = threshold + g(z).
+    // `signs` (nullable) holds one sign constraint per parameter (see constraints.hpp).
     Network(const NetworkSpec& spec, const Blas& blas, const T* threshold,
-            std::int64_t threshold_size);
+            std::int64_t threshold_size, const std::int8_t* signs, std::int64_t n_signs);
 
     const Layout& layout() const { return layout_; }
+    const NetworkSpec& spec() const { return spec_; }
+    bool has_multipliers() const {
+        return spec_.output_constraint == OutputConstraint::lagrangian;
+    }
 
-    // Predictions for `inputs` into ws.activations.back() (rows x n_outputs).
-    void forward(const T* params, ConstMatrix<T> inputs, Workspace<T>& ws) const;
+    // The weights the layers use: `params` itself, or its reparametrisation in ws.
+    const T* effective_params(const T* params, Workspace<T>& ws) const;
+    void effective_params(const T* params, T* out) const;
 
-    // After forward on the same rows: the unnormalised gradient of
-    // sum_i w_i sum_j loss(y_ij, p_ij) is written (accumulate=false) or added
-    // (accumulate=true) to `grad`; returns that weighted loss sum.
-    double backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<T> targets,
-                    const T* weights, Workspace<T>& ws, T* grad, bool accumulate) const;
+    // Predictions for `inputs` into ws.activations.back() (rows x n_outputs), with
+    // the effective weights.
+    void forward(const T* weights, ConstMatrix<T> inputs, Workspace<T>& ws) const;
 
-    // Turns sums into the mean loss and its gradient, adding the L2 penalty
-    // alpha / (2 * weight_sum) * ||W||^2 (scikit-learn's convention).
-    double finalize(const T* params, double loss_sum, double weight_sum, double alpha,
-                    T* grad) const;
+    // After forward on the same rows: the unnormalised gradient (with respect to the
+    // effective weights) of sum_i w_i sum_j [loss(y_ij, p_ij) + constraint term] is
+    // written (accumulate=false) or added (accumulate=true) to `grad`; returns the two
+    // weighted sums. `multipliers` (rows x n_outputs) is needed for 'lagrangian'.
+    LossSums backward(const T* weights, ConstMatrix<T> inputs, ConstMatrix<T> targets,
+                    const T* sample_weight, const T* multipliers, Workspace<T>& ws, T* grad,
+                    bool accumulate) const;
 
-    // Full-data loss and gradient, processed in chunks of rows.
-    double loss_and_gradient(const T* params, const Dataset<T>& data, double alpha, T* grad,
-                             InterruptCheck& interrupt) const;
+    // Turns sums into the mean loss and its gradient with respect to the free
+    // parameters, adding the L2 penalty alpha / (2 * weight_sum) * ||W||^2 on the
+    // effective weights (scikit-learn's convention). Returns the mean loss with the L2
+    // penalty, and the mean constraint term apart.
+    LossSums finalize(const T* params, const T* weights, LossSums sums, double weight_sum,
+                      double alpha, T* grad) const;
+
+    // Keeps projected parameters on their half-lines (after every update).
+    void project(T* params) const { constraints_.project(params, layout_.n_params()); }
+
+    // Dual ascent on the multipliers of the rows whose predictions are in ws.
+    void ascend_multipliers(std::int64_t rows, const Workspace<T>& ws, T* multipliers) const;
+
+    // How many of the predictions in ws fall below their threshold.
+    std::int64_t count_below_threshold(std::int64_t rows, const Workspace<T>& ws) const;
+
+    // Full-data objective (loss, L2 penalty and constraint term) and its gradient,
+    // processed in chunks of rows; `multipliers` (n x n_outputs, fixed here) is needed
+    // for 'lagrangian'.
+    double loss_and_gradient(const T* params, const Dataset<T>& data, const T* multipliers,
+                             double alpha, T* grad, InterruptCheck& interrupt) const;
 
     // Predictions for every row of X into `out` (n x n_outputs), in chunks of rows.
     void predict(const T* params, ConstMatrix<T> X, T* out, InterruptCheck& interrupt) const;
 
+    // One ascent step for every multiplier (n x n_outputs) at the current parameters;
+    // returns how many predictions were below their threshold.
+    std::int64_t update_multipliers(const T* params, ConstMatrix<T> X, T* multipliers,
+                            InterruptCheck& interrupt) const;
+
     // Throws std::invalid_argument when the shapes do not fit this network.
     void check_inputs(ConstMatrix<T> X, std::int64_t n_params) const;
-    void check_dataset(const Dataset<T>& data, std::int64_t n_params) const;
+    void check_dataset(const Dataset<T>& data, std::int64_t n_params,
+                       const T* multipliers) const;
 
 private:
     NetworkSpec spec_;
     Layout layout_;
     Blas blas_;
     std::vector<T> threshold_;
+    std::vector<T> constraint_threshold_;  // threshold + margin
+    SignConstraints constraints_;
 };
 
 // Rows per chunk for full-data passes: large enough for efficient GEMM, small enough that

@@ -20,8 +20,14 @@ struct EpochOptions {
 };
 
 struct EpochResult {
-    double loss = 0.0;  // mean over the epoch's batches, weighted by batch size
+    // Means over the epoch's batches, weighted by batch size: the loss with its L2
+    // penalty, and the output-constraint term apart.
+    double loss = 0.0;
+    double constraint = 0.0;
     std::int64_t step = 0;  // the optimiser's update count after the epoch
+    // With an output constraint: targets whose prediction (before its batch's update)
+    // fell below the threshold.
+    std::int64_t below_threshold = 0;
 };
 
 // Owns the per-fit buffers: create once per fit, call run_epoch once per epoch.
@@ -32,11 +38,12 @@ public:
 
     const Network<T>& network() const { return network_; }
 
-    // Updates params and the optimiser state in place. On Interrupted, both are as they
-    // were after the last complete batch.
+    // Updates params, the optimiser state and (for 'lagrangian') the multipliers
+    // (n_samples x n_outputs) in place. On Interrupted, all are as they were after the
+    // last complete batch.
     EpochResult run_epoch(T* params, std::int64_t n_params, OptimizerState<T> state,
-                          const Dataset<T>& data, const EpochOptions& options,
-                          InterruptCheck& interrupt);
+                          const Dataset<T>& data, T* multipliers,
+                          const EpochOptions& options, InterruptCheck& interrupt);
 
 private:
     void shuffle_order(std::uint64_t seed);

@@ -29,13 +29,24 @@ enum class Activation { identity, logistic, tanh, relu };
 enum class OutputTransform { identity, relu, softplus, exp };
 enum class Loss { squared_error, poisson, gamma };
 enum class Solver { sgd, adam };
+// How sign-constrained parameters stay in place (see constraints.hpp).
+enum class WeightMethod { none, projection, square, exp };
+// A training-time constraint prediction >= threshold (see constraints.hpp).
+enum class OutputConstraint { none, penalty, lagrangian };
 
-// Architecture of a dense network: layer_sizes = {n_features, hidden..., n_outputs}.
+// Architecture and training objective of a dense network:
+// layer_sizes = {n_features, hidden..., n_outputs}.
 struct NetworkSpec {
     std::vector<std::int64_t> layer_sizes;
     Activation activation = Activation::relu;
     OutputTransform output_transform = OutputTransform::softplus;
     Loss loss = Loss::squared_error;
+    WeightMethod weight_method = WeightMethod::none;
+    OutputConstraint output_constraint = OutputConstraint::none;
+    double constraint_strength = 1.0;
+    // Per output: the constraint asks for prediction >= threshold + margin, so that
+    // predictions converging onto the boundary land on its feasible side.
+    std::vector<double> constraint_margin;
 };
 
 // Raised between batches when the caller's interrupt poll asks to stop.

@@ -1,0 +1,114 @@
+// Sign constraints on parameters and constraints on the output.
+//
+// Every parameter has a sign: 0 (free), +1 (must stay >= 0) or -1 (must stay <= 0).
+// A WeightMethod says how the constrained ones are kept in place:
+//   projection: the optimiser works on the weights, which are clipped after each update;
+//   square/exp: the optimiser works on a free p, and the weight is sign * p^2 or
+//               sign * exp(p) (reparametrisation, with the chain rule in the gradient).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "positive_mlp/output_transforms.hpp"
+#include "positive_mlp/types.hpp"
+
+namespace pmlp {
+
+class SignConstraints {
+public:
+    SignConstraints() = default;
+    SignConstraints(WeightMethod method, const std::int8_t* signs, std::int64_t n)
+        : method_(signs ? method : WeightMethod::none) {
+        if (signs) signs_.assign(signs, signs + n);
+        for (std::int8_t s : signs_) require(s >= -1 && s <= 1, "signs must be -1, 0 or 1");
+    }
+
+    bool active() const { return method_ != WeightMethod::none; }
+    bool reparametrises() const {
+        return method_ == WeightMethod::square || method_ == WeightMethod::exp;
+    }
+    std::int64_t size() const { return static_cast<std::int64_t>(signs_.size()); }
+
+    // The weights the layers use, from the parameters the optimiser updates.
+    template <class T>
+    void effective(const T* free, T* out, std::int64_t n) const {
+        for (std::int64_t i = 0; i < n; ++i) {
+            const std::int8_t s = signs_[i];
+            out[i] = s == 0 ? free[i] : T(s) * map(free[i]);
+        }
+    }
+
+    // grad (with respect to the effective weights) becomes the gradient with respect
+    // to the free parameters.
+    template <class T>
+    void chain_rule(const T* free, T* grad, std::int64_t n) const {
+        for (std::int64_t i = 0; i < n; ++i)
+            if (signs_[i] != 0) grad[i] *= T(signs_[i]) * map_derivative(free[i]);
+    }
+
+    // Clips constrained parameters onto their half-line (exactly 0 at the boundary).
+    template <class T>
+    void project(T* params, std::int64_t n) const {
+        if (method_ != WeightMethod::projection) return;
+        for (std::int64_t i = 0; i < n; ++i) {
+            if (signs_[i] > 0) params[i] = std::max(params[i], T(0));
+            else if (signs_[i] < 0) params[i] = std::min(params[i], T(0));
+        }
+    }
+
+private:
+    template <class T>
+    T map(T p) const {
+        if (method_ == WeightMethod::square) return p * p;
+        return std::exp(std::min(p, max_exp_argument<T>()));
+    }
+    template <class T>
+    T map_derivative(T p) const {
+        if (method_ == WeightMethod::square) return T(2) * p;
+        return p <= max_exp_argument<T>() ? std::exp(p) : T(0);
+    }
+
+    WeightMethod method_ = WeightMethod::none;
+    std::vector<std::int8_t> signs_;
+};
+
+// Training-time constraint prediction >= threshold on a linear output, per element:
+// penalty:    strength * relu(threshold - p)^2
+// lagrangian: (max(0, m + strength * c)^2 - m^2) / (2 * strength), c = threshold - p,
+//             with multiplier m >= 0 (the augmented Lagrangian of c <= 0).
+struct OutputConstraintTerm {
+    double value;
+    double derivative;  // with respect to p
+};
+
+template <class T>
+inline OutputConstraintTerm output_constraint_term(OutputConstraint kind, double strength,
+                                                   T threshold, T p, T multiplier) {
+    const double c = static_cast<double>(threshold) - static_cast<double>(p);
+    switch (kind) {
+        case OutputConstraint::none:
+            return {0.0, 0.0};
+        case OutputConstraint::penalty: {
+            const double r = std::max(c, 0.0);
+            return {strength * r * r, -2.0 * strength * r};
+        }
+        case OutputConstraint::lagrangian: {
+            const double m = static_cast<double>(multiplier);
+            const double shifted = std::max(m + strength * c, 0.0);
+            return {(shifted * shifted - m * m) / (2.0 * strength), -shifted};
+        }
+    }
+    return {0.0, 0.0};
+}
+
+// Dual ascent on one multiplier: m <- max(0, m + strength * (threshold - p)).
+template <class T>
+inline T ascend_multiplier(double strength, T threshold, T p, T multiplier) {
+    const double c = static_cast<double>(threshold) - static_cast<double>(p);
+    return static_cast<T>(std::max(static_cast<double>(multiplier) + strength * c, 0.0));
+}
+
+}  // namespace pmlp
