@@ -64,7 +64,7 @@ def test_pipeline_and_cross_validation():
     X, y = _diabetes()
     model = make_pipeline(StandardScaler(),
                           PositiveMLPRegressor(hidden_layer_sizes=(16,), max_iter=300,
-                                               learning_rate_init=0.01, random_state=0))
+                                               random_state=0))
     scores = cross_val_score(model, X, y, cv=3)
     assert scores.mean() > 0.3
     assert np.all(model.fit(X, y).predict(X * 50) >= 0)

@@ -79,7 +79,7 @@ def test_partial_fit_from_fresh_keeps_the_optimiser_state_and_lowers_the_loss():
         reg.partial_fit(X, y)
     assert reg._optimizer_state.step == 30  # one full batch (160 <= 200) per call
     assert len(reg.loss_curve_) == 30 and reg.t_ == 30 * len(X)
-    assert reg.loss_curve_[-1] < 0.5 * reg.loss_curve_[0]
+    assert reg.loss_curve_[-1] < 0.7 * reg.loss_curve_[0]
     with pytest.raises(ValueError, match="X has 2 features"):
         reg.partial_fit(X[:, :2], y)
 

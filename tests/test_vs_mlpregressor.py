@@ -3,14 +3,14 @@
 The data ship with scikit-learn: the breast-cancer table, with the 'worst concavity'
 of each tumour (never negative, 13 of 569 exactly 0, skewed to the right) as the
 target, times 10, and the 27 measurements that are not concavities as features. (On
-the raw scale, median 0.23, MLPRegressor stops after a few hundred epochs on its
-absolute ``tol`` far from a fit; times 10, both models converge.)
+the raw scale, median 0.23, MLPRegressor stops on its absolute ``tol`` within 200
+epochs, far from a fit; times 10, both models converge.)
 
 With these settings, over seeds 0-49 (each seed both the split and the models'
 random_state), MLPRegressor predicted 0-7 negatives on the 143 test rows (none only
-for seed 24), PositiveMLPRegressor none, and our test R2 was at worst 0.014 below
-MLPRegressor's (on average 0.024 above). The test uses seed 0: 6 negatives, R2 0.864
-for MLPRegressor and 0.867 for ours.
+for seed 24), PositiveMLPRegressor none, and our test R2 was on average 0.02 above
+MLPRegressor's and at worst about 0.02 below it. The test uses seed 0: 6 negatives
+and R2 0.864 for MLPRegressor, about 0.87 for ours.
 """
 
 from __future__ import annotations

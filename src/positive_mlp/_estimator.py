@@ -73,6 +73,18 @@ def _lbfgs_bounds(signs: np.ndarray | None, method: str):
     return scipy.optimize.Bounds(lower, upper)
 
 
+def _scale_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
+    """Per output: the weighted std of y, or mean or RMS of |y - threshold|."""
+    y = data.y.astype(np.float64)
+    if kind == "std":
+        mean = np.average(y, axis=0, weights=data.sample_weight)
+        deviation, power = y - mean, 2
+    else:
+        deviation, power = y - threshold, 2 if kind == "rms" else 1
+    average = np.average(np.abs(deviation) ** power, axis=0, weights=data.sample_weight)
+    return np.sqrt(average) if power == 2 else average
+
+
 def _violation(pred: np.ndarray, threshold: np.ndarray) -> dict[str, float]:
     shortfall = threshold - pred
     return {
@@ -164,6 +176,31 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     constraint_strength : float, default=1.0
         The penalty's factor, or the augmented Lagrangian's penalty parameter.
+
+    target_scaling : {'auto', 'std', 'mean', 'rms'}, array-like of shape \
+            (n_outputs,) or None, default='auto'
+        Per-output scales ``s`` of the targets. The network is trained on
+        ``y / s`` with thresholds ``output_threshold / s`` and its predictions are
+        multiplied back by ``s``: you always see your own units, and every prediction
+        stays ``>= output_threshold`` (unlike centring, which StandardScaler in a
+        TransformedTargetRegressor does, scaling alone keeps the bound). 'std' uses
+        each output's (weighted) standard deviation, 'mean' and 'rms' the mean or root
+        mean square of ``|y - output_threshold|``; an array gives the scales. 'auto'
+        (the default) is 'std', except for the plain MLPRegressor model
+        (``output_activation='identity'``, squared error, no ``output_constraint``),
+        where it is None so that both follow the same path.
+
+        Why 'std' by default: with several outputs of different size, one unscaled
+        squared error hardly counts a small output (a parameter around 0.04 next to
+        ones around 1); dividing by the spread makes every output count by its share
+        of explained variance, as R2 does. And a target far from its threshold
+        (1000 +- 5) keeps its variation (the start at the mean covers the distance),
+        where 'mean' or 'rms' would squeeze it to 1 +- 0.005. Scaling weights output
+        ``j``'s squared error by ``1 / s_j**2`` and its Poisson deviance by ``1 / s_j``
+        (the deviance is homogeneous of degree 1); the Gamma deviance is scale-free,
+        so there it only changes the network's parametrisation. ``alpha``, ``loss_``
+        and ``loss_curve_`` are in the scaled units. The scales are fixed at the first
+        ``fit`` (or ``partial_fit``) and kept by warm starts and later ``partial_fit``.
 
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'adam' and 'sgd' run mini-batch epochs in the C++ core; 'lbfgs' runs
@@ -269,6 +306,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     output_threshold_ : ndarray of shape (n_outputs,)
         The lower bound of each output.
 
+    target_scale_ : ndarray of shape (n_outputs,)
+        The scale ``s`` of each output (all 1 without scaling); see ``target_scaling``.
+
     constraint_violation_ : dict
         With ``output_constraint``: ``'share_below'``, the share of training targets
         (samples x outputs) whose prediction is below the threshold, and
@@ -299,9 +339,16 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    The loss is summed over outputs and averaged over samples, so for one output
-    ``loss_`` equals MLPRegressor's, and for several outputs the gradients (and thus
-    training) match MLPRegressor's while ``loss_`` is ``n_outputs`` times its value.
+    The loss is summed over outputs and averaged over samples. For the plain
+    MLPRegressor model (``output_activation='identity'``, squared error, no
+    ``output_constraint``, hence no target scaling) and the same ``random_state``,
+    training starts from the same weights and, without shuffling, follows the same
+    path: ``loss_`` equals MLPRegressor's for one output, and for several outputs the
+    'adam' and 'sgd' updates match while ``loss_`` is ``n_outputs`` times its value
+    (MLPRegressor reports a mean over outputs but steps along their sum; its 'lbfgs'
+    therefore sees a loss and a gradient that disagree, and takes another path). With
+    a bounded output the targets are scaled by default (``target_scaling``), so
+    ``loss_``, ``tol`` and ``alpha`` refer to the scaled targets.
 
     With a bounding transform (or an ``output_constraint``), training starts from the
     constant model that predicts the targets' mean: the output weights start at 0 and
@@ -339,6 +386,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         "monotonic_cst": [None, "array-like", dict],
         "output_constraint": [None, StrOptions({"penalty", "lagrangian"})],
         "constraint_strength": [Interval(Real, 0, None, closed="neither")],
+        "target_scaling": [None, StrOptions({"auto", "std", "mean", "rms"}), "array-like"],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -379,6 +427,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         monotonic_cst=None,
         output_constraint=None,
         constraint_strength=1.0,
+        target_scaling="auto",
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -412,6 +461,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.monotonic_cst = monotonic_cst
         self.output_constraint = output_constraint
         self.constraint_strength = constraint_strength
+        self.target_scaling = target_scaling
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -531,8 +581,14 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(self.loss, self.output_activation, threshold)
         check_targets(data.y, self.loss, self.output_activation, threshold)
+        scale = self.target_scale_ if continuing else self._target_scale(data, threshold)
+        self.target_scale_ = scale
+        self.output_threshold_ = threshold
+        # From here on the network sees scaled targets: y / scale, threshold / scale.
+        data = Data(data.X, data.y / scale.astype(X.dtype), data.sample_weight)
+        threshold = threshold / scale
         if validation is not None:
-            validation = self._cast_validation(validation, X.dtype, y.shape[1])
+            validation = self._cast_validation(validation, X.dtype, scale)
 
         layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
         signs = self._parameter_signs(layout)
@@ -541,7 +597,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             params = self._params_to_continue(layout, X.dtype, signs)
         else:
             params = self._initial_params(layout, data, threshold, rng, X.dtype, signs)
-        self.output_threshold_ = threshold
         self.n_layers_ = len(layout.layer_sizes)
         self.n_outputs_ = y.shape[1]
         self.out_activation_ = self.output_activation
@@ -565,9 +620,30 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             self.coefs_, self.intercepts_ = layout.unpack(network.effective_params(params))
         if self.output_constraint is not None:
             with single_threaded_blas():
-                train_pred = network.predict(params, data.X)
-            self.constraint_violation_ = _violation(train_pred, threshold)
+                train_pred = network.predict(params, data.X) * scale
+            self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
         return self
+
+    def _target_scale(self, data: Data, threshold: np.ndarray) -> np.ndarray:
+        """The per-output scales chosen by ``target_scaling``."""
+        n_outputs = data.y.shape[1]
+        setting = self.target_scaling
+        if isinstance(setting, str) and setting == "auto":
+            plain = (self.output_activation == "identity" and self.loss == "squared_error"
+                     and self.output_constraint is None)
+            setting = None if plain else "std"
+        if setting is None:
+            return np.ones(n_outputs)
+        if isinstance(setting, str):
+            statistic = _scale_statistic(setting, data, threshold)
+            return np.where(statistic > 0, statistic, 1.0)
+        scale = np.asarray(setting, dtype=np.float64)
+        if scale.shape != (n_outputs,) or not np.all(np.isfinite(scale) & (scale > 0)):
+            raise ValueError(
+                f"target_scaling as an array needs {n_outputs} finite value(s) > 0, got "
+                f"{scale.tolist()}."
+            )
+        return scale
 
     def _starts_at_target_mean(self) -> bool:
         """Bounded or constrained outputs start at the mean; a free linear output starts
@@ -618,11 +694,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         return Data(X_val, y_val, _weights_or_none(sample_weight_val, X_val))
 
     @staticmethod
-    def _cast_validation(validation: Data, dtype, n_outputs: int) -> Data:
+    def _cast_validation(validation: Data, dtype, scale: np.ndarray) -> Data:
+        """The validation set in the network's dtype and scaled units."""
         y_val = validation.y.reshape(validation.X.shape[0], -1)
-        if y_val.shape[1] != n_outputs:
-            raise ValueError(f"y_val has {y_val.shape[1]} output(s), y has {n_outputs}.")
-        return Data(np.ascontiguousarray(validation.X, dtype=dtype), y_val,
+        if y_val.shape[1] != scale.size:
+            raise ValueError(f"y_val has {y_val.shape[1]} output(s), y has {scale.size}.")
+        return Data(np.ascontiguousarray(validation.X, dtype=dtype), y_val / scale,
                     validation.sample_weight)
 
     def predict(self, X):
@@ -645,10 +722,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         X = np.ascontiguousarray(X, dtype=dtype)
         layout = self._fitted_layout()
         network = build_network(layout, self.activation, self.out_activation_, self.loss,
-                                self.output_threshold_, dtype)
+                                self.output_threshold_ / self.target_scale_, dtype)
         params = layout.pack(self.coefs_, self.intercepts_, dtype)
         with single_threaded_blas():
             y_pred = network.predict(params, X)
+        if np.any(self.target_scale_ != 1.0):
+            y_pred *= self.target_scale_.astype(dtype)
         return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
 
     def __sklearn_tags__(self):

@@ -8,8 +8,8 @@ here as a regression problem: predict a tumour's *worst concavity*, a measuremen
 that is never negative, is exactly 0 for 13 of the 569 tumours and is skewed to the
 right, from the 27 other measurements (the three concavity columns are left out).
 Both models get the same settings and the same standardised features; the table
-shows their test R2, their mean absolute error and how many test predictions fall
-below zero.
+shows their test R2, their mean absolute error, how many test predictions fall
+below zero and the lowest prediction.
 
 The target is multiplied by 10, a change of unit only. On the raw scale (median
 0.23) the squared error is tiny, and MLPRegressor, which stops once its training
@@ -17,13 +17,14 @@ loss improves by less than the absolute ``tol=1e-4`` for ten epochs, stops long
 before it fits (test R2 about 0.2 with seed 0), which would make the comparison
 unfair to it. On this scale both models train until they converge.
 
-The helpers :func:`evaluate` and :func:`format_table` are reused by
-``examples/compare_with_mlpregressor.py``.
+The helpers :func:`evaluate`, :func:`format_table` and :func:`describe_settings` are
+reused by ``examples/compare_with_mlpregressor.py``.
 """
 
 from __future__ import annotations
 
 import argparse
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -65,13 +66,13 @@ def load_concavity() -> tuple[np.ndarray, np.ndarray, str]:
     X = data.data[:, features]
     y = TARGET_SCALE * data.data[:, names.index(TARGET)]
     description = (
-        "Data: scikit-learn's bundled Wisconsin breast-cancer table "
-        f"(load_breast_cancer), {X.shape[0]} tumours.\n"
-        f"Target: '{TARGET}' x {TARGET_SCALE:g}, never negative and right-skewed "
-        f"({int(np.sum(y == 0))} exactly 0, median {np.median(y):.2f}, "
-        f"max {y.max():.2f}).\n"
+        "Data: the Wisconsin breast-cancer table bundled with scikit-learn\n"
+        f"  (load_breast_cancer, no download), {X.shape[0]} tumours.\n"
+        f"Target: '{TARGET}' x {TARGET_SCALE:g}, never negative, right-skewed: "
+        f"{int(np.sum(y == 0))} exactly 0,\n"
+        f"  median {np.median(y):.2f}, max {y.max():.2f}.\n"
         f"Features: the other {X.shape[1]} measurements (the three concavity "
-        "columns left out), standardised."
+        "columns left out),\n  standardised in a Pipeline."
     )
     return X, y, description
 
@@ -79,7 +80,7 @@ def load_concavity() -> tuple[np.ndarray, np.ndarray, str]:
 def evaluate(models: Mapping[str, BaseEstimator], X_train: np.ndarray,
              X_test: np.ndarray, y_train: np.ndarray,
              y_test: np.ndarray) -> list[Result]:
-    """Fits a copy of each model after a StandardScaler and scores it on the test rows."""
+    """Fits a copy of each model after a StandardScaler; scores it on the test rows."""
     results = []
     for name, model in models.items():
         pipeline = make_pipeline(StandardScaler(), clone(model)).fit(X_train, y_train)
@@ -113,10 +114,24 @@ def describe_settings(settings: Mapping[str, object], seed: int) -> str:
                      {**settings, "random_state": seed}.items())
 
 
+def describe_own_defaults() -> str:
+    """PositiveMLPRegressor's parameters that MLPRegressor lacks, at their defaults."""
+    params = PositiveMLPRegressor().get_params()
+    theirs = MLPRegressor().get_params()
+    order = ["output_activation", "output_threshold"]  # the bound itself first
+    order += sorted(key for key in params if key not in theirs and key not in order)
+    return textwrap.fill(
+        "PositiveMLPRegressor's own parameters keep their defaults: "
+        + ", ".join(f"{key}={params[key]!r}" for key in order) + ".",
+        width=88, subsequent_indent="  ")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    """Fits both models and prints the data, the settings and the table of scores."""
     parser = argparse.ArgumentParser(
         prog="python -m positive_mlp.demo",
-        description="Compare MLPRegressor and PositiveMLPRegressor on a bundled data set.",
+        description="Compare MLPRegressor and PositiveMLPRegressor on a data set "
+                    "bundled with scikit-learn.",
     )
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the train/test split and of both models "
@@ -137,8 +152,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"Split: {len(y_train)} training / {len(y_test)} test rows "
           f"(seed {args.seed}).")
     print(f"Both models: {describe_settings(SETTINGS, args.seed)}.")
-    print("PositiveMLPRegressor keeps its defaults output_activation='softplus', "
-          "output_threshold=0.0.")
+    print(describe_own_defaults())
     print()
     print(format_table(results))
 
