@@ -85,6 +85,17 @@ def _scale_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray
     return np.sqrt(average) if power == 2 else average
 
 
+def _in_user_units(raw: np.ndarray, threshold: np.ndarray, scale: np.ndarray,
+                   bounded: bool) -> np.ndarray:
+    """threshold + scale * raw, in raw's dtype, never rounded below the threshold."""
+    exact = threshold + scale * raw.astype(np.float64, copy=False)
+    y_pred = exact.astype(raw.dtype, copy=False)
+    if bounded and y_pred.dtype != np.float64:
+        under = y_pred < threshold  # rounding to float32 went below: one step up
+        y_pred[under] = np.nextafter(y_pred[under], np.inf)
+    return y_pred
+
+
 def _violation(pred: np.ndarray, threshold: np.ndarray) -> dict[str, float]:
     shortfall = threshold - pred
     return {
@@ -619,8 +630,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         finally:  # also after a divergence: keep the last good parameters
             self.coefs_, self.intercepts_ = layout.unpack(network.effective_params(params))
         if self.output_constraint is not None:
-            with single_threaded_blas():
-                train_pred = network.predict(params, data.X) * scale
+            train_pred = self._predict_validated(data.X)
             self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
         return self
 
@@ -717,18 +727,24 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             ``output_activation``; 1-D when the model has one output.
         """
         check_is_fitted(self)
-        dtype = self.coefs_[0].dtype
         X = validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        y_pred = self._predict_validated(X)
+        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+
+    def _predict_validated(self, X: np.ndarray) -> np.ndarray:
+        """Predictions (n_samples, n_outputs) in the users' units."""
+        dtype = self.coefs_[0].dtype
         X = np.ascontiguousarray(X, dtype=dtype)
         layout = self._fitted_layout()
+        # The network predicts g(z) (threshold 0); threshold + scale * g(z) below keeps
+        # the bound exactly, where scale * (threshold / scale + g(z)) could round under.
         network = build_network(layout, self.activation, self.out_activation_, self.loss,
-                                self.output_threshold_ / self.target_scale_, dtype)
+                                np.zeros(self.n_outputs_), dtype)
         params = layout.pack(self.coefs_, self.intercepts_, dtype)
         with single_threaded_blas():
-            y_pred = network.predict(params, X)
-        if np.any(self.target_scale_ != 1.0):
-            y_pred *= self.target_scale_.astype(dtype)
-        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+            raw = network.predict(params, X)
+        return _in_user_units(raw, self.output_threshold_, self.target_scale_,
+                              bounded=self.out_activation_ in BOUNDED_TRANSFORMS)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
