@@ -2,7 +2,7 @@
 
 Generated data: 2000 rows of 784 features (like the pixels of a 28 x 28 image) that
 are noisy mixtures of 8 hidden factors, and 2 positive targets computed from those
-factors, many of them close to zero (a quarter of the first target is below 0.05):
+factors, many of them close to zero (about a quarter of the first is below 0.05):
 
     y0 = softplus(2 f0 - 1.5),    y1 = 0.3 exp(f1 + 0.5 f2 - 0.5).
 
