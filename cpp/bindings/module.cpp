@@ -98,14 +98,15 @@ Network<T> make_network(const NetworkSpec& spec, const InArray<T>& threshold,
 }
 
 template <class T>
-py::array_t<T> predict(const Network<T>& net, const InArray<T>& params, const InArray<T>& X) {
+py::array_t<T> predict(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
+                       int n_threads) {
     ConstMatrix<T> x = matrix_view(X, "X");
     const T* p = vector_view(params, net.layout().n_params(), "params");
     py::array_t<T> out({x.rows, net.layout().n_outputs()});
     T* out_data = out.mutable_data();
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
-    net.predict(p, x, out_data, interrupt);
+    net.predict(p, x, out_data, interrupt, n_threads);
     return out;
 }
 
@@ -113,7 +114,7 @@ template <class T>
 double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
                          const InArray<T>& Y, const std::optional<InArray<T>>& sample_weight,
                          std::optional<InOutArray<T>> multipliers, double alpha,
-                         InOutArray<T>& grad) {
+                         InOutArray<T>& grad, int n_threads) {
     const std::int64_t n_params = net.layout().n_params();
     Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
                     optional_weights(sample_weight, X.shape(0))};
@@ -123,19 +124,19 @@ double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const 
     T* g = mutable_vector(grad, n_params, "grad");
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
-    return net.loss_and_gradient(p, data, m, alpha, g, interrupt);
+    return net.loss_and_gradient(p, data, m, alpha, g, interrupt, n_threads);
 }
 
 template <class T>
 std::int64_t update_multipliers(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
-                        std::optional<InOutArray<T>> multipliers) {
+                        std::optional<InOutArray<T>> multipliers, int n_threads) {
     ConstMatrix<T> x = matrix_view(X, "X");
     T* m = optional_matrix(multipliers, x.rows, net.layout().n_outputs(), "multipliers");
     if (!m) throw std::invalid_argument("multipliers are required");
     const T* p = vector_view(params, net.layout().n_params(), "params");
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
-    return net.update_multipliers(p, x, m, interrupt);
+    return net.update_multipliers(p, x, m, interrupt, n_threads);
 }
 
 template <class T>
@@ -175,18 +176,20 @@ void bind_precision(py::module_& m) {
              py::arg("signs") = py::none())
         .def_property_readonly("n_params",
                                [](const Network<T>& n) { return n.layout().n_params(); })
-        .def("predict", &predict<T>, py::arg("params"), py::arg("X"))
+        .def("predict", &predict<T>, py::arg("params"), py::arg("X"),
+             py::arg("n_threads") = 1)
         .def("effective_params", &effective_params<T>, py::arg("params"))
         .def("loss_and_gradient", &loss_and_gradient<T>, py::arg("params"),
              py::arg("X"), py::arg("y"), py::arg("sample_weight"),
              py::arg("multipliers").noconvert(), py::arg("alpha"),
-             py::arg("grad").noconvert())
+             py::arg("grad").noconvert(), py::arg("n_threads") = 1)
         .def("update_multipliers", &update_multipliers<T>, py::arg("params"), py::arg("X"),
-             py::arg("multipliers").noconvert());
+             py::arg("multipliers").noconvert(), py::arg("n_threads") = 1);
 
     py::class_<EpochTrainer<T>>(m, "EpochTrainer", "Buffers and loop for one epoch.")
-        .def(py::init<const Network<T>&, std::int64_t, std::int64_t>(), py::arg("network"),
-             py::arg("n_samples"), py::arg("batch_size"))
+        .def(py::init<const Network<T>&, std::int64_t, std::int64_t, int>(),
+             py::arg("network"), py::arg("n_samples"), py::arg("batch_size"),
+             py::arg("n_threads") = 1)
         .def("run_epoch", &run_epoch<T>, py::arg("params").noconvert(),
              py::arg("first_moment").noconvert(), py::arg("second_moment").noconvert(),
              py::arg("step"), py::arg("X"), py::arg("y"), py::arg("sample_weight"),

@@ -1,14 +1,55 @@
 #include "positive_mlp/network.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <numeric>
 #include <string>
 
 #include "positive_mlp/activations.hpp"
 #include "positive_mlp/losses.hpp"
 #include "positive_mlp/output_transforms.hpp"
+#include "positive_mlp/parallel.hpp"
 
 namespace pmlp {
+
+namespace {
+
+// Calls chunk(thread, start, rows) for every chunk of kChunkRows rows of n, thread t
+// taking chunks t, t + threads, ...; thread 0 polls the interrupt, and the others stop
+// at their next chunk once it fires.
+template <class ChunkFn>
+void for_each_chunk(std::int64_t n, int threads, InterruptCheck& interrupt, ChunkFn&& chunk) {
+    const std::int64_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
+    std::atomic<bool> stop{false};
+    auto work = [&](int t) {
+        for (std::int64_t c = t; c < n_chunks; c += threads) {
+            if (t == 0) {
+                try {
+                    interrupt.check();
+                } catch (...) {
+                    stop.store(true);
+                    throw;
+                }
+            } else if (stop.load()) {
+                return;
+            }
+            const std::int64_t start = c * kChunkRows;
+            chunk(t, start, std::min(kChunkRows, n - start));
+        }
+    };
+    if (threads <= 1) return work(0);
+    WorkerPool pool(threads);
+    pool.run(threads, work);
+}
+
+// Threads worth using for n rows: at most one per chunk.
+int threads_for(std::int64_t n, int n_threads) {
+    const std::int64_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
+    return static_cast<int>(std::clamp<std::int64_t>(n_chunks, 1, std::max(n_threads, 1)));
+}
+
+}  // namespace
 
 Layout::Layout(const NetworkSpec& spec) : sizes_(spec.layer_sizes) {
     require(sizes_.size() >= 2, "a network needs at least an input and an output layer");
@@ -30,15 +71,11 @@ Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows)
     const std::int64_t L = layout.n_layers();
     activations.resize(L + 1);
     deltas.resize(L + 1);
-    activations[0].resize(capacity * layout.n_inputs());
     for (std::int64_t l = 1; l <= L; ++l) {
         activations[l].resize(capacity * layout.sizes()[l]);
         deltas[l].resize(capacity * layout.sizes()[l]);
     }
     output_z.resize(capacity * layout.n_outputs());
-    targets.resize(capacity * layout.n_outputs());
-    weights.resize(capacity);
-    multipliers.resize(capacity * layout.n_outputs());
     effective.resize(layout.n_params());
 }
 
@@ -195,62 +232,72 @@ std::int64_t Network<T>::count_below_threshold(std::int64_t rows,
 template <class T>
 double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
                                      const T* multipliers, double alpha, T* grad,
-                                     InterruptCheck& interrupt) const {
+                                     InterruptCheck& interrupt, int n_threads) const {
     check_dataset(data, layout_.n_params(), multipliers);
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
-    Workspace<T> ws(layout_, std::min(n, kChunkRows));
-    const T* weights = effective_params(params, ws);
-    LossSums sums;
-    double weight_sum = 0.0;
-    for (std::int64_t start = 0; start < n; start += ws.capacity) {
-        interrupt.check();
-        const std::int64_t rows = std::min(ws.capacity, n - start);
+    double weight_sum = static_cast<double>(n);
+    if (data.sample_weight)
+        weight_sum = std::accumulate(data.sample_weight, data.sample_weight + n, 0.0);
+    require(weight_sum > 0.0, "the sample weights sum to zero");
+    const int threads = threads_for(n, n_threads);
+    std::vector<Workspace<T>> ws;
+    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows));
+    const T* weights = effective_params(params, ws[0]);
+    // Thread 0 accumulates into grad, the others into their own buffers.
+    std::vector<std::vector<T>> other_grads(threads - 1, std::vector<T>(layout_.n_params()));
+    std::vector<LossSums> sums(threads);
+    std::vector<bool> started(threads, false);
+    for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
         ConstMatrix<T> x{data.X.row(start), rows, data.X.cols};
         ConstMatrix<T> y{data.Y.row(start), rows, data.Y.cols};
         const T* w = data.sample_weight ? data.sample_weight + start : nullptr;
         const T* m = multipliers ? multipliers + start * k : nullptr;
-        forward(weights, x, ws);
-        sums += backward(weights, x, y, w, m, ws, grad, start > 0);
-        for (std::int64_t i = 0; i < rows; ++i) weight_sum += w ? static_cast<double>(w[i]) : 1.0;
+        T* g = t == 0 ? grad : other_grads[t - 1].data();
+        forward(weights, x, ws[t]);
+        sums[t] += backward(weights, x, y, w, m, ws[t], g, started[t]);
+        started[t] = true;
+    });
+    for (int t = 1; t < threads; ++t) {
+        sums[0] += sums[t];
+        for (std::int64_t i = 0; i < layout_.n_params(); ++i) grad[i] += other_grads[t - 1][i];
     }
-    require(weight_sum > 0.0, "the sample weights sum to zero");
-    const LossSums mean = finalize(params, weights, sums, weight_sum, alpha, grad);
+    const LossSums mean = finalize(params, weights, sums[0], weight_sum, alpha, grad);
     return mean.loss + mean.constraint;
 }
 
 template <class T>
 void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out,
-                         InterruptCheck& interrupt) const {
+                         InterruptCheck& interrupt, int n_threads) const {
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
-    Workspace<T> ws(layout_, std::min(n, kChunkRows));
-    const T* weights = effective_params(params, ws);
-    const T* pred = ws.activations.back().data();
-    for (std::int64_t start = 0; start < n; start += ws.capacity) {
-        interrupt.check();
-        const std::int64_t rows = std::min(ws.capacity, n - start);
-        forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws);
+    const int threads = threads_for(n, n_threads);
+    std::vector<Workspace<T>> ws;
+    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows));
+    const T* weights = effective_params(params, ws[0]);
+    for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
+        forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws[t]);
+        const T* pred = ws[t].activations.back().data();
         std::copy(pred, pred + rows * k, out + start * k);
-    }
+    });
 }
 
 template <class T>
 std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X,
-                                            T* multipliers,
-                                            InterruptCheck& interrupt) const {
+                                            T* multipliers, InterruptCheck& interrupt,
+                                            int n_threads) const {
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
-    Workspace<T> ws(layout_, std::min(n, kChunkRows));
-    const T* weights = effective_params(params, ws);
-    std::int64_t below = 0;
-    for (std::int64_t start = 0; start < n; start += ws.capacity) {
-        interrupt.check();
-        const std::int64_t rows = std::min(ws.capacity, n - start);
-        forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws);
-        below += count_below_threshold(rows, ws);
-        ascend_multipliers(rows, ws, multipliers + start * k);
-    }
-    return below;
+    const int threads = threads_for(n, n_threads);
+    std::vector<Workspace<T>> ws;
+    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows));
+    const T* weights = effective_params(params, ws[0]);
+    std::vector<std::int64_t> below(threads, 0);
+    for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
+        forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws[t]);
+        below[t] += count_below_threshold(rows, ws[t]);
+        ascend_multipliers(rows, ws[t], multipliers + start * k);
+    });
+    return std::accumulate(below.begin(), below.end(), std::int64_t{0});
 }
 
 template <class T>

@@ -26,6 +26,7 @@ from positive_mlp._constraints import (
 from positive_mlp._network import (
     BOUNDED_TRANSFORMS,
     ParameterLayout,
+    blas_threads,
     build_network,
     glorot_uniform_params,
     single_threaded_blas,
@@ -213,6 +214,15 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         and ``loss_curve_`` are in the scaled units. The scales are fixed at the first
         ``fit`` (or ``partial_fit``) and kept by warm starts and later ``partial_fit``.
 
+    n_threads : int or None, default=None
+        Threads of the C++ core. None uses as many as the BLAS would here, which
+        follows OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, ``threadpoolctl`` limits, and
+        the limits joblib sets in parallel workers (so ``GridSearchCV(n_jobs=-1)``
+        does not oversubscribe the cores). Batches of at least 1024 rows are split
+        across threads by rows, and full-data passes ('lbfgs', ``predict``) by chunks
+        of 2048 rows; smaller work runs on one thread, where threads cost more than
+        they save. Each thread's matrix products use one BLAS thread.
+
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'adam' and 'sgd' run mini-batch epochs in the C++ core; 'lbfgs' runs
         :func:`scipy.optimize.minimize` (L-BFGS-B) on the full-data loss and gradient
@@ -398,6 +408,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         "output_constraint": [None, StrOptions({"penalty", "lagrangian"})],
         "constraint_strength": [Interval(Real, 0, None, closed="neither")],
         "target_scaling": [None, StrOptions({"auto", "std", "mean", "rms"}), "array-like"],
+        "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
@@ -439,6 +450,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         output_constraint=None,
         constraint_strength=1.0,
         target_scaling="auto",
+        n_threads=None,
         solver="adam",
         alpha=0.0001,
         batch_size="auto",
@@ -473,6 +485,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.output_constraint = output_constraint
         self.constraint_strength = constraint_strength
         self.target_scaling = target_scaling
+        self.n_threads = n_threads
         self.solver = solver
         self.alpha = alpha
         self.batch_size = batch_size
@@ -619,20 +632,24 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             constraint_strength=self.constraint_strength,
             constraint_margin=self._constraint_margin(data, threshold),
         )
+        n_threads = self._thread_count()
         try:
             with single_threaded_blas():
                 if self.solver == "lbfgs":
                     fit_lbfgs(self, network, params, data, _lbfgs_bounds(
-                        signs, self.nonneg_method))
+                        signs, self.nonneg_method), n_threads)
                 else:
                     fit_stochastic(self, network, params, data, validation, rng,
-                                   incremental)
+                                   incremental, n_threads)
         finally:  # also after a divergence: keep the last good parameters
             self.coefs_, self.intercepts_ = layout.unpack(network.effective_params(params))
         if self.output_constraint is not None:
             train_pred = self._predict_validated(data.X)
             self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
         return self
+
+    def _thread_count(self) -> int:
+        return self.n_threads if self.n_threads is not None else blas_threads()
 
     def _target_scale(self, data: Data, threshold: np.ndarray) -> np.ndarray:
         """The per-output scales chosen by ``target_scaling``."""
@@ -741,8 +758,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         network = build_network(layout, self.activation, self.out_activation_, self.loss,
                                 np.zeros(self.n_outputs_), dtype)
         params = layout.pack(self.coefs_, self.intercepts_, dtype)
+        n_threads = self._thread_count()
         with single_threaded_blas():
-            raw = network.predict(params, X)
+            raw = network.predict(params, X, n_threads)
         return _in_user_units(raw, self.output_threshold_, self.target_scale_,
                               bounded=self.out_activation_ in BOUNDED_TRANSFORMS)
 

@@ -101,6 +101,16 @@ def single_threaded_blas() -> Iterator[None]:
         yield
 
 
+def blas_threads() -> int:
+    """The threads the BLAS would use here: the core's thread budget by default.
+
+    This follows OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, threadpoolctl's limits,
+    and the limits joblib sets in parallel workers (as in GridSearchCV(n_jobs=...)).
+    """
+    blas = _threadpools().select(user_api="blas").lib_controllers
+    return max((lib.num_threads for lib in blas), default=1)
+
+
 def core_for(dtype: np.dtype):
     """The core's submodule working in ``dtype`` (float32 or float64)."""
     return _core.f32 if np.dtype(dtype) == np.float32 else _core.f64

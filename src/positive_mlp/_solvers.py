@@ -102,12 +102,12 @@ def _split_validation(est, data: Data, rng) -> tuple[Data, Data]:
     return Data(*train), Data(*held_out)
 
 
-def _record_progress(est, network, params, validation: Data | None,
-                     best: dict) -> None:
+def _record_progress(est, network, params, validation: Data | None, best: dict,
+                     n_threads: int) -> None:
     """Updates the no-improvement count from the training loss or validation score."""
     if validation is not None:
-        score = r2_score(validation.y, network.predict(params, validation.X),
-                         sample_weight=validation.sample_weight)
+        pred = network.predict(params, validation.X, n_threads)
+        score = r2_score(validation.y, pred, sample_weight=validation.sample_weight)
         est.validation_scores_.append(score)
         if est.verbose:
             print(f"Validation score: {score:f}")
@@ -190,7 +190,7 @@ def starting_loss(network, params: np.ndarray, data: Data, alpha: float) -> floa
 
 def fit_stochastic(est, network, params: np.ndarray, data: Data,
                    validation: Data | None, rng: np.random.RandomState,
-                   incremental: bool) -> None:
+                   incremental: bool, n_threads: int = 1) -> None:
     """Runs epochs of sgd or adam on ``params`` in place, as MLPRegressor does.
 
     ``validation`` is an explicit early-stopping set; with ``early_stopping`` and no
@@ -198,6 +198,7 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
     training record (``loss_curve_``, ``n_iter_``, ``t_``, ...) and optimiser state.
     Ctrl-C stops after the current batch with a warning and keeps the model trained
     so far, as scikit-learn does. A diverging loss raises TrainingDivergedError.
+    Large batches are split over up to ``n_threads`` threads.
     """
     state = getattr(est, "_optimizer_state", None)
     if state is None or not state.fits(est.solver, params):
@@ -212,7 +213,8 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
     data = _with_multipliers(est, data)
     n_samples = data.X.shape[0]
     batch_size = resolve_batch_size(est.batch_size, n_samples)
-    trainer = core_for(params.dtype).EpochTrainer(network, n_samples, batch_size)
+    trainer = core_for(params.dtype).EpochTrainer(network, n_samples, batch_size,
+                                                  n_threads)
     options = _epoch_options(est, batch_size)
     reference_loss = starting_loss(network, params, data, est.alpha)
     best: dict = {}
@@ -235,7 +237,7 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
             est.loss_curve_.append(result.loss)
             if est.verbose:
                 print(f"Iteration {est.n_iter_}, loss = {result.loss:.8f}")
-            _record_progress(est, network, params, validation, best)
+            _record_progress(est, network, params, validation, best, n_threads)
             if data.multipliers is not None and (
                     result.below_threshold > 0 or abs(result.constraint) > est.tol):
                 # infeasible, or multipliers still far from complementary slackness:
@@ -266,7 +268,7 @@ _MAX_LAGRANGIAN_ROUNDS = 30
 
 
 def fit_lbfgs(est, network, params: np.ndarray, data: Data,
-              bounds: scipy.optimize.Bounds | None = None) -> None:
+              bounds: scipy.optimize.Bounds | None = None, n_threads: int = 1) -> None:
     """Minimises the full-data loss with scipy's L-BFGS-B, updating ``params`` in place.
 
     Loss and gradient come from the C++ core; ``bounds`` keeps projected parameters on
@@ -278,23 +280,23 @@ def fit_lbfgs(est, network, params: np.ndarray, data: Data,
     rounds = _MAX_LAGRANGIAN_ROUNDS if data.multipliers is not None else 1
     est.n_iter_ = 0
     for _ in range(rounds):
-        if not _minimise_lbfgs(est, network, params, data, bounds):
+        if not _minimise_lbfgs(est, network, params, data, bounds, n_threads):
             return  # interrupted
         if data.multipliers is None:
             return
-        if network.update_multipliers(params, data.X, data.multipliers) == 0:
+        if network.update_multipliers(params, data.X, data.multipliers, n_threads) == 0:
             return
 
 
 def _minimise_lbfgs(est, network, params: np.ndarray, data: Data,
-                    bounds: scipy.optimize.Bounds | None) -> bool:
+                    bounds: scipy.optimize.Bounds | None, n_threads: int) -> bool:
     """One L-BFGS-B run from ``params``; False when Ctrl-C stopped it."""
     grad = np.empty_like(params)
 
     def loss_and_gradient(x: np.ndarray):
         loss = network.loss_and_gradient(x.astype(params.dtype, copy=False), data.X,
                                           data.y, data.sample_weight, data.multipliers,
-                                          est.alpha, grad)
+                                          est.alpha, grad, n_threads)
         return loss, grad.astype(np.float64)
 
     last_iterate = params.astype(np.float64)

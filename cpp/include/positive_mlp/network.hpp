@@ -59,11 +59,9 @@ struct Workspace {
     Workspace(const Layout& layout, std::int64_t capacity);
 
     std::int64_t capacity;
-    std::vector<std::vector<T>> activations;  // [0]: gathered inputs; [L]: predictions
+    std::vector<std::vector<T>> activations;  // [l]: layer l's output; [L]: predictions
     std::vector<std::vector<T>> deltas;       // dLoss/dz per layer; [0] unused
     std::vector<T> output_z;                  // output pre-activations
-    std::vector<T> targets, weights;          // gathered rows of Y and sample_weight
-    std::vector<T> multipliers;               // gathered Lagrange multipliers
     std::vector<T> effective;                 // reparametrised weights
 };
 
@@ -79,6 +77,7 @@ public:
 
     const Layout& layout() const { return layout_; }
     const NetworkSpec& spec() const { return spec_; }
+    bool reparametrises() const { return constraints_.reparametrises(); }
     bool has_multipliers() const {
         return spec_.output_constraint == OutputConstraint::lagrangian;
     }
@@ -119,15 +118,17 @@ public:
     // processed in chunks of rows; `multipliers` (n x n_outputs, fixed here) is needed
     // for 'lagrangian'.
     double loss_and_gradient(const T* params, const Dataset<T>& data, const T* multipliers,
-                             double alpha, T* grad, InterruptCheck& interrupt) const;
+                             double alpha, T* grad, InterruptCheck& interrupt,
+                             int n_threads = 1) const;
 
     // Predictions for every row of X into `out` (n x n_outputs), in chunks of rows.
-    void predict(const T* params, ConstMatrix<T> X, T* out, InterruptCheck& interrupt) const;
+    void predict(const T* params, ConstMatrix<T> X, T* out, InterruptCheck& interrupt,
+                 int n_threads = 1) const;
 
     // One ascent step for every multiplier (n x n_outputs) at the current parameters;
     // returns how many predictions were below their threshold.
     std::int64_t update_multipliers(const T* params, ConstMatrix<T> X, T* multipliers,
-                            InterruptCheck& interrupt) const;
+                                    InterruptCheck& interrupt, int n_threads = 1) const;
 
     // Throws std::invalid_argument when the shapes do not fit this network.
     void check_inputs(ConstMatrix<T> X, std::int64_t n_params) const;
@@ -143,6 +144,8 @@ private:
     SignConstraints constraints_;
 };
 
+// The full-data passes (loss_and_gradient, predict, update_multipliers) split their
+// chunks of rows over up to n_threads threads.
 // Rows per chunk for full-data passes: large enough for efficient GEMM, small enough that
 // the buffers stay O(chunk x width) however many rows there are.
 constexpr std::int64_t kChunkRows = 2048;

@@ -1,13 +1,16 @@
 // One epoch of mini-batch training: seeded shuffling, batches gathered into reused
-// buffers, forward, backward and an optimiser update per batch.
+// buffers, forward and backward (split by rows across threads), and an optimiser
+// update per batch.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "positive_mlp/interrupt.hpp"
 #include "positive_mlp/network.hpp"
 #include "positive_mlp/optimizers.hpp"
+#include "positive_mlp/parallel.hpp"
 
 namespace pmlp {
 
@@ -30,11 +33,18 @@ struct EpochResult {
     std::int64_t below_threshold = 0;
 };
 
-// Owns the per-fit buffers: create once per fit, call run_epoch once per epoch.
+// Fewest rows a thread takes from a batch: below this, one thread does the batch.
+// Measured on 2 cores: 2 x 1024 rows of a (256, 256) network ran 1.6x faster than one
+// thread, 2 x 128 rows no faster, and 2 x 128 rows of a (64, 64) network slower.
+constexpr std::int64_t kMinRowsPerThread = 512;
+
+// Owns the per-fit buffers and threads: create once per fit, call run_epoch once per
+// epoch.
 template <class T>
 class EpochTrainer {
 public:
-    EpochTrainer(const Network<T>& network, std::int64_t n_samples, std::int64_t batch_size);
+    EpochTrainer(const Network<T>& network, std::int64_t n_samples, std::int64_t batch_size,
+                 int n_threads = 1);
 
     const Network<T>& network() const { return network_; }
 
@@ -46,15 +56,35 @@ public:
                           const EpochOptions& options, InterruptCheck& interrupt);
 
 private:
+    // One batch's rows: views into the data, or into the gathered buffers.
+    struct Batch {
+        ConstMatrix<T> x, y;
+        const T* weights;
+        T* multipliers;
+    };
+    // What one thread computes for its share of a batch.
+    struct Shard {
+        Shard(const Layout& layout, std::int64_t capacity);
+        Workspace<T> workspace;
+        std::vector<T> grad;
+        LossSums sums;
+        std::int64_t below_threshold = 0;
+    };
+
     void shuffle_order(std::uint64_t seed);
-    ConstMatrix<T> gather_rows(ConstMatrix<T> source, const std::int64_t* rows,
-                               std::int64_t count, std::vector<T>& buffer) const;
+    Batch batch_at(const Dataset<T>& data, T* multipliers, std::int64_t start,
+                   std::int64_t rows, bool shuffled);
+    void process_rows(Shard& shard, const T* effective, const Batch& batch,
+                      std::int64_t begin, std::int64_t end) const;
+    LossSums combine_shards(int n_shards, std::int64_t& below_threshold);
 
     Network<T> network_;
-    std::int64_t n_samples_;
-    Workspace<T> workspace_;
+    std::int64_t n_samples_, batch_size_;
     std::vector<std::int64_t> order_;
-    std::vector<T> grad_;
+    std::vector<T> batch_x_, batch_y_, batch_w_, batch_m_;  // gathered rows
+    std::vector<T> effective_;                             // reparametrised weights
+    std::vector<Shard> shards_;
+    std::unique_ptr<WorkerPool> pool_;
 };
 
 }  // namespace pmlp

@@ -1,0 +1,55 @@
+// A small pool of persistent worker threads for data-parallel batches: the calling
+// thread takes part as worker 0, so n threads mean n - 1 background threads.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace pmlp {
+
+class WorkerPool {
+public:
+    explicit WorkerPool(int n_threads);
+    ~WorkerPool();
+    WorkerPool(const WorkerPool&) = delete;
+    WorkerPool& operator=(const WorkerPool&) = delete;
+
+    int size() const { return n_threads_; }
+
+    // Runs task(i) for every i in [0, n_tasks) (n_tasks <= size()), task 0 on the
+    // calling thread, and returns when all are done; rethrows a task's exception.
+    void run(int n_tasks, const std::function<void(int)>& task);
+
+private:
+    void worker_loop(int index);
+    void wait_for_work(std::uint64_t seen);
+
+    int n_threads_;
+    std::vector<std::thread> threads_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::atomic<std::uint64_t> generation_{0};
+    std::atomic<int> remaining_{0};
+    std::atomic<int> sleepers_{0};
+    std::atomic<bool> stopping_{false};
+    int n_tasks_ = 0;
+    const std::function<void(int)>* task_ = nullptr;
+    std::vector<std::exception_ptr> errors_;
+};
+
+// Rows [begin, end) of `rows` rows for part `part` of `parts` near-equal parts.
+inline std::pair<std::int64_t, std::int64_t> split_rows(std::int64_t rows, int parts,
+                                                        int part) {
+    const std::int64_t base = rows / parts, extra = rows % parts;
+    const std::int64_t begin = part * base + std::min<std::int64_t>(part, extra);
+    return {begin, begin + base + (part < extra ? 1 : 0)};
+}
+
+}  // namespace pmlp
