@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
                              batch_size=min(ROWS[name].batch_size, args.n_samples))
                 for name in args.rows}
     print(f"cores: {c.n_cores()}, load average (1 min): {c.load_average():.2f}")
-    print(f"threads: ours BLAS 1 (threadpoolctl, during fit); MLPRegressor numpy BLAS "
+    print(f"threads: ours {blas} core threads (n_threads=None), BLAS 1 each; MLPRegressor numpy BLAS "
           f"{blas} (default); PyTorch {torch_threads if use_torch else 'not run'}")
     dtypes = sorted({p.dtype for p in problems.values()})
     peaks = {(d, t): c.gemm_peak_gflops(d, args.gemm_size, threads=t)

@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     blas = c.blas_threads()
     threads = c.thread_labels(blas, torch_threads)
     print(f"cores: {c.n_cores()}, load average (1 min): {c.load_average():.2f}")
-    print(f"threads: ours BLAS 1 (threadpoolctl); MLPRegressor numpy BLAS {blas} "
+    print(f"threads: ours {blas} core threads, BLAS 1 each; MLPRegressor numpy BLAS {blas} "
           f"(default); PyTorch {torch_threads if use_torch else 'not run'}")
     print(f"{args.repeats} repeats, {args.pause} s pause between calls; seconds is the "
           "median; time_vs_ours = seconds divided by ours' (> 1: ours is faster)\n")

@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"cores: {c.n_cores()}, load average (1 min): {c.load_average():.2f}")
     print(f"network {args.n_features} -> {tuple(args.hidden)} -> 1, batch "
-          f"{args.batch_size}, {args.dtype}, Adam; ours BLAS 1 thread, MLPRegressor "
+          f"{args.batch_size}, {args.dtype}, Adam; ours n_threads=None (BLAS 1 each), MLPRegressor "
           f"numpy BLAS {c.blas_threads()} threads; one fresh process per row; memory "
           "= peak RSS (VmHWM, reset after making the data), in MiB\n")
     records = []

@@ -302,3 +302,14 @@ def test_threads_change_speed_not_results(solver):
     np.testing.assert_array_equal(two.predict(X), again.predict(X))
     np.testing.assert_allclose(two.predict(X), one.predict(X), rtol=1e-6)
     np.testing.assert_array_equal(two.set_params(n_threads=1).predict(X), two.predict(X))
+
+
+def test_stopping_before_learning_anything_is_warned():
+    """A step too small to move: training stops at the constant starting model after
+    n_iter_no_change epochs, which MLPRegressor would return without a word."""
+    X, y = _data()
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), learning_rate_init=1e-7,
+                               random_state=0)
+    with pytest.warns(ConvergenceWarning, match="learned almost nothing"):
+        reg.fit(X, y)
+    assert reg.n_iter_ == reg.n_iter_no_change + 2  # the first epoch sets the mark

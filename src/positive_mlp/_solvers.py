@@ -177,6 +177,23 @@ def _with_multipliers(est, data: Data) -> Data:
     return Data(data.X, data.y, data.sample_weight, multipliers)
 
 
+# Stopping with the training loss above this share of the starting loss means the
+# model learned next to nothing (with a bounded output: the constant model at the mean).
+_NOTHING_LEARNED_SHARE = 0.99
+
+
+def _warn_if_nothing_learned(est, reference_loss: float) -> None:
+    if min(est.loss_curve_) < _NOTHING_LEARNED_SHARE * reference_loss:
+        return
+    warnings.warn(
+        f"Training stopped after {est.n_iter_} epochs with the loss still within 1% of "
+        f"its starting value ({reference_loss:.6g}): the model has learned almost "
+        f"nothing. Raise learning_rate_init (now {est.learning_rate_init}) or lower "
+        f"tol (now {est.tol}).",
+        ConvergenceWarning,
+    )
+
+
 def starting_loss(network, params: np.ndarray, data: Data, alpha: float) -> float:
     """The loss before training, on up to 2048 rows: the yardstick for divergence."""
     rows = slice(0, 2048)
@@ -246,6 +263,7 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
             _end_of_epoch_learning_rate(est, state)
             if est._no_improvement_count > est.n_iter_no_change:
                 if _stop_or_slow_down(est, state, early_stopping):
+                    _warn_if_nothing_learned(est, reference_loss)
                     break
                 est._no_improvement_count = 0
         else:
