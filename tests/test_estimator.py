@@ -100,10 +100,14 @@ def test_invalid_parameters_name_the_parameter(params, message):
 
 
 def test_loss_domains_are_checked():
+    """MLPRegressor(loss='poisson') fits negative y without a word."""
     X, y = _data()
     y[:3] = 0.0
     with pytest.raises(ValueError, match=r"gamma.*3 value\(s\) are <= 0"):
         PositiveMLPRegressor(loss="gamma").fit(X, y)
+    y[:5] = -1.0
+    with pytest.raises(ValueError, match=r"poisson.*requires y >= 0; 5 value\(s\)"):
+        PositiveMLPRegressor(loss="poisson").fit(X, y)
 
 
 @quiet_convergence

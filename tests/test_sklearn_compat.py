@@ -54,6 +54,18 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
+def test_tags_declare_what_the_estimator_supports():
+    """MLPRegressor's tags deny the multi-output support it has."""
+    from sklearn.utils import get_tags
+
+    bounded, plain = get_tags(PositiveMLPRegressor()), get_tags(
+        PositiveMLPRegressor(output_activation="identity"))
+    assert bounded.target_tags.multi_output and plain.target_tags.multi_output
+    assert bounded.target_tags.positive_only and not plain.target_tags.positive_only
+    assert get_tags(PositiveMLPRegressor(loss="poisson",
+                                         output_activation="exp")).target_tags.positive_only
+
+
 def _diabetes():
     X, y = load_diabetes(return_X_y=True)
     return X[:300], y[:300]

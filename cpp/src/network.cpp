@@ -230,6 +230,13 @@ std::int64_t Network<T>::count_below_threshold(std::int64_t rows,
 }
 
 template <class T>
+std::vector<Workspace<T>> Network<T>::chunk_workspaces(std::int64_t n, int threads) const {
+    std::vector<Workspace<T>> ws;
+    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows));
+    return ws;
+}
+
+template <class T>
 double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
                                      const T* multipliers, double alpha, T* grad,
                                      InterruptCheck& interrupt, int n_threads) const {
@@ -240,8 +247,7 @@ double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
         weight_sum = std::accumulate(data.sample_weight, data.sample_weight + n, 0.0);
     require(weight_sum > 0.0, "the sample weights sum to zero");
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws;
-    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows));
+    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
     const T* weights = effective_params(params, ws[0]);
     // Thread 0 accumulates into grad, the others into their own buffers.
     std::vector<std::vector<T>> other_grads(threads - 1, std::vector<T>(layout_.n_params()));
@@ -271,8 +277,7 @@ void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out,
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws;
-    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows));
+    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
     const T* weights = effective_params(params, ws[0]);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
         forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws[t]);
@@ -288,8 +293,7 @@ std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X,
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws;
-    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows));
+    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
     const T* weights = effective_params(params, ws[0]);
     std::vector<std::int64_t> below(threads, 0);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {

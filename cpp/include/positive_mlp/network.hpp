@@ -136,6 +136,9 @@ public:
                        const T* multipliers) const;
 
 private:
+    // One chunk-sized workspace per thread of a full-data pass over n rows.
+    std::vector<Workspace<T>> chunk_workspaces(std::int64_t n, int threads) const;
+
     NetworkSpec spec_;
     Layout layout_;
     Blas blas_;
