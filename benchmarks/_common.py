@@ -105,7 +105,8 @@ def thread_labels(blas: int, torch_threads: int) -> dict[str, str]:
     """What each implementation's name in the tables ran on. Ours: n_threads=None
     gives the core as many threads as the BLAS has (blas), each product on one."""
     ours = f"core={blas}"
-    return {"ours": ours, "ours-softplus": ours, "MLPRegressor": f"blas={blas}",
+    return {"ours": ours, "ours-softplus": ours, "ours-nonneg": ours,
+            "MLPRegressor": f"blas={blas}",
             "MLPRegressor-1t": "blas=1", "PyTorch": f"torch={torch_threads}",
             "PyTorch-1t": "torch=1"}
 
@@ -198,10 +199,12 @@ def _fit_estimator(estimator, X: np.ndarray, y: np.ndarray) -> RunResult:
 
 
 def fit_ours(problem: Problem, X: np.ndarray, y: np.ndarray, epochs: int,
-             seed: int = 0, output_activation: str = "identity") -> RunResult:
-    """PositiveMLPRegressor (its BLAS runs single-threaded during fit)."""
+             seed: int = 0, output_activation: str = "identity",
+             **extra) -> RunResult:
+    """PositiveMLPRegressor (its BLAS runs single-threaded during fit); ``extra`` are
+    further parameters of ours (constraints)."""
     estimator = PositiveMLPRegressor(output_activation=output_activation,
-                                     **sklearn_params(problem, epochs, seed))
+                                     **sklearn_params(problem, epochs, seed), **extra)
     return _fit_estimator(estimator, X, y)
 
 

@@ -12,8 +12,9 @@ GFLOP/s against batch size.
 Implementations: ``ours`` = PositiveMLPRegressor(output_activation='identity'), the
 like-for-like model; ``ours-softplus`` = the default bounded output, to show its
 cost; ``MLPRegressor``; ``PyTorch`` (Adam rows only; see ``_common.fit_torch``);
-with ``--single-thread-peers`` also ``MLPRegressor-1t`` and ``PyTorch-1t``, the peers
-limited to one thread as ours is. With solver='lbfgs' an "epoch" is one L-BFGS
+with ``--with-nonneg`` also ``ours-nonneg`` (softplus output and every weight kept
+>= 0 by projection: the cost of constraints); with ``--single-thread-peers`` also
+``MLPRegressor-1t`` and ``PyTorch-1t``, the peers limited to one thread. With solver='lbfgs' an "epoch" is one L-BFGS
 iteration, counted as one loss-and-gradient evaluation over all rows, so its GFLOP/s
 is a lower bound. The GEMM peak is the best of numpy's matmul on all cores and on one
 (on a loaded machine the threaded one can be the slower).
@@ -66,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="override the rows' n_samples")
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=c.n_cores())
+    parser.add_argument("--with-nonneg", action="store_true",
+                        help="also time ours with a softplus output and every weight "
+                             "kept >= 0 by projection (ours-nonneg)")
     parser.add_argument("--single-thread-peers", action="store_true",
                         help="also time MLPRegressor and PyTorch on one thread")
     parser.add_argument("--gemm-size", type=int, default=2048,
@@ -83,14 +87,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def fitters(problem: c.Problem, use_torch: bool, torch_threads: int,
-            single_thread_peers: bool) -> dict[str, Fitter]:
+            single_thread_peers: bool, with_nonneg: bool = False) -> dict[str, Fitter]:
     """The implementations to time on ``problem``, ours first."""
     runs: dict[str, Fitter] = {
         OURS: c.fit_ours,
         "ours-softplus": lambda p, X, y, e: c.fit_ours(p, X, y, e,
                                                        output_activation="softplus"),
-        "MLPRegressor": c.fit_sklearn,
     }
+    if with_nonneg:  # the cost of constraints: every weight projected onto >= 0
+        runs["ours-nonneg"] = lambda p, X, y, e: c.fit_ours(
+            p, X, y, e, output_activation="softplus", nonneg_weights="all")
+    runs["MLPRegressor"] = c.fit_sklearn
     if single_thread_peers:
         runs["MLPRegressor-1t"] = lambda p, X, y, e: c.fit_sklearn(p, X, y, e,
                                                                    blas_threads=1)
@@ -232,7 +239,8 @@ def main(argv: list[str] | None = None) -> None:
 
     records: list[dict] = []
     for name, problem in problems.items():
-        runs = fitters(problem, use_torch, torch_threads, args.single_thread_peers)
+        runs = fitters(problem, use_torch, torch_threads, args.single_thread_peers,
+                       args.with_nonneg)
         results = time_row(problem, runs, args.epochs, args.repeats, args.pause)
         rows = summarise(name, problem, results, peaks, threads, args.epochs,
                          args.repeats)

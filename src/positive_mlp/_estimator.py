@@ -609,7 +609,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.target_scale_ = scale
         self.output_threshold_ = threshold
         # From here on the network sees scaled targets: y / scale, threshold / scale.
-        data = Data(data.X, data.y / scale.astype(X.dtype), data.sample_weight)
+        if np.any(scale != 1.0):
+            data = Data(data.X, data.y / scale.astype(X.dtype), data.sample_weight)
         threshold = threshold / scale
         if validation is not None:
             validation = self._cast_validation(validation, X.dtype, scale)

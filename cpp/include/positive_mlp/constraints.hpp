@@ -23,7 +23,15 @@ public:
     SignConstraints(WeightMethod method, const std::int8_t* signs, std::int64_t n)
         : method_(signs ? method : WeightMethod::none) {
         if (signs) signs_.assign(signs, signs + n);
-        for (std::int8_t s : signs_) require(s >= -1 && s <= 1, "signs must be -1, 0 or 1");
+        for (std::int64_t i = 0; i < static_cast<std::int64_t>(signs_.size()); ++i) {
+            const std::int8_t s = signs_[i];
+            require(s >= -1 && s <= 1, "signs must be -1, 0 or 1");
+            if (s == 0) continue;
+            if (!runs_.empty() && runs_.back().end == i && runs_.back().sign == s)
+                runs_.back().end = i + 1;
+            else
+                runs_.push_back(SignRun{i, i + 1, s});
+        }
     }
 
     bool active() const { return method_ != WeightMethod::none; }
@@ -53,9 +61,15 @@ public:
     template <class T>
     void project(T* params, std::int64_t n) const {
         if (method_ != WeightMethod::projection) return;
-        for (std::int64_t i = 0; i < n; ++i) {
-            if (signs_[i] > 0) params[i] = std::max(params[i], T(0));
-            else if (signs_[i] < 0) params[i] = std::min(params[i], T(0));
+        // Over contiguous runs of one sign, so that the loops vectorise: this runs
+        // after every update.
+        for (const SignRun& run : runs_) {
+            T* p = params + run.begin;
+            const std::int64_t length = std::min(run.end, n) - run.begin;
+            if (run.sign > 0)
+                for (std::int64_t i = 0; i < length; ++i) p[i] = std::max(p[i], T(0));
+            else
+                for (std::int64_t i = 0; i < length; ++i) p[i] = std::min(p[i], T(0));
         }
     }
 
@@ -71,8 +85,14 @@ private:
         return p <= max_exp_argument<T>() ? std::exp(p) : T(0);
     }
 
+    struct SignRun {
+        std::int64_t begin, end;
+        std::int8_t sign;
+    };
+
     WeightMethod method_ = WeightMethod::none;
     std::vector<std::int8_t> signs_;
+    std::vector<SignRun> runs_;  // maximal runs of one non-zero sign
 };
 
 // Training-time constraint prediction >= threshold on a linear output, per element:
