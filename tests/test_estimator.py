@@ -229,6 +229,8 @@ def test_warm_start_with_a_different_shape_is_an_error():
                                random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="warm_start=True cannot continue"):
         reg.set_params(hidden_layer_sizes=(9,)).fit(X, y)
+    with pytest.raises(ValueError, match="warm_start=True cannot continue"):
+        reg.set_params(hidden_layer_sizes=(8,)).fit(X, np.column_stack([y, y]))
 
 
 def test_early_stopping_keeps_the_best_validation_score():

@@ -605,6 +605,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(self.loss, self.output_activation, threshold)
         check_targets(data.y, self.loss, self.output_activation, threshold)
+        layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
+        if continuing:
+            self._check_continuable(layout)
         scale = self.target_scale_ if continuing else self._target_scale(data, threshold)
         self.target_scale_ = scale
         self.output_threshold_ = threshold
@@ -615,7 +618,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if validation is not None:
             validation = self._cast_validation(validation, X.dtype, scale)
 
-        layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
         signs = self._parameter_signs(layout)
         rng = check_random_state(self.random_state)
         if continuing:
@@ -792,8 +794,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         return ParameterLayout(tuple(c.shape[0] for c in self.coefs_)
                                + (self.coefs_[-1].shape[1],))
 
-    def _params_to_continue(self, layout: ParameterLayout, dtype,
-                            signs: np.ndarray | None) -> np.ndarray:
+    def _check_continuable(self, layout: ParameterLayout) -> None:
         fitted = self._fitted_layout()
         if fitted != layout:
             raise ValueError(
@@ -801,6 +802,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
                 f"need {list(layout.layer_sizes)}. Set warm_start=False to start afresh."
             )
+
+    def _params_to_continue(self, layout: ParameterLayout, dtype,
+                            signs: np.ndarray | None) -> np.ndarray:
         weights = layout.pack(self.coefs_, self.intercepts_, dtype)
         return to_free(weights, signs, self.nonneg_method)
 
