@@ -218,10 +218,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         Threads of the C++ core. None uses as many as the BLAS would here, which
         follows OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, ``threadpoolctl`` limits, and
         the limits joblib sets in parallel workers (so ``GridSearchCV(n_jobs=-1)``
-        does not oversubscribe the cores). Batches of at least 1024 rows are split
-        across threads by rows, and full-data passes ('lbfgs', ``predict``) by chunks
-        of 2048 rows; smaller work runs on one thread, where threads cost more than
-        they save. Each thread's matrix products use one BLAS thread.
+        does not oversubscribe the cores). Batches of at least 32 rows are split
+        across threads by rows (at least 16 rows each), and full-data passes
+        ('lbfgs', ``predict``) by chunks of 2048 rows. Each thread's matrix products
+        use one BLAS thread: on small products OpenBLAS's own threads cost more than
+        they save. Results depend on the thread count only through the order of a
+        sum (rounding), and are repeatable for a given count.
 
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'adam' and 'sgd' run mini-batch epochs in the C++ core; 'lbfgs' runs
