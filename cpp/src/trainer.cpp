@@ -17,6 +17,7 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
     : network_(network),
       n_samples_(n_samples),
       batch_size_(std::clamp<std::int64_t>(batch_size, 1, std::max<std::int64_t>(n_samples, 1))),
+      max_threads_(n_threads),
       order_(n_samples) {
     require(n_samples >= 1, "the data set has no rows");
     require(batch_size >= 1, "batch_size must be at least 1");
@@ -27,12 +28,18 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
     batch_w_.resize(batch_size_);
     batch_m_.resize(batch_size_ * layout.n_outputs());
     effective_.resize(layout.n_params());
-    const int useful = static_cast<int>(
-        std::clamp<std::int64_t>(batch_size_ / kMinRowsPerThread, 1, n_threads));
+    const int useful = threads_for(batch_size_);
     const std::int64_t rows_per_shard = (batch_size_ + useful - 1) / useful;
     shards_.reserve(useful);
     for (int t = 0; t < useful; ++t) shards_.emplace_back(layout, rows_per_shard);
     pool_ = std::make_unique<WorkerPool>(useful);
+}
+
+template <class T>
+int EpochTrainer<T>::threads_for(std::int64_t rows) const {
+    const std::int64_t work = rows * network_.layout().n_params();
+    return static_cast<int>(
+        std::clamp<std::int64_t>(work / kMinWorkPerThread, 1, std::max(max_threads_, 1)));
 }
 
 // Fisher-Yates with our own index draw: std::shuffle's algorithm differs between
@@ -131,8 +138,7 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
             network_.effective_params(params, effective_.data());
             effective = effective_.data();
         }
-        const int n_shards = static_cast<int>(std::clamp<std::int64_t>(
-            rows / kMinRowsPerThread, 1, static_cast<std::int64_t>(shards_.size())));
+        const int n_shards = std::min(threads_for(rows), static_cast<int>(shards_.size()));
         pool_->run(n_shards, [&](int t) {
             const auto [begin, end] = split_rows(rows, n_shards, t);
             process_rows(shards_[t], effective, batch, begin, end);

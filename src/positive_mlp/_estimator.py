@@ -218,9 +218,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         Threads of the C++ core. None uses as many as the BLAS would here, which
         follows OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, ``threadpoolctl`` limits, and
         the limits joblib sets in parallel workers (so ``GridSearchCV(n_jobs=-1)``
-        does not oversubscribe the cores). Batches of at least 32 rows are split
-        across threads by rows (at least 16 rows each), and full-data passes
-        ('lbfgs', ``predict``) by chunks of 2048 rows. Each thread's matrix products
+        does not oversubscribe the cores). A batch is split across threads by rows
+        when each thread gets at least 2**21 rows x parameters (for example 1024
+        rows of a 20-64-64-1 network, or 128 rows of 100-256-256-1), and full-data
+        passes ('lbfgs', ``predict``) by chunks of 2048 rows. Each thread's matrix products
         use one BLAS thread: on small products OpenBLAS's own threads cost more than
         they save. Results depend on the thread count only through the order of a
         sum (rounding), and are repeatable for a given count.

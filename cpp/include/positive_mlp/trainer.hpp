@@ -33,11 +33,12 @@ struct EpochResult {
     std::int64_t below_threshold = 0;
 };
 
-// Fewest rows a thread takes from a batch: below this, one thread does the batch.
-// Measured on an idle 2-core machine, two threads against one: 1.1x for batch 32 and
-// 1.4x for batch 256 on a (64, 64) network, 1.7x and 2.0x for batches 256 and 2048 on
-// (256, 256).
-constexpr std::int64_t kMinRowsPerThread = 16;
+// Least work (rows x parameters, about the multiply-adds of one pass) a thread takes
+// from a batch; below it one thread does the batch. On an idle 2-core machine two
+// threads ran batches of 256 rows of a (256, 256) network 1.7x faster and of 2048 rows
+// 2.0x, but gained only 1.1-1.4x on batches of 32-256 rows of a (64, 64) network, and
+// lost that gain whenever another process's threads competed for the cores.
+constexpr std::int64_t kMinWorkPerThread = std::int64_t{1} << 21;
 
 // Owns the per-fit buffers and threads: create once per fit, call run_epoch once per
 // epoch.
@@ -57,6 +58,9 @@ public:
                           const EpochOptions& options, InterruptCheck& interrupt);
 
 private:
+    // Threads worth using on a batch of `rows` rows.
+    int threads_for(std::int64_t rows) const;
+
     // One batch's rows: views into the data, or into the gathered buffers.
     struct Batch {
         ConstMatrix<T> x, y;
@@ -81,6 +85,7 @@ private:
 
     Network<T> network_;
     std::int64_t n_samples_, batch_size_;
+    int max_threads_ = 1;
     std::vector<std::int64_t> order_;
     std::vector<T> batch_x_, batch_y_, batch_w_, batch_m_;  // gathered rows
     std::vector<T> effective_;                             // reparametrised weights
