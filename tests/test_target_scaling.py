@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import r2_score
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -118,3 +119,14 @@ def test_invalid_scales_are_rejected(scales):
     X, y = _data()
     with pytest.raises(ValueError, match="target_scaling as an array"):
         PositiveMLPRegressor(target_scaling=scales).fit(X, y)
+
+
+@pytest.mark.parametrize("size", [1e-200, 1e200])
+def test_targets_of_extreme_size_are_scaled_without_overflow(size):
+    X, y = _data()
+    reg = PositiveMLPRegressor(loss="poisson", output_activation="exp", solver="lbfgs",
+                               max_iter=20, random_state=0).fit(X, y[:, 1] * size)
+    assert np.all(np.isfinite(reg.target_scale_)) and np.all(reg.target_scale_ > 0)
+    pred = reg.predict(X)
+    assert np.all(np.isfinite(pred)) and np.all(pred > 0)
+    assert r2_score(y[:, 1], pred / size) > 0.5  # (r2 of raw 1e200s would overflow)

@@ -75,7 +75,18 @@ def _lbfgs_bounds(signs: np.ndarray | None, method: str):
 
 
 def _scale_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
-    """Per output: the weighted std of y, or mean or RMS of |y - threshold|."""
+    """Per output: the weighted std of y, or mean or RMS of |y - threshold|.
+
+    Computed on y / max|y| so that squares cannot overflow (targets near 1e200).
+    """
+    magnitude = np.max(np.abs(data.y), axis=0).astype(np.float64)
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    y, threshold = data.y / magnitude, threshold / magnitude
+    return magnitude * _unit_statistic(kind, Data(data.X, y, data.sample_weight),
+                                       threshold)
+
+
+def _unit_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
     y = data.y.astype(np.float64)
     if kind == "std":
         mean = np.average(y, axis=0, weights=data.sample_weight)
