@@ -122,7 +122,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     A drop-in for :class:`sklearn.neural_network.MLPRegressor` (same parameters, same
     meanings, same fitted attributes) whose output layer ends in a bounding transform:
     ``prediction = output_threshold + g(z)`` with ``g`` in {softplus, exp, relu}, so every
-    prediction is ``>= output_threshold`` for any finite input. The forward pass, the
+    prediction is ``>= output_threshold`` for any finite input (as long as the
+    network's own arithmetic stays finite: near 1e308, relu or identity layers can
+    overflow to inf - inf = NaN). The forward pass, the
     backward pass, the optimisers and the epoch loop run in a C++ core with the GIL
     released; matrix products go through SciPy's BLAS.
 
