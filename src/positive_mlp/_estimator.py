@@ -124,9 +124,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     ``prediction = output_threshold + g(z)`` with ``g`` in {softplus, exp, relu}, so every
     prediction is ``>= output_threshold`` for any finite input (as long as the
     network's own arithmetic stays finite: near 1e308, relu or identity layers can
-    overflow to inf - inf = NaN). The forward pass, the
-    backward pass, the optimisers and the epoch loop run in a C++ core with the GIL
-    released; matrix products go through SciPy's BLAS.
+    overflow to inf - inf = NaN). The forward pass, the backward pass, the optimisers
+    and the epoch loop run in a C++ core with the GIL released; matrix products go
+    through SciPy's BLAS.
 
     Parameters
     ----------
