@@ -101,6 +101,30 @@ def blas_threads() -> int:
                 if lib["user_api"] == "blas"), default=1)
 
 
+@dataclass(frozen=True)
+class Threads:
+    """Who runs on how many threads in this run."""
+
+    use_torch: bool
+    torch: int  # PyTorch's threads (0 when it is not run)
+    blas: int  # numpy's BLAS threads, and so our core's (n_threads=None)
+    labels: dict[str, str]
+
+
+def setup_threads(no_torch: bool, torch_threads: int) -> Threads:
+    use_torch = not no_torch and torch_available()
+    torch = set_torch_threads(torch_threads) if use_torch else 0
+    blas = blas_threads()
+    return Threads(use_torch, torch, blas, thread_labels(blas, torch))
+
+
+def print_run_header(threads: Threads) -> None:
+    print(f"cores: {n_cores()}, load average (1 min): {load_average():.2f}")
+    print(f"threads: ours {threads.blas} core threads (n_threads=None), BLAS 1 each; "
+          f"MLPRegressor numpy BLAS {threads.blas} (default); PyTorch "
+          f"{threads.torch if threads.use_torch else 'not run'}")
+
+
 def thread_labels(blas: int, torch_threads: int) -> dict[str, str]:
     """What each implementation's name in the tables ran on. Ours: n_threads=None
     gives the core as many threads as the BLAS has (blas), each product on one."""

@@ -216,17 +216,14 @@ def ratio_summary(records: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    use_torch = not args.no_torch and c.torch_available()
-    torch_threads = c.set_torch_threads(args.torch_threads) if use_torch else 0
-    blas = c.blas_threads()
-    threads = c.thread_labels(blas, torch_threads)
+    run_threads = c.setup_threads(args.no_torch, args.torch_threads)
+    use_torch, torch_threads, blas = run_threads.use_torch, run_threads.torch, run_threads.blas
+    threads = run_threads.labels
     problems = {name: ROWS[name] if args.n_samples is None
                 else replace(ROWS[name], n_samples=args.n_samples,
                              batch_size=min(ROWS[name].batch_size, args.n_samples))
                 for name in args.rows}
-    print(f"cores: {c.n_cores()}, load average (1 min): {c.load_average():.2f}")
-    print(f"threads: ours {blas} core threads (n_threads=None), BLAS 1 each; MLPRegressor numpy BLAS "
-          f"{blas} (default); PyTorch {torch_threads if use_torch else 'not run'}")
+    c.print_run_header(run_threads)
     dtypes = sorted({p.dtype for p in problems.values()})
     peaks = {(d, t): c.gemm_peak_gflops(d, args.gemm_size, threads=t)
              for d in dtypes for t in (None, 1)}

@@ -143,13 +143,9 @@ def summarise(hidden: tuple[int, ...], n_rows: int, seconds: dict[str, list[floa
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    use_torch = not args.no_torch and c.torch_available()
-    torch_threads = c.set_torch_threads(args.torch_threads) if use_torch else 0
-    blas = c.blas_threads()
-    threads = c.thread_labels(blas, torch_threads)
-    print(f"cores: {c.n_cores()}, load average (1 min): {c.load_average():.2f}")
-    print(f"threads: ours {blas} core threads, BLAS 1 each; MLPRegressor numpy BLAS {blas} "
-          f"(default); PyTorch {torch_threads if use_torch else 'not run'}")
+    run_threads = c.setup_threads(args.no_torch, args.torch_threads)
+    use_torch, threads = run_threads.use_torch, run_threads.labels
+    c.print_run_header(run_threads)
     print(f"{args.repeats} repeats, {args.pause} s pause between calls; seconds is the "
           "median; time_vs_ours = seconds divided by ours' (> 1: ours is faster)\n")
 
