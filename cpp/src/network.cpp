@@ -76,7 +76,6 @@ Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows)
         deltas[l].resize(capacity * layout.sizes()[l]);
     }
     output_z.resize(capacity * layout.n_outputs());
-    effective.resize(layout.n_params());
 }
 
 template <class T>
@@ -114,6 +113,7 @@ void Network<T>::effective_params(const T* params, T* out) const {
 template <class T>
 const T* Network<T>::effective_params(const T* params, Workspace<T>& ws) const {
     if (!constraints_.reparametrises()) return params;
+    ws.effective.resize(layout_.n_params());
     effective_params(params, ws.effective.data());
     return ws.effective.data();
 }

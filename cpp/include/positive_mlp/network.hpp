@@ -62,7 +62,7 @@ struct Workspace {
     std::vector<std::vector<T>> activations;  // [l]: layer l's output; [L]: predictions
     std::vector<std::vector<T>> deltas;       // dLoss/dz per layer; [0] unused
     std::vector<T> output_z;                  // output pre-activations
-    std::vector<T> effective;                 // reparametrised weights
+    std::vector<T> effective;                 // reparametrised weights (when used)
 };
 
 // Parameters come in as the optimiser sees them ("free"); with a reparametrising
@@ -147,10 +147,10 @@ private:
     SignConstraints constraints_;
 };
 
-// The full-data passes (loss_and_gradient, predict, update_multipliers) split their
-// chunks of rows over up to n_threads threads.
-// Rows per chunk for full-data passes: large enough for efficient GEMM, small enough that
-// the buffers stay O(chunk x width) however many rows there are.
+// Rows per chunk of the full-data passes (loss_and_gradient, predict,
+// update_multipliers), which spread their chunks over up to n_threads threads: large
+// enough for efficient GEMM, small enough that the buffers stay O(chunk x width) however
+// many rows there are.
 constexpr std::int64_t kChunkRows = 2048;
 
 }  // namespace pmlp
