@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from positive_mlp import PositiveMLPRegressor
+from positive_mlp import PositiveMLPRegressor, TrainingDivergedError
 from positive_mlp._constraints import parameter_signs
 from positive_mlp._network import ParameterLayout, build_network, glorot_uniform_params
 
@@ -99,7 +99,10 @@ def test_constrained_weights_are_non_negative_after_every_fit(solver, method,
         fits.append(lambda: reg.partial_fit(X, y))
     fits.append(lambda: reg.set_params(warm_start=True).fit(X, y))
     for do_fit in fits:
-        do_fit()
+        try:
+            do_fit()
+        except TrainingDivergedError:  # sgd at this step size, now and then
+            pass  # the parameters kept (the last good epoch's) must obey the bounds too
         for W in _constrained_coefs(reg, layers):
             assert W.min() >= 0.0  # exactly: no -1e-17
         if nonneg_bias:

@@ -84,6 +84,32 @@ def test_predictions_and_loss_match_numpy_reference(activation, transform, loss_
     assert value == pytest.approx(reference, rel=1e-12)
 
 
+# A dimension of 1 anywhere (one input, one unit, one output, one row) sends the
+# product to gemv or ger instead of gemm.
+@pytest.mark.parametrize("sizes", [(1, 1), (1, 3, 1), (4, 1, 1), (4, 1, 3), (1, 1, 1, 1),
+                                   (3, 5, 1), (2, 4, 2)])
+@pytest.mark.parametrize("n_samples", [1, 2, 9])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_products_with_a_dimension_of_one(sizes, n_samples, dtype):
+    rng = np.random.RandomState(4)
+    layout = ParameterLayout(sizes)
+    X = rng.normal(size=(n_samples, sizes[0]))
+    y = rng.gamma(2.0, 1.0, size=(n_samples, sizes[-1])) + 0.6
+    threshold = np.full(sizes[-1], 0.5)
+    params = glorot_uniform_params(layout, "tanh", rng, np.float64)
+    network = build_network(layout, "tanh", "softplus", "squared_error", threshold, dtype)
+    expected = forward(layout, params, X, "tanh", "softplus", threshold)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    predicted = network.predict(params.astype(dtype), X.astype(dtype))
+    np.testing.assert_allclose(predicted, expected, rtol=tolerance, atol=tolerance)
+    if dtype != np.float64:
+        return  # finite differences need float64
+    _, analytic = _core_loss_and_gradient(network, params, X, y, 0.3)
+    numeric = _central_differences(
+        lambda p: _core_loss_and_gradient(network, p, X, y, 0.3)[0], params)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)
+
+
 def test_chunked_full_data_pass_equals_single_pass():
     """More rows than one chunk (2048): the accumulated gradient must be the same."""
     layout, X, y, threshold, params = _problem(2, n_samples=5000)

@@ -292,21 +292,35 @@ def test_ctrl_c_stops_promptly_and_keeps_the_model(solver):
     assert np.all(reg.predict(X[:10]) >= 0)
 
 
+THREADED_SETTINGS = [
+    dict(solver="adam"),
+    dict(solver="lbfgs"),
+    dict(solver="sgd", weighted=True),
+    dict(solver="adam", output_activation="identity", output_constraint="lagrangian"),
+    dict(solver="adam", nonneg_weights="all"),
+    dict(solver="sgd", nonneg_weights="hidden", nonneg_method="square", weighted=True),
+]
+
+
 @quiet_convergence
-@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_threads_change_speed_not_results(solver):
-    """Batches of 2048 rows and full-data passes are split over threads: the same
-    model up to the order of a sum, and exactly repeatable for a given n_threads."""
+@pytest.mark.parametrize("settings", THREADED_SETTINGS, ids=str)
+def test_threads_change_speed_not_results(settings):
+    """Batches of 2048 rows and full-data passes are split over threads (rows for the
+    gradient, parameter ranges for the update): the same model up to the order of a
+    sum, and exactly repeatable for a given n_threads."""
+    settings = dict(settings)
     rng = np.random.RandomState(0)
     X = rng.normal(size=(6000, 8))
     y = 1.0 + np.abs(X[:, 0]) + X[:, 1] ** 2
-    settings = dict(hidden_layer_sizes=(32,), batch_size=2048, max_iter=5,
-                    solver=solver, random_state=0, tol=0.0)
-    one = PositiveMLPRegressor(n_threads=1, **settings).fit(X, y)
-    two = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y)
-    again = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y)
+    weights = rng.uniform(0.0, 2.0, size=len(y)) if settings.pop("weighted", False) else None
+    settings.update(hidden_layer_sizes=(32,), batch_size=2048, max_iter=5,
+                    random_state=0, tol=0.0)
+    one = PositiveMLPRegressor(n_threads=1, **settings).fit(X, y, sample_weight=weights)
+    two = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y, sample_weight=weights)
+    again = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y, sample_weight=weights)
     np.testing.assert_array_equal(two.predict(X), again.predict(X))
     np.testing.assert_allclose(two.predict(X), one.predict(X), rtol=1e-6)
+    np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-6)
     np.testing.assert_array_equal(two.set_params(n_threads=1).predict(X), two.predict(X))
 
 

@@ -28,6 +28,14 @@ Blas load_scipy_blas() {
         py::capsule(capi["dgemm"]).get_pointer<void>());
     blas.sgemm = reinterpret_cast<FortranGemm<float>>(
         py::capsule(capi["sgemm"]).get_pointer<void>());
+    blas.dgemv = reinterpret_cast<FortranGemv<double>>(
+        py::capsule(capi["dgemv"]).get_pointer<void>());
+    blas.sgemv = reinterpret_cast<FortranGemv<float>>(
+        py::capsule(capi["sgemv"]).get_pointer<void>());
+    blas.dger = reinterpret_cast<FortranGer<double>>(
+        py::capsule(capi["dger"]).get_pointer<void>());
+    blas.sger = reinterpret_cast<FortranGer<float>>(
+        py::capsule(capi["sger"]).get_pointer<void>());
     return blas;
 }
 

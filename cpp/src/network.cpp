@@ -104,10 +104,16 @@ Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshol
 
 template <class T>
 void Network<T>::effective_params(const T* params, T* out) const {
+    effective_params(params, out, 0, layout_.n_params());
+}
+
+template <class T>
+void Network<T>::effective_params(const T* params, T* out, std::int64_t begin,
+                                  std::int64_t end) const {
     if (constraints_.reparametrises())
-        constraints_.effective(params, out, layout_.n_params());
+        constraints_.effective(params, out, begin, end);
     else
-        std::copy(params, params + layout_.n_params(), out);
+        std::copy(params + begin, params + end, out + begin);
 }
 
 template <class T>
@@ -127,11 +133,10 @@ void Network<T>::forward(const T* params, ConstMatrix<T> inputs, Workspace<T>& w
         const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
         const bool is_output = l == L - 1;
         T* z = is_output ? ws.output_z.data() : ws.activations[l + 1].data();
-        const T* bias = params + layout_.bias_offset(l);
-        for (std::int64_t i = 0; i < rows; ++i) std::copy(bias, bias + n_out, z + i * n_out);
         gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1), a_prev, lda,
-                params + layout_.weight_offset(l), n_out, T(1), z, n_out);
-        if (!is_output) apply_activation(spec_.activation, z, rows * n_out);
+                params + layout_.weight_offset(l), n_out, T(0), z, n_out);
+        add_bias_and_activate(is_output ? Activation::identity : spec_.activation, z,
+                              params + layout_.bias_offset(l), rows, n_out);
         a_prev = z;
         lda = n_out;
     }
@@ -191,19 +196,33 @@ LossSums Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatri
 }
 
 template <class T>
-LossSums Network<T>::finalize(const T* params, const T* weights, LossSums sums,
-                              double weight_sum, double alpha, T* grad) const {
+double Network<T>::finalize_range(const T* params, const T* weights, double weight_sum,
+                                  double alpha, T* grad, std::int64_t begin,
+                                  std::int64_t end) const {
     const T scale = static_cast<T>(1.0 / weight_sum);
     const T decay = static_cast<T>(alpha / weight_sum);
+    const std::int64_t weights_end = std::min(end, layout_.n_weights());
     double squared_weights = 0.0;
-    for (std::int64_t i = 0; i < layout_.n_weights(); ++i) {
+    for (std::int64_t i = begin; i < weights_end; ++i) {
         squared_weights += static_cast<double>(weights[i]) * weights[i];
         grad[i] = grad[i] * scale + decay * weights[i];
     }
-    for (std::int64_t i = layout_.n_weights(); i < layout_.n_params(); ++i) grad[i] *= scale;
-    if (constraints_.reparametrises()) constraints_.chain_rule(params, grad, layout_.n_params());
+    for (std::int64_t i = std::max(begin, layout_.n_weights()); i < end; ++i) grad[i] *= scale;
+    if (constraints_.reparametrises()) constraints_.chain_rule(params, grad, begin, end);
+    return squared_weights;
+}
+
+LossSums mean_loss(LossSums sums, double squared_weights, double weight_sum, double alpha) {
     return LossSums{(sums.loss + 0.5 * alpha * squared_weights) / weight_sum,
                     sums.constraint / weight_sum};
+}
+
+template <class T>
+LossSums Network<T>::finalize(const T* params, const T* weights, LossSums sums,
+                              double weight_sum, double alpha, T* grad) const {
+    const double squared_weights =
+        finalize_range(params, weights, weight_sum, alpha, grad, 0, layout_.n_params());
+    return mean_loss(sums, squared_weights, weight_sum, alpha);
 }
 
 template <class T>

@@ -8,6 +8,23 @@ namespace {
 // Workers spin this many rounds for the next batch before they sleep: batches follow
 // each other within microseconds, epochs are separated by Python's bookkeeping.
 constexpr int kSpinRounds = 20000;
+// Rounds of busy waiting before a waiting thread yields its core on every round: a
+// step's two halves are microseconds apart, and a sched_yield costs about one.
+constexpr int kBusyRounds = 2000;
+
+// Tells the core we are spinning (saves power, frees the sibling hyperthread).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+inline void back_off(int round) {
+    if (round < kBusyRounds)
+        cpu_relax();
+    else
+        std::this_thread::yield();
+}
 }  // namespace
 
 WorkerPool::WorkerPool(int n_threads)
@@ -28,7 +45,7 @@ WorkerPool::~WorkerPool() {
 void WorkerPool::wait_for_work(std::uint64_t seen) {
     for (int round = 0; round < kSpinRounds; ++round) {
         if (generation_.load(std::memory_order_acquire) != seen) return;
-        if (round > 64) std::this_thread::yield();
+        back_off(round);
     }
     std::unique_lock<std::mutex> lock(mutex_);
     sleepers_.fetch_add(1);
@@ -77,7 +94,7 @@ void WorkerPool::run(int n_tasks, const std::function<void(int)>& task) {
         errors_[0] = std::current_exception();
     }
     for (int round = 0; remaining_.load(std::memory_order_acquire) != 0; ++round)
-        if (round > 64) std::this_thread::yield();
+        back_off(round);
     for (const std::exception_ptr& error : errors_)
         if (error) std::rethrow_exception(error);
 }

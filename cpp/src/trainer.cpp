@@ -7,9 +7,19 @@
 
 namespace pmlp {
 
+namespace {
+// Parameters per cache line, the grain of the threads' parameter ranges.
+constexpr std::int64_t kCacheLineBytes = 64;
+}  // namespace
+
 template <class T>
 EpochTrainer<T>::Shard::Shard(const Layout& layout, std::int64_t capacity)
-    : workspace(layout, capacity), grad(layout.n_params()) {}
+    : workspace(layout, capacity),
+      x(capacity * layout.n_inputs()),
+      y(capacity * layout.n_outputs()),
+      weights(capacity),
+      multipliers(capacity * layout.n_outputs()),
+      grad(layout.n_params()) {}
 
 template <class T>
 EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
@@ -23,10 +33,6 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
     require(batch_size >= 1, "batch_size must be at least 1");
     require(n_threads >= 1, "n_threads must be at least 1");
     const Layout& layout = network_.layout();
-    batch_x_.resize(batch_size_ * layout.n_inputs());
-    batch_y_.resize(batch_size_ * layout.n_outputs());
-    batch_w_.resize(batch_size_);
-    batch_m_.resize(batch_size_ * layout.n_outputs());
     effective_.resize(layout.n_params());
     const int useful = threads_for(batch_size_);
     const std::int64_t rows_per_shard = (batch_size_ + useful - 1) / useful;
@@ -54,59 +60,83 @@ void EpochTrainer<T>::shuffle_order(std::uint64_t seed) {
 }
 
 template <class T>
-typename EpochTrainer<T>::Batch EpochTrainer<T>::batch_at(const Dataset<T>& data,
-                                                          T* multipliers, std::int64_t start,
-                                                          std::int64_t rows, bool shuffled) {
-    const std::int64_t k = network_.layout().n_outputs();
-    Batch b{ConstMatrix<T>{data.X.row(start), rows, data.X.cols},
-            ConstMatrix<T>{data.Y.row(start), rows, data.Y.cols},
-            data.sample_weight ? data.sample_weight + start : nullptr,
-            multipliers ? multipliers + start * k : nullptr};
-    if (!shuffled) return b;
-    const std::int64_t* idx = order_.data() + start;
+double EpochTrainer<T>::batch_weight_sum(const Dataset<T>& data, std::int64_t start,
+                                         std::int64_t rows, bool shuffled) const {
+    if (!data.sample_weight) return static_cast<double>(rows);
+    double sum = 0.0;
+    for (std::int64_t i = start; i < start + rows; ++i)
+        sum += data.sample_weight[shuffled ? order_[i] : i];
+    return sum;
+}
+
+// Rows [begin, end) of the batch: views into the data when it is not shuffled, else
+// gathered (by the shuffled order) into the shard's buffers.
+template <class T>
+typename EpochTrainer<T>::Rows EpochTrainer<T>::gather_rows(Shard& shard,
+                                                            const BatchTask& batch,
+                                                            std::int64_t begin,
+                                                            std::int64_t end) {
+    const Dataset<T>& data = *batch.data;
+    const std::int64_t k = network_.layout().n_outputs(), first = batch.start + begin;
+    const std::int64_t rows = end - begin;
+    if (!batch.shuffled)
+        return Rows{ConstMatrix<T>{data.X.row(first), rows, data.X.cols},
+                    ConstMatrix<T>{data.Y.row(first), rows, data.Y.cols},
+                    data.sample_weight ? data.sample_weight + first : nullptr,
+                    batch.multipliers ? batch.multipliers + first * k : nullptr};
+    const std::int64_t* idx = order_.data() + first;
     auto gather = [&](const T* source, std::int64_t cols, std::vector<T>& buffer) {
         for (std::int64_t i = 0; i < rows; ++i)
             std::copy_n(source + idx[i] * cols, cols, buffer.data() + i * cols);
         return buffer.data();
     };
-    b.x = ConstMatrix<T>{gather(data.X.data, data.X.cols, batch_x_), rows, data.X.cols};
-    b.y = ConstMatrix<T>{gather(data.Y.data, data.Y.cols, batch_y_), rows, data.Y.cols};
-    if (b.weights) b.weights = gather(data.sample_weight, 1, batch_w_);
-    if (b.multipliers) b.multipliers = gather(multipliers, k, batch_m_);
-    return b;
+    return Rows{ConstMatrix<T>{gather(data.X.data, data.X.cols, shard.x), rows, data.X.cols},
+                ConstMatrix<T>{gather(data.Y.data, data.Y.cols, shard.y), rows, data.Y.cols},
+                data.sample_weight ? gather(data.sample_weight, 1, shard.weights) : nullptr,
+                batch.multipliers ? gather(batch.multipliers, k, shard.multipliers)
+                                  : nullptr};
 }
 
 template <class T>
-void EpochTrainer<T>::process_rows(Shard& shard, const T* effective, const Batch& batch,
-                                   std::int64_t begin, std::int64_t end) const {
-    const std::int64_t rows = end - begin, k = network_.layout().n_outputs();
-    ConstMatrix<T> x{batch.x.row(begin), rows, batch.x.cols};
-    ConstMatrix<T> y{batch.y.row(begin), rows, batch.y.cols};
-    const T* w = batch.weights ? batch.weights + begin : nullptr;
-    T* m = batch.multipliers ? batch.multipliers + begin * k : nullptr;
+void EpochTrainer<T>::process_rows(Shard& shard, const BatchTask& batch, std::int64_t begin,
+                                   std::int64_t end) {
+    const Rows rows = gather_rows(shard, batch, begin, end);
+    const std::int64_t n = end - begin;
     Workspace<T>& ws = shard.workspace;
-    network_.forward(effective, x, ws);
-    shard.sums = network_.backward(effective, x, y, w, m, ws, shard.grad.data(), false);
+    network_.forward(effective_.data(), rows.x, ws);
+    shard.sums = network_.backward(effective_.data(), rows.x, rows.y, rows.weights,
+                                   rows.multipliers, ws, shard.grad.data(), false);
     shard.below_threshold = network_.spec().output_constraint != OutputConstraint::none
-                                ? network_.count_below_threshold(rows, ws)
+                                ? network_.count_below_threshold(n, ws)
                                 : 0;
+    if (!rows.multipliers) return;
     // Dual ascent with the predictions this step's gradient used.
-    if (m) network_.ascend_multipliers(rows, ws, m);
+    network_.ascend_multipliers(n, ws, rows.multipliers);
+    if (!batch.shuffled) return;  // updated in place
+    const std::int64_t k = network_.layout().n_outputs();
+    const std::int64_t* idx = order_.data() + batch.start + begin;
+    for (std::int64_t i = 0; i < n; ++i)
+        std::copy_n(rows.multipliers + i * k, k, batch.multipliers + idx[i] * k);
 }
 
+// Sums the shards' gradients over parameters [begin, end) into shard 0's and applies
+// the update to them, so that threads share this part of the step too; returns the
+// range's share of ||W||^2.
 template <class T>
-LossSums EpochTrainer<T>::combine_shards(int n_shards, std::int64_t& below_threshold) {
-    LossSums sums = shards_[0].sums;
-    below_threshold += shards_[0].below_threshold;
+double EpochTrainer<T>::update_parameters(const UpdateTask& task, int n_shards,
+                                          std::int64_t begin, std::int64_t end) {
     T* grad = shards_[0].grad.data();
-    const std::int64_t n = network_.layout().n_params();
-    for (int t = 1; t < n_shards; ++t) {
-        sums += shards_[t].sums;
-        below_threshold += shards_[t].below_threshold;
-        const T* other = shards_[t].grad.data();
-        for (std::int64_t i = 0; i < n; ++i) grad[i] += other[i];
+    for (int s = 1; s < n_shards; ++s) {
+        const T* other = shards_[s].grad.data();
+        for (std::int64_t i = begin; i < end; ++i) grad[i] += other[i];
     }
-    return sums;
+    const double squared_weights = network_.finalize_range(
+        task.params, effective_.data(), task.weight_sum, task.alpha, grad, begin, end);
+    update_range(task.step, task.params, grad, task.state, begin, end);
+    network_.project(task.params, begin, end);
+    // The next batch's weights.
+    network_.effective_params(task.params, effective_.data(), begin, end);
+    return squared_weights;
 }
 
 template <class T>
@@ -120,41 +150,38 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
                 std::to_string(data.X.rows));
     std::iota(order_.begin(), order_.end(), std::int64_t{0});
     if (options.shuffle) shuffle_order(options.seed);
+    network_.effective_params(params, effective_.data());
 
-    const std::int64_t k = network_.layout().n_outputs();
-    T* grad = shards_[0].grad.data();
+    const std::int64_t block = std::max<std::int64_t>(1, kCacheLineBytes / sizeof(T));
     double loss_total = 0.0, constraint_total = 0.0;
     std::int64_t below_threshold = 0;
     for (std::int64_t start = 0; start < n_samples_; start += batch_size_) {
         interrupt.check();
         const std::int64_t rows = std::min(batch_size_, n_samples_ - start);
-        const Batch batch = batch_at(data, multipliers, start, rows, options.shuffle);
-        const double weight_sum =
-            batch.weights ? std::accumulate(batch.weights, batch.weights + rows, 0.0)
-                          : static_cast<double>(rows);
+        const double weight_sum = batch_weight_sum(data, start, rows, options.shuffle);
         if (weight_sum <= 0.0) continue;  // a batch of zero weights carries no information
-        const T* effective = params;
-        if (network_.reparametrises()) {
-            network_.effective_params(params, effective_.data());
-            effective = effective_.data();
-        }
         const int n_shards = std::min(threads_for(rows), static_cast<int>(shards_.size()));
+        const BatchTask batch{&data, multipliers, start, rows, options.shuffle};
         pool_->run(n_shards, [&](int t) {
             const auto [begin, end] = split_rows(rows, n_shards, t);
-            process_rows(shards_[t], effective, batch, begin, end);
+            process_rows(shards_[t], batch, begin, end);
         });
-        const LossSums sums = combine_shards(n_shards, below_threshold);
-        const LossSums batch_loss =
-            network_.finalize(params, effective, sums, weight_sum, options.alpha, grad);
+        const UpdateTask update{params, state, begin_update<T>(options.optimizer, state),
+                                weight_sum, options.alpha};
+        pool_->run(n_shards, [&](int t) {
+            const auto [begin, end] = split_blocks(n_params, n_shards, t, block);
+            shards_[t].squared_weights = update_parameters(update, n_shards, begin, end);
+        });
+        LossSums sums;
+        double squared_weights = 0.0;
+        for (int t = 0; t < n_shards; ++t) {
+            sums += shards_[t].sums;
+            below_threshold += shards_[t].below_threshold;
+            squared_weights += shards_[t].squared_weights;
+        }
+        const LossSums batch_loss = mean_loss(sums, squared_weights, weight_sum, options.alpha);
         loss_total += batch_loss.loss * static_cast<double>(rows);
         constraint_total += batch_loss.constraint * static_cast<double>(rows);
-        if (batch.multipliers && options.shuffle) {  // scatter the updated multipliers
-            const std::int64_t* idx = order_.data() + start;
-            for (std::int64_t i = 0; i < rows; ++i)
-                std::copy_n(batch.multipliers + i * k, k, multipliers + idx[i] * k);
-        }
-        optimizer_update(options.optimizer, params, grad, state, n_params);
-        network_.project(params);
     }
     const double n = static_cast<double>(n_samples_);
     return EpochResult{loss_total / n, constraint_total / n, state.step, below_threshold};

@@ -17,20 +17,29 @@ inline T logistic(T z) {
     return e / (T(1) + e);
 }
 
+// z <- f(z + bias) for every row of z (rows x cols, row-major): one pass over the
+// layer's output instead of a bias copy before the GEMM and an activation pass after.
+template <class T, class F>
+void map_rows_plus_bias(T* z, const T* bias, std::int64_t rows, std::int64_t cols, F f) {
+    for (std::int64_t i = 0; i < rows; ++i) {
+        T* __restrict row = z + i * cols;
+        for (std::int64_t j = 0; j < cols; ++j) row[j] = f(row[j] + bias[j]);
+    }
+}
+
 template <class T>
-void apply_activation(Activation activation, T* values, std::int64_t n) {
+void add_bias_and_activate(Activation activation, T* z, const T* bias, std::int64_t rows,
+                           std::int64_t cols) {
     switch (activation) {
         case Activation::identity:
-            return;
+            return map_rows_plus_bias(z, bias, rows, cols, [](T v) { return v; });
         case Activation::logistic:
-            for (std::int64_t i = 0; i < n; ++i) values[i] = logistic(values[i]);
-            return;
+            return map_rows_plus_bias(z, bias, rows, cols, [](T v) { return logistic(v); });
         case Activation::tanh:
-            for (std::int64_t i = 0; i < n; ++i) values[i] = std::tanh(values[i]);
-            return;
+            return map_rows_plus_bias(z, bias, rows, cols, [](T v) { return std::tanh(v); });
         case Activation::relu:
-            for (std::int64_t i = 0; i < n; ++i) values[i] = std::max(values[i], T(0));
-            return;
+            return map_rows_plus_bias(z, bias, rows, cols,
+                                      [](T v) { return std::max(v, T(0)); });
     }
 }
 

@@ -40,32 +40,37 @@ public:
     }
     std::int64_t size() const { return static_cast<std::int64_t>(signs_.size()); }
 
-    // The weights the layers use, from the parameters the optimiser updates.
+    // The weights the layers use, from the parameters the optimiser updates, for
+    // parameters [begin, end).
     template <class T>
-    void effective(const T* free, T* out, std::int64_t n) const {
-        for (std::int64_t i = 0; i < n; ++i) {
+    void effective(const T* free, T* out, std::int64_t begin, std::int64_t end) const {
+        for (std::int64_t i = begin; i < end; ++i) {
             const std::int8_t s = signs_[i];
             out[i] = s == 0 ? free[i] : T(s) * map(free[i]);
         }
     }
 
     // grad (with respect to the effective weights) becomes the gradient with respect
-    // to the free parameters.
+    // to the free parameters, for parameters [begin, end).
     template <class T>
-    void chain_rule(const T* free, T* grad, std::int64_t n) const {
-        for (std::int64_t i = 0; i < n; ++i)
+    void chain_rule(const T* free, T* grad, std::int64_t begin, std::int64_t end) const {
+        for (std::int64_t i = begin; i < end; ++i)
             if (signs_[i] != 0) grad[i] *= T(signs_[i]) * map_derivative(free[i]);
     }
 
-    // Clips constrained parameters onto their half-line (exactly 0 at the boundary).
+    // Clips constrained parameters among [begin, end) onto their half-line (exactly 0
+    // at the boundary).
     template <class T>
-    void project(T* params, std::int64_t n) const {
+    void project(T* params, std::int64_t begin, std::int64_t end) const {
         if (method_ != WeightMethod::projection) return;
         // Over contiguous runs of one sign, so that the loops vectorise: this runs
         // after every update.
         for (const SignRun& run : runs_) {
-            T* p = params + run.begin;
-            const std::int64_t length = std::min(run.end, n) - run.begin;
+            const std::int64_t first = std::max(run.begin, begin);
+            const std::int64_t last = std::min(run.end, end);
+            if (first >= last) continue;
+            T* p = params + first;
+            const std::int64_t length = last - first;
             if (run.sign > 0)
                 for (std::int64_t i = 0; i < length; ++i) p[i] = std::max(p[i], T(0));
             else

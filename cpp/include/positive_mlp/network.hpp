@@ -85,6 +85,8 @@ public:
     // The weights the layers use: `params` itself, or its reparametrisation in ws.
     const T* effective_params(const T* params, Workspace<T>& ws) const;
     void effective_params(const T* params, T* out) const;
+    void effective_params(const T* params, T* out, std::int64_t begin,
+                          std::int64_t end) const;  // parameters [begin, end) only
 
     // Predictions for `inputs` into ws.activations.back() (rows x n_outputs), with
     // the effective weights.
@@ -104,9 +106,16 @@ public:
     // penalty, and the mean constraint term apart.
     LossSums finalize(const T* params, const T* weights, LossSums sums, double weight_sum,
                       double alpha, T* grad) const;
+    // finalize's gradient part for parameters [begin, end), which threads can share out;
+    // returns those parameters' share of ||W||^2 for mean_loss.
+    double finalize_range(const T* params, const T* weights, double weight_sum, double alpha,
+                          T* grad, std::int64_t begin, std::int64_t end) const;
 
     // Keeps projected parameters on their half-lines (after every update).
-    void project(T* params) const { constraints_.project(params, layout_.n_params()); }
+    void project(T* params) const { project(params, 0, layout_.n_params()); }
+    void project(T* params, std::int64_t begin, std::int64_t end) const {
+        constraints_.project(params, begin, end);
+    }
 
     // Dual ascent on the multipliers of the rows whose predictions are in ws.
     void ascend_multipliers(std::int64_t rows, const Workspace<T>& ws, T* multipliers) const;
@@ -146,6 +155,10 @@ private:
     std::vector<T> constraint_threshold_;  // threshold + margin
     SignConstraints constraints_;
 };
+
+// The mean loss with its L2 penalty (alpha / 2 * ||W||^2), and the mean constraint term,
+// from weighted sums over rows.
+LossSums mean_loss(LossSums sums, double squared_weights, double weight_sum, double alpha);
 
 // Rows per chunk of the full-data passes (loss_and_gradient, predict,
 // update_multipliers), which spread their chunks over up to n_threads threads: large

@@ -26,40 +26,70 @@ struct OptimizerState {
     std::int64_t step = 0;
 };
 
+// The constants of one update step, fixed before its element loop runs (in one piece or
+// split over threads by parameter ranges).
 template <class T>
-void sgd_update(const OptimizerOptions& o, T* params, const T* grad, T* velocity,
-                std::int64_t n) {
-    const T lr = static_cast<T>(o.learning_rate), mu = static_cast<T>(o.momentum);
-    for (std::int64_t i = 0; i < n; ++i) {
-        velocity[i] = mu * velocity[i] - lr * grad[i];
-        params[i] += o.nesterov ? mu * velocity[i] - lr * grad[i] : velocity[i];
+struct UpdateStep {
+    Solver solver;
+    T learning_rate;  // Adam's includes the bias correction of this step
+    T momentum;
+    bool nesterov;
+    T beta_1, beta_2, epsilon;
+};
+
+// Starts an update: counts Adam's step and returns the step's constants.
+template <class T>
+UpdateStep<T> begin_update(const OptimizerOptions& o, OptimizerState<T>& s) {
+    double lr = o.learning_rate;
+    if (o.solver == Solver::adam) {
+        s.step += 1;
+        const double t = static_cast<double>(s.step);
+        lr *= std::sqrt(1.0 - std::pow(o.beta_2, t)) / (1.0 - std::pow(o.beta_1, t));
     }
+    return UpdateStep<T>{o.solver,
+                         static_cast<T>(lr),
+                         static_cast<T>(o.momentum),
+                         o.nesterov,
+                         static_cast<T>(o.beta_1),
+                         static_cast<T>(o.beta_2),
+                         static_cast<T>(o.epsilon)};
 }
 
+// Updates parameters [begin, end) with scikit-learn's rules. The buffers never overlap;
+// saying so (restrict) lets the loops vectorise.
 template <class T>
-void adam_update(const OptimizerOptions& o, T* params, const T* grad, OptimizerState<T>& s,
-                 std::int64_t n) {
-    s.step += 1;
-    const double t = static_cast<double>(s.step);
-    const T lr = static_cast<T>(o.learning_rate * std::sqrt(1.0 - std::pow(o.beta_2, t)) /
-                                (1.0 - std::pow(o.beta_1, t)));
-    const T b1 = static_cast<T>(o.beta_1), b2 = static_cast<T>(o.beta_2);
-    const T eps = static_cast<T>(o.epsilon);
-    for (std::int64_t i = 0; i < n; ++i) {
+void update_range(const UpdateStep<T>& u, T* __restrict params, const T* __restrict grad,
+                  const OptimizerState<T>& s, std::int64_t begin, std::int64_t end) {
+    T* __restrict first = s.first;
+    if (u.solver == Solver::sgd) {
+        const T lr = u.learning_rate, mu = u.momentum;
+        if (u.nesterov) {
+            for (std::int64_t i = begin; i < end; ++i) {
+                first[i] = mu * first[i] - lr * grad[i];
+                params[i] += mu * first[i] - lr * grad[i];
+            }
+        } else {
+            for (std::int64_t i = begin; i < end; ++i) {
+                first[i] = mu * first[i] - lr * grad[i];
+                params[i] += first[i];
+            }
+        }
+        return;
+    }
+    T* __restrict second = s.second;
+    const T lr = u.learning_rate, b1 = u.beta_1, b2 = u.beta_2, eps = u.epsilon;
+    for (std::int64_t i = begin; i < end; ++i) {
         const T g = grad[i];
-        s.first[i] = b1 * s.first[i] + (T(1) - b1) * g;
-        s.second[i] = b2 * s.second[i] + (T(1) - b2) * g * g;
-        params[i] -= lr * s.first[i] / (std::sqrt(s.second[i]) + eps);
+        first[i] = b1 * first[i] + (T(1) - b1) * g;
+        second[i] = b2 * second[i] + (T(1) - b2) * g * g;
+        params[i] -= lr * first[i] / (std::sqrt(second[i]) + eps);
     }
 }
 
 template <class T>
 void optimizer_update(const OptimizerOptions& o, T* params, const T* grad,
                       OptimizerState<T>& s, std::int64_t n) {
-    switch (o.solver) {
-        case Solver::sgd: return sgd_update(o, params, grad, s.first, n);
-        case Solver::adam: return adam_update(o, params, grad, s, n);
-    }
+    update_range(begin_update(o, s), params, grad, s, 0, n);
 }
 
 }  // namespace pmlp

@@ -52,4 +52,13 @@ inline std::pair<std::int64_t, std::int64_t> split_rows(std::int64_t rows, int p
     return {begin, begin + base + (part < extra ? 1 : 0)};
 }
 
+// Like split_rows, with every boundary a multiple of `block` (but the last): threads
+// updating neighbouring parameter ranges then never write to one cache line.
+inline std::pair<std::int64_t, std::int64_t> split_blocks(std::int64_t n, int parts, int part,
+                                                          std::int64_t block) {
+    const std::int64_t n_blocks = (n + block - 1) / block;
+    const auto [first, last] = split_rows(n_blocks, parts, part);
+    return {std::min(first * block, n), std::min(last * block, n)};
+}
+
 }  // namespace pmlp

@@ -38,7 +38,7 @@ struct EpochResult {
 // threads ran batches of 256 rows of a (256, 256) network 1.7x faster and of 2048 rows
 // 2.0x, but gained only 1.1-1.4x on batches of 32-256 rows of a (64, 64) network, and
 // lost that gain whenever another process's threads competed for the cores.
-constexpr std::int64_t kMinWorkPerThread = std::int64_t{1} << 21;
+constexpr std::int64_t kMinWorkPerThread = std::int64_t{1} << 17;
 
 // Owns the per-fit buffers and threads: create once per fit, call run_epoch once per
 // epoch.
@@ -61,34 +61,53 @@ private:
     // Threads worth using on a batch of `rows` rows.
     int threads_for(std::int64_t rows) const;
 
-    // One batch's rows: views into the data, or into the gathered buffers.
-    struct Batch {
+    // One thread's rows of a batch: views into the data, or into its gather buffers.
+    struct Rows {
         ConstMatrix<T> x, y;
         const T* weights;
         T* multipliers;
     };
-    // What one thread computes for its share of a batch.
+    // What one thread owns and computes: its rows' buffers and gradient, then the
+    // update of its range of parameters.
     struct Shard {
         Shard(const Layout& layout, std::int64_t capacity);
         Workspace<T> workspace;
+        std::vector<T> x, y, weights, multipliers;  // gathered rows
         std::vector<T> grad;
         LossSums sums;
         std::int64_t below_threshold = 0;
+        double squared_weights = 0.0;
+    };
+    // The batch every thread works on.
+    struct BatchTask {
+        const Dataset<T>* data;
+        T* multipliers;
+        std::int64_t start, rows;
+        bool shuffled;
+    };
+    // The update every thread applies to its range of parameters.
+    struct UpdateTask {
+        T* params;
+        OptimizerState<T> state;
+        UpdateStep<T> step;
+        double weight_sum, alpha;
     };
 
     void shuffle_order(std::uint64_t seed);
-    Batch batch_at(const Dataset<T>& data, T* multipliers, std::int64_t start,
-                   std::int64_t rows, bool shuffled);
-    void process_rows(Shard& shard, const T* effective, const Batch& batch,
-                      std::int64_t begin, std::int64_t end) const;
-    LossSums combine_shards(int n_shards, std::int64_t& below_threshold);
+    double batch_weight_sum(const Dataset<T>& data, std::int64_t start, std::int64_t rows,
+                            bool shuffled) const;
+    Rows gather_rows(Shard& shard, const BatchTask& batch, std::int64_t begin,
+                     std::int64_t end);
+    void process_rows(Shard& shard, const BatchTask& batch, std::int64_t begin,
+                      std::int64_t end);
+    double update_parameters(const UpdateTask& task, int n_shards, std::int64_t begin,
+                           std::int64_t end);
 
     Network<T> network_;
     std::int64_t n_samples_, batch_size_;
     int max_threads_ = 1;
     std::vector<std::int64_t> order_;
-    std::vector<T> batch_x_, batch_y_, batch_w_, batch_m_;  // gathered rows
-    std::vector<T> effective_;                             // reparametrised weights
+    std::vector<T> effective_;  // reparametrised weights
     std::vector<Shard> shards_;
     std::unique_ptr<WorkerPool> pool_;
 };
