@@ -34,10 +34,11 @@ struct EpochResult {
 };
 
 // Least work (rows x parameters, about the multiply-adds of one pass) a thread takes
-// from a batch; below it one thread does the batch. On an idle 2-core machine two
-// threads ran batches of 256 rows of a (256, 256) network 1.7x faster and of 2048 rows
-// 2.0x, but gained only 1.1-1.4x on batches of 32-256 rows of a (64, 64) network, and
-// lost that gain whenever another process's threads competed for the cores.
+// from a batch; below it one thread does the batch. Measured on an idle 2-core machine,
+// two threads (rows split for the gradient, parameters split for the update) ran a
+// (64, 64) network 1.5x faster at batch 64, 1.2-1.8x at batch 256 and no faster at
+// batch 32 (5.4k parameters x 32 rows, below this bound); a (256, 256) network 1.4x
+// faster at batch 32 and 1.6x at batch 256.
 constexpr std::int64_t kMinWorkPerThread = std::int64_t{1} << 17;
 
 // Owns the per-fit buffers and threads: create once per fit, call run_epoch once per
