@@ -33,7 +33,7 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
     require(batch_size >= 1, "batch_size must be at least 1");
     require(n_threads >= 1, "n_threads must be at least 1");
     const Layout& layout = network_.layout();
-    effective_.resize(layout.n_params());
+    if (network_.reparametrises()) effective_.resize(layout.n_params());
     const int useful = threads_for(batch_size_);
     const std::int64_t rows_per_shard = (batch_size_ + useful - 1) / useful;
     shards_.reserve(useful);
@@ -103,8 +103,8 @@ void EpochTrainer<T>::process_rows(Shard& shard, const BatchTask& batch, std::in
     const Rows rows = gather_rows(shard, batch, begin, end);
     const std::int64_t n = end - begin;
     Workspace<T>& ws = shard.workspace;
-    network_.forward(effective_.data(), rows.x, ws);
-    shard.sums = network_.backward(effective_.data(), rows.x, rows.y, rows.weights,
+    network_.forward(batch.weights, rows.x, ws);
+    shard.sums = network_.backward(batch.weights, rows.x, rows.y, rows.weights,
                                    rows.multipliers, ws, shard.grad.data(), false);
     shard.below_threshold = network_.spec().output_constraint != OutputConstraint::none
                                 ? network_.count_below_threshold(n, ws)
@@ -131,11 +131,11 @@ double EpochTrainer<T>::update_parameters(const UpdateTask& task, int n_shards,
         for (std::int64_t i = begin; i < end; ++i) grad[i] += other[i];
     }
     const double squared_weights = network_.finalize_range(
-        task.params, effective_.data(), task.weight_sum, task.alpha, grad, begin, end);
+        task.params, task.weights, task.weight_sum, task.alpha, grad, begin, end);
     update_range(task.step, task.params, grad, task.state, begin, end);
     network_.project(task.params, begin, end);
-    // The next batch's weights.
-    network_.effective_params(task.params, effective_.data(), begin, end);
+    if (network_.reparametrises())  // the next batch's weights
+        network_.effective_params(task.params, effective_.data(), begin, end);
     return squared_weights;
 }
 
@@ -150,7 +150,12 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
                 std::to_string(data.X.rows));
     std::iota(order_.begin(), order_.end(), std::int64_t{0});
     if (options.shuffle) shuffle_order(options.seed);
-    network_.effective_params(params, effective_.data());
+    // The weights the layers use: the parameters themselves, or their reparametrisation.
+    const T* weights = params;
+    if (network_.reparametrises()) {
+        network_.effective_params(params, effective_.data());
+        weights = effective_.data();
+    }
 
     const std::int64_t block = std::max<std::int64_t>(1, kCacheLineBytes / sizeof(T));
     double loss_total = 0.0, constraint_total = 0.0;
@@ -161,13 +166,14 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
         const double weight_sum = batch_weight_sum(data, start, rows, options.shuffle);
         if (weight_sum <= 0.0) continue;  // a batch of zero weights carries no information
         const int n_shards = std::min(threads_for(rows), static_cast<int>(shards_.size()));
-        const BatchTask batch{&data, multipliers, start, rows, options.shuffle};
+        const BatchTask batch{&data, weights, multipliers, start, rows, options.shuffle};
         pool_->run(n_shards, [&](int t) {
             const auto [begin, end] = split_rows(rows, n_shards, t);
             process_rows(shards_[t], batch, begin, end);
         });
-        const UpdateTask update{params, state, begin_update<T>(options.optimizer, state),
-                                weight_sum, options.alpha};
+        const UpdateTask update{params, weights, state,
+                                begin_update<T>(options.optimizer, state), weight_sum,
+                                options.alpha};
         pool_->run(n_shards, [&](int t) {
             const auto [begin, end] = split_blocks(n_params, n_shards, t, block);
             shards_[t].squared_weights = update_parameters(update, n_shards, begin, end);

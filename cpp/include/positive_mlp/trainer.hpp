@@ -82,6 +82,7 @@ private:
     // The batch every thread works on.
     struct BatchTask {
         const Dataset<T>* data;
+        const T* weights;  // the layers' (effective) weights
         T* multipliers;
         std::int64_t start, rows;
         bool shuffled;
@@ -89,6 +90,7 @@ private:
     // The update every thread applies to its range of parameters.
     struct UpdateTask {
         T* params;
+        const T* weights;  // as in BatchTask
         OptimizerState<T> state;
         UpdateStep<T> step;
         double weight_sum, alpha;
@@ -108,7 +110,7 @@ private:
     std::int64_t n_samples_, batch_size_;
     int max_threads_ = 1;
     std::vector<std::int64_t> order_;
-    std::vector<T> effective_;  // reparametrised weights
+    std::vector<T> effective_;  // reparametrised weights (when the network uses them)
     std::vector<Shard> shards_;
     std::unique_ptr<WorkerPool> pool_;
 };
