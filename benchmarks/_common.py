@@ -135,13 +135,14 @@ def thread_labels(blas: int, torch_threads: int) -> dict[str, str]:
             "PyTorch-1t": "torch=1"}
 
 
-def gemm_peak_gflops(dtype: str, size: int = 2048, repeats: int = 3,
+def gemm_peak_gflops(dtype: str, size: int = 2048, repeats: int = 10,
                      threads: int | None = None) -> float:
     """Best GFLOP/s of numpy's ``a @ b`` on ``size x size`` matrices of ``dtype``.
 
     ``threads=None`` leaves numpy's BLAS at its default (all cores); ``threads=1``
     gives the peak of one core, the ceiling of our fit, whose BLAS runs
-    single-threaded. (On a loaded machine the first can be the lower.)
+    single-threaded. (On a loaded machine the first can be the lower.) The best of
+    ``repeats``, since a shared machine's other load only ever slows a product down.
     """
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size)).astype(dtype)
