@@ -49,6 +49,22 @@ int threads_for(std::int64_t n, int n_threads) {
     return static_cast<int>(std::clamp<std::int64_t>(n_chunks, 1, std::max(n_threads, 1)));
 }
 
+// sum x_i^2 in double, in kLanes independent partial sums: a single running sum is a
+// chain of dependent additions that cannot vectorise (strict floating-point order).
+template <class T>
+double sum_of_squares(const T* x, std::int64_t n) {
+    constexpr int kLanes = 8;
+    double partial[kLanes] = {};
+    std::int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes)
+        for (int lane = 0; lane < kLanes; ++lane)
+            partial[lane] += static_cast<double>(x[i + lane]) * x[i + lane];
+    double total = 0.0;
+    for (; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
+    for (double p : partial) total += p;
+    return total;
+}
+
 }  // namespace
 
 Layout::Layout(const NetworkSpec& spec) : sizes_(spec.layer_sizes) {
@@ -202,11 +218,10 @@ double Network<T>::finalize_range(const T* params, const T* weights, double weig
     const T scale = static_cast<T>(1.0 / weight_sum);
     const T decay = static_cast<T>(alpha / weight_sum);
     const std::int64_t weights_end = std::min(end, layout_.n_weights());
-    double squared_weights = 0.0;
-    for (std::int64_t i = begin; i < weights_end; ++i) {
-        squared_weights += static_cast<double>(weights[i]) * weights[i];
+    for (std::int64_t i = begin; i < weights_end; ++i)
         grad[i] = grad[i] * scale + decay * weights[i];
-    }
+    const double squared_weights =
+        sum_of_squares(weights + begin, std::max<std::int64_t>(weights_end - begin, 0));
     for (std::int64_t i = std::max(begin, layout_.n_weights()); i < end; ++i) grad[i] *= scale;
     if (constraints_.reparametrises()) constraints_.chain_rule(params, grad, begin, end);
     return squared_weights;
