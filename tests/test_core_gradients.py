@@ -82,6 +82,9 @@ def test_predictions_and_loss_match_numpy_reference(activation, transform, loss_
     reference = loss(layout, params, X, y, activation, transform, threshold, loss_name,
                      0.1, weights)
     assert value == pytest.approx(reference, rel=1e-12)
+    # the objective alone, from forward passes only
+    assert network.loss(params, X, y, weights, None, 0.1) == pytest.approx(reference,
+                                                                           rel=1e-12)
 
 
 # A dimension of 1 anywhere (one input, one unit, one output, one row) sends the

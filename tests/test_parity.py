@@ -31,11 +31,15 @@ def _linnerud():  # three positive outputs
 
 
 @pytest.mark.parametrize(
-    "solver, data",
-    [("adam", _diabetes), ("sgd", _diabetes), ("lbfgs", _diabetes),
-     ("adam", _linnerud), ("sgd", _linnerud)],
+    "solver, data, hidden",
+    [("adam", _diabetes, (16, 8)), ("sgd", _diabetes, (16, 8)),
+     ("lbfgs", _diabetes, (16, 8)), ("adam", _linnerud, (16, 8)),
+     ("sgd", _linnerud, (16, 8)),
+     # 2817 parameters: updated in several blocks, and batches of 200 rows split
+     # over two threads
+     ("adam", _diabetes, (64, 32)), ("sgd", _diabetes, (64, 32))],
 )
-def test_identity_output_reproduces_mlpregressor_exactly(solver, data):
+def test_identity_output_reproduces_mlpregressor_exactly(solver, data, hidden):
     """Same initial weights (the same draws from random_state), no shuffling: the
     C++ core follows MLPRegressor's trajectory to rounding error.
 
@@ -43,10 +47,11 @@ def test_identity_output_reproduces_mlpregressor_exactly(solver, data):
     outputs) and its gradient (a sum over outputs) disagree, so its line search
     follows another path than ours, whose loss and gradient agree."""
     X, y = data()
-    settings = dict(hidden_layer_sizes=(16, 8), solver=solver, max_iter=25,
+    settings = dict(hidden_layer_sizes=hidden, solver=solver, max_iter=25,
                     random_state=0, shuffle=False,
                     learning_rate_init=1e-4 if solver == "sgd" else 0.01)
-    ours = PositiveMLPRegressor(output_activation="identity", **settings).fit(X, y)
+    ours = PositiveMLPRegressor(output_activation="identity", n_threads=2,
+                                **settings).fit(X, y)
     theirs = MLPRegressor(**settings).fit(X, y)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)

@@ -136,6 +136,20 @@ double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const 
 }
 
 template <class T>
+double loss(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
+            const InArray<T>& Y, const std::optional<InArray<T>>& sample_weight,
+            std::optional<InOutArray<T>> multipliers, double alpha, int n_threads) {
+    Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
+                    optional_weights(sample_weight, X.shape(0))};
+    const T* m = optional_matrix(multipliers, X.shape(0), net.layout().n_outputs(),
+                                 "multipliers");
+    const T* p = vector_view(params, net.layout().n_params(), "params");
+    py::gil_scoped_release release;
+    InterruptCheck interrupt = python_interrupt_check();
+    return net.loss(p, data, m, alpha, interrupt, n_threads);
+}
+
+template <class T>
 std::int64_t update_multipliers(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
                         std::optional<InOutArray<T>> multipliers, int n_threads) {
     ConstMatrix<T> x = matrix_view(X, "X");
@@ -187,6 +201,9 @@ void bind_precision(py::module_& m) {
         .def("predict", &predict<T>, py::arg("params"), py::arg("X"),
              py::arg("n_threads") = 1)
         .def("effective_params", &effective_params<T>, py::arg("params"))
+        .def("loss", &loss<T>, py::arg("params"), py::arg("X"), py::arg("y"),
+             py::arg("sample_weight"), py::arg("multipliers").noconvert(), py::arg("alpha"),
+             py::arg("n_threads") = 1)
         .def("loss_and_gradient", &loss_and_gradient<T>, py::arg("params"),
              py::arg("X"), py::arg("y"), py::arg("sample_weight"),
              py::arg("multipliers").noconvert(), py::arg("alpha"),

@@ -165,10 +165,9 @@ void Network<T>::forward(const T* params, ConstMatrix<T> inputs, Workspace<T>& w
 }
 
 template <class T>
-LossSums Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<T> targets,
-                            const T* sample_weight, const T* multipliers, Workspace<T>& ws,
-                            T* grad, bool accumulate) const {
-    const std::int64_t rows = inputs.rows, L = layout_.n_layers(), k = layout_.n_outputs();
+LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weight,
+                                   const T* multipliers, Workspace<T>& ws) const {
+    const std::int64_t rows = targets.rows, L = layout_.n_layers(), k = layout_.n_outputs();
     const T* pred = ws.activations[L].data();
     T* delta = ws.deltas[L].data();
     LossSums sums;
@@ -190,6 +189,15 @@ LossSums Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatri
         sums.loss += static_cast<double>(w) * row_loss;
         sums.constraint += static_cast<double>(w) * row_constraint;
     }
+    return sums;
+}
+
+template <class T>
+LossSums Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<T> targets,
+                              const T* sample_weight, const T* multipliers, Workspace<T>& ws,
+                              T* grad, bool accumulate) const {
+    const LossSums sums = output_deltas(targets, sample_weight, multipliers, ws);
+    const std::int64_t rows = inputs.rows, L = layout_.n_layers();
     const T beta = accumulate ? T(1) : T(0);
     for (std::int64_t l = L - 1; l >= 0; --l) {
         const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
@@ -276,10 +284,7 @@ double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
                                      InterruptCheck& interrupt, int n_threads) const {
     check_dataset(data, layout_.n_params(), multipliers);
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
-    double weight_sum = static_cast<double>(n);
-    if (data.sample_weight)
-        weight_sum = std::accumulate(data.sample_weight, data.sample_weight + n, 0.0);
-    require(weight_sum > 0.0, "the sample weights sum to zero");
+    const double weight_sum = total_weight(data);
     const int threads = threads_for(n, n_threads);
     std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
     const T* weights = effective_params(params, ws[0]);
@@ -303,6 +308,37 @@ double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
     }
     const LossSums mean = finalize(params, weights, sums[0], weight_sum, alpha, grad);
     return mean.loss + mean.constraint;
+}
+
+template <class T>
+double Network<T>::loss(const T* params, const Dataset<T>& data, const T* multipliers,
+                        double alpha, InterruptCheck& interrupt, int n_threads) const {
+    check_dataset(data, layout_.n_params(), multipliers);
+    const std::int64_t n = data.X.rows, k = layout_.n_outputs();
+    const double weight_sum = total_weight(data);
+    const int threads = threads_for(n, n_threads);
+    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
+    const T* weights = effective_params(params, ws[0]);
+    std::vector<LossSums> sums(threads);
+    for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
+        forward(weights, ConstMatrix<T>{data.X.row(start), rows, data.X.cols}, ws[t]);
+        sums[t] += output_deltas(ConstMatrix<T>{data.Y.row(start), rows, data.Y.cols},
+                                 data.sample_weight ? data.sample_weight + start : nullptr,
+                                 multipliers ? multipliers + start * k : nullptr, ws[t]);
+    });
+    for (int t = 1; t < threads; ++t) sums[0] += sums[t];
+    const LossSums mean = mean_loss(sums[0], sum_of_squares(weights, layout_.n_weights()),
+                                    weight_sum, alpha);
+    return mean.loss + mean.constraint;
+}
+
+template <class T>
+double Network<T>::total_weight(const Dataset<T>& data) const {
+    const std::int64_t n = data.X.rows;
+    if (!data.sample_weight) return static_cast<double>(n);
+    const double sum = std::accumulate(data.sample_weight, data.sample_weight + n, 0.0);
+    require(sum > 0.0, "the sample weights sum to zero");
+    return sum;
 }
 
 template <class T>

@@ -201,8 +201,7 @@ def starting_loss(network, params: np.ndarray, data: Data, alpha: float) -> floa
     multipliers = None
     if data.multipliers is not None:
         multipliers = np.ascontiguousarray(data.multipliers[rows])
-    return network.loss_and_gradient(params, data.X[rows], data.y[rows], weights,
-                                     multipliers, alpha, np.empty_like(params))
+    return network.loss(params, data.X[rows], data.y[rows], weights, multipliers, alpha)
 
 
 def fit_stochastic(est, network, params: np.ndarray, data: Data,

@@ -123,6 +123,10 @@ public:
     // How many of the predictions in ws fall below their threshold.
     std::int64_t count_below_threshold(std::int64_t rows, const Workspace<T>& ws) const;
 
+    // The full-data objective alone (forward passes only), as loss_and_gradient.
+    double loss(const T* params, const Dataset<T>& data, const T* multipliers, double alpha,
+                InterruptCheck& interrupt, int n_threads = 1) const;
+
     // Full-data objective (loss, L2 penalty and constraint term) and its gradient,
     // processed in chunks of rows; `multipliers` (n x n_outputs, fixed here) is needed
     // for 'lagrangian'.
@@ -145,6 +149,12 @@ public:
                        const T* multipliers) const;
 
 private:
+    // After forward on the same rows: the weighted loss and constraint sums, and
+    // dObjective/dz of the output layer into ws.deltas.back().
+    LossSums output_deltas(ConstMatrix<T> targets, const T* sample_weight,
+                           const T* multipliers, Workspace<T>& ws) const;
+    // The sum of the sample weights (n without them); throws when it is not > 0.
+    double total_weight(const Dataset<T>& data) const;
     // One chunk-sized workspace per thread of a full-data pass over n rows.
     std::vector<Workspace<T>> chunk_workspaces(std::int64_t n, int threads) const;
 
