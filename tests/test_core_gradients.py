@@ -114,7 +114,7 @@ def test_products_with_a_dimension_of_one(sizes, n_samples, dtype):
 
 
 def test_chunked_full_data_pass_equals_single_pass():
-    """More rows than one chunk (2048): the accumulated gradient must be the same."""
+    """More rows than one chunk (512): the accumulated gradient must be the same."""
     layout, X, y, threshold, params = _problem(2, n_samples=5000)
     network = build_network(layout, "relu", "softplus", "squared_error", threshold,
                             np.float64)

@@ -82,14 +82,15 @@ Layout::Layout(const NetworkSpec& spec) : sizes_(spec.layer_sizes) {
 }
 
 template <class T>
-Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows)
+Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows, Passes passes)
     : capacity(capacity_rows) {
     const std::int64_t L = layout.n_layers();
     activations.resize(L + 1);
     deltas.resize(L + 1);
     for (std::int64_t l = 1; l <= L; ++l) {
         activations[l].resize(capacity * layout.sizes()[l]);
-        deltas[l].resize(capacity * layout.sizes()[l]);
+        if (passes == Passes::forward_and_backward || l == L)
+            deltas[l].resize(capacity * layout.sizes()[l]);
     }
     output_z.resize(capacity * layout.n_outputs());
 }
@@ -272,9 +273,10 @@ std::int64_t Network<T>::count_below_threshold(std::int64_t rows,
 }
 
 template <class T>
-std::vector<Workspace<T>> Network<T>::chunk_workspaces(std::int64_t n, int threads) const {
+std::vector<Workspace<T>> Network<T>::chunk_workspaces(std::int64_t n, int threads,
+                                                       Passes passes) const {
     std::vector<Workspace<T>> ws;
-    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows));
+    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows), passes);
     return ws;
 }
 
@@ -286,7 +288,7 @@ double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
     const double weight_sum = total_weight(data);
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
+    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward_and_backward);
     const T* weights = effective_params(params, ws[0]);
     // Thread 0 accumulates into grad, the others into their own buffers.
     std::vector<std::vector<T>> other_grads(threads - 1, std::vector<T>(layout_.n_params()));
@@ -317,7 +319,7 @@ double Network<T>::loss(const T* params, const Dataset<T>& data, const T* multip
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
     const double weight_sum = total_weight(data);
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
+    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     std::vector<LossSums> sums(threads);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
@@ -347,7 +349,7 @@ void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out,
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
+    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
         forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws[t]);
@@ -363,7 +365,7 @@ std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X,
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads);
+    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     std::vector<std::int64_t> below(threads, 0);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {

@@ -231,13 +231,16 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         Threads of the C++ core. None uses as many as the BLAS would here, which
         follows OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, ``threadpoolctl`` limits, and
         the limits joblib sets in parallel workers (so ``GridSearchCV(n_jobs=-1)``
-        does not oversubscribe the cores). A batch is split across threads by rows
-        when each thread gets at least 2**21 rows x parameters (for example 1024
-        rows of a 20-64-64-1 network, or 128 rows of 100-256-256-1), and full-data
-        passes ('lbfgs', ``predict``) by chunks of 2048 rows. Each thread's matrix products
-        use one BLAS thread: on small products OpenBLAS's own threads cost more than
-        they save. Results depend on the thread count only through the order of a
-        sum (rounding), and are repeatable for a given count.
+        does not oversubscribe the cores). Each mini-batch step is shared out when
+        each thread gets at least 2**17 rows x parameters (for example 24 rows of a
+        20-64-64-1 network, 2 of 100-256-256-1): the threads split the batch's rows
+        for the gradient and the parameters for the update. Full-data passes
+        ('lbfgs', ``predict``) are split by chunks of 512 rows. Each thread's matrix
+        products use one BLAS thread: on small products OpenBLAS's own threads cost
+        more than they save. Results depend on the thread count only through the
+        order of a sum (rounding), and are repeatable for a given count. When other
+        processes keep the cores busy, ``n_threads=1`` avoids waiting for a thread
+        that is not scheduled.
 
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'adam' and 'sgd' run mini-batch epochs in the C++ core; 'lbfgs' runs
