@@ -293,12 +293,13 @@ def test_ctrl_c_stops_promptly_and_keeps_the_model(solver):
 
 
 THREADED_SETTINGS = [
-    dict(solver="adam"),
-    dict(solver="lbfgs"),
-    dict(solver="sgd", weighted=True),
-    dict(solver="adam", output_activation="identity", output_constraint="lagrangian"),
-    dict(solver="adam", nonneg_weights="all"),
-    dict(solver="sgd", nonneg_weights="hidden", nonneg_method="square", weighted=True),
+    {"solver": "adam"},
+    {"solver": "lbfgs"},
+    {"solver": "sgd", "weighted": True},
+    {"solver": "adam", "output_activation": "identity", "output_constraint": "lagrangian"},
+    {"solver": "adam", "nonneg_weights": "all"},
+    {"solver": "sgd", "nonneg_weights": "hidden", "nonneg_method": "square",
+     "weighted": True},
 ]
 
 
