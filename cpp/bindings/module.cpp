@@ -21,21 +21,20 @@ template <class T>
 using InOutArray = py::array_t<T, py::array::c_style>;
 
 // SciPy exports its BLAS as function pointers in scipy.linalg.cython_blas.
+template <class Routine>
+Routine scipy_routine(const py::dict& capi, const char* name) {
+    return reinterpret_cast<Routine>(py::capsule(capi[name]).get_pointer<void>());
+}
+
 Blas load_scipy_blas() {
     py::dict capi = py::module_::import("scipy.linalg.cython_blas").attr("__pyx_capi__");
     Blas blas;
-    blas.dgemm = reinterpret_cast<FortranGemm<double>>(
-        py::capsule(capi["dgemm"]).get_pointer<void>());
-    blas.sgemm = reinterpret_cast<FortranGemm<float>>(
-        py::capsule(capi["sgemm"]).get_pointer<void>());
-    blas.dgemv = reinterpret_cast<FortranGemv<double>>(
-        py::capsule(capi["dgemv"]).get_pointer<void>());
-    blas.sgemv = reinterpret_cast<FortranGemv<float>>(
-        py::capsule(capi["sgemv"]).get_pointer<void>());
-    blas.dger = reinterpret_cast<FortranGer<double>>(
-        py::capsule(capi["dger"]).get_pointer<void>());
-    blas.sger = reinterpret_cast<FortranGer<float>>(
-        py::capsule(capi["sger"]).get_pointer<void>());
+    blas.dgemm = scipy_routine<FortranGemm<double>>(capi, "dgemm");
+    blas.sgemm = scipy_routine<FortranGemm<float>>(capi, "sgemm");
+    blas.dgemv = scipy_routine<FortranGemv<double>>(capi, "dgemv");
+    blas.sgemv = scipy_routine<FortranGemv<float>>(capi, "sgemv");
+    blas.dger = scipy_routine<FortranGer<double>>(capi, "dger");
+    blas.sger = scipy_routine<FortranGer<float>>(capi, "sger");
     return blas;
 }
 

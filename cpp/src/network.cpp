@@ -295,13 +295,12 @@ double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
     std::vector<LossSums> sums(threads);
     std::vector<bool> started(threads, false);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        ConstMatrix<T> x{data.X.row(start), rows, data.X.cols};
-        ConstMatrix<T> y{data.Y.row(start), rows, data.Y.cols};
-        const T* w = data.sample_weight ? data.sample_weight + start : nullptr;
+        const Dataset<T> chunk = data.rows(start, rows);
         const T* m = multipliers ? multipliers + start * k : nullptr;
         T* g = t == 0 ? grad : other_grads[t - 1].data();
-        forward(weights, x, ws[t]);
-        sums[t] += backward(weights, x, y, w, m, ws[t], g, started[t]);
+        forward(weights, chunk.X, ws[t]);
+        sums[t] += backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m, ws[t], g,
+                            started[t]);
         started[t] = true;
     });
     for (int t = 1; t < threads; ++t) {
@@ -323,9 +322,9 @@ double Network<T>::loss(const T* params, const Dataset<T>& data, const T* multip
     const T* weights = effective_params(params, ws[0]);
     std::vector<LossSums> sums(threads);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        forward(weights, ConstMatrix<T>{data.X.row(start), rows, data.X.cols}, ws[t]);
-        sums[t] += output_deltas(ConstMatrix<T>{data.Y.row(start), rows, data.Y.cols},
-                                 data.sample_weight ? data.sample_weight + start : nullptr,
+        const Dataset<T> chunk = data.rows(start, rows);
+        forward(weights, chunk.X, ws[t]);
+        sums[t] += output_deltas(chunk.Y, chunk.sample_weight,
                                  multipliers ? multipliers + start * k : nullptr, ws[t]);
     });
     for (int t = 1; t < threads; ++t) sums[0] += sums[t];

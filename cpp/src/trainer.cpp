@@ -82,11 +82,11 @@ typename EpochTrainer<T>::Rows EpochTrainer<T>::gather_rows(Shard& shard,
     const Dataset<T>& data = *batch.data;
     const std::int64_t k = network_.layout().n_outputs(), first = batch.start + begin;
     const std::int64_t rows = end - begin;
-    if (!batch.shuffled)
-        return Rows{ConstMatrix<T>{data.X.row(first), rows, data.X.cols},
-                    ConstMatrix<T>{data.Y.row(first), rows, data.Y.cols},
-                    data.sample_weight ? data.sample_weight + first : nullptr,
+    if (!batch.shuffled) {
+        const Dataset<T> view = data.rows(first, rows);
+        return Rows{view.X, view.Y, view.sample_weight,
                     batch.multipliers ? batch.multipliers + first * k : nullptr};
+    }
     const std::int64_t* idx = order_.data() + first;
     auto gather = [&](const T* source, std::int64_t cols, std::vector<T>& buffer) {
         for (std::int64_t i = 0; i < rows; ++i)

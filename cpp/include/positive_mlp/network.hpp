@@ -39,6 +39,13 @@ struct Dataset {
     ConstMatrix<T> X;
     ConstMatrix<T> Y;
     const T* sample_weight = nullptr;  // nullptr: every weight is 1
+
+    // Rows [start, start + count), as views.
+    Dataset rows(std::int64_t start, std::int64_t count) const {
+        return Dataset{ConstMatrix<T>{X.row(start), count, X.cols},
+                       ConstMatrix<T>{Y.row(start), count, Y.cols},
+                       sample_weight ? sample_weight + start : nullptr};
+    }
 };
 
 // Weighted sums over rows of the loss and of the output-constraint term.
