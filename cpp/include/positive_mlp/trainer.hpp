@@ -1,6 +1,6 @@
 // One epoch of mini-batch training: seeded shuffling, batches gathered into reused
-// buffers, forward and backward (split by rows across threads), and an optimiser
-// update per batch.
+// buffers, forward and backward, and an optimiser update per batch. With several
+// threads each step is shared: rows for the gradient, parameter ranges for the update.
 #pragma once
 
 #include <cstdint>
@@ -104,7 +104,7 @@ private:
     void process_rows(Shard& shard, const BatchTask& batch, std::int64_t begin,
                       std::int64_t end);
     double update_parameters(const UpdateTask& task, int n_shards, std::int64_t begin,
-                           std::int64_t end);
+                             std::int64_t end);
 
     Network<T> network_;
     std::int64_t n_samples_, batch_size_;
