@@ -325,6 +325,21 @@ def test_threads_change_speed_not_results(settings):
     np.testing.assert_array_equal(two.set_params(n_threads=1).predict(X), two.predict(X))
 
 
+@quiet_convergence
+def test_threads_on_batches_with_fewer_rows_than_threads():
+    """263k parameters: even a one-row batch (the last of each epoch here) counts as
+    work for two threads; the result must not depend on how its rows are shared."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(5, 1))
+    y = 1.0 + np.abs(X[:, 0])
+    settings = dict(hidden_layer_sizes=(512, 512), batch_size=2, max_iter=2,
+                    random_state=0, shuffle=False)
+    one = PositiveMLPRegressor(n_threads=1, **settings).fit(X, y)
+    two = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y)
+    np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-12)
+    np.testing.assert_allclose(two.predict(X), one.predict(X), rtol=1e-12)
+
+
 def test_stopping_before_learning_anything_is_warned():
     """A step too small to move: training stops at the constant starting model after
     n_iter_no_change epochs, which MLPRegressor would return without a word."""

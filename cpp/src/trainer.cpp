@@ -173,7 +173,8 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
         const std::int64_t rows = std::min(batch_size_, n_samples_ - start);
         const double weight_sum = batch_weight_sum(data, start, rows, options.shuffle);
         if (weight_sum <= 0.0) continue;  // a batch of zero weights carries no information
-        const int n_shards = std::min(threads_for(rows), static_cast<int>(shards_.size()));
+        const int n_shards = static_cast<int>(std::min<std::int64_t>(
+            {threads_for(rows), static_cast<std::int64_t>(shards_.size()), rows}));
         const BatchTask batch{&data, weights, multipliers, start, rows, options.shuffle};
         pool_->run(n_shards, [&](int t) {
             const auto [begin, end] = split_rows(rows, n_shards, t);

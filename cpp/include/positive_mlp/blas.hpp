@@ -80,6 +80,12 @@ void gemm(const Blas& blas, Trans trans_a, Trans trans_b, std::int64_t m, std::i
           std::int64_t k, T alpha, const T* a, std::int64_t lda, const T* b, std::int64_t ldb,
           T beta, T* c, std::int64_t ldc) {
     if (m == 0 || n == 0) return;
+    if (k == 0) {  // C = beta * C; gemv would return without touching C
+        for (std::int64_t i = 0; i < m; ++i)
+            for (std::int64_t j = 0; j < n; ++j)
+                c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+        return;
+    }
     FortranGemv<T> gemv = blas.gemv<T>();
     if (gemv && n == 1) {  // C's column = op(A) times op(B)'s column
         const std::int64_t inc_b = trans_b == Trans::no ? ldb : 1;
