@@ -332,8 +332,8 @@ def test_threads_on_batches_with_fewer_rows_than_threads():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(5, 1))
     y = 1.0 + np.abs(X[:, 0])
-    settings = dict(hidden_layer_sizes=(512, 512), batch_size=2, max_iter=2,
-                    random_state=0, shuffle=False)
+    settings = {"hidden_layer_sizes": (512, 512), "batch_size": 2, "max_iter": 2,
+                "random_state": 0, "shuffle": False}
     one = PositiveMLPRegressor(n_threads=1, **settings).fit(X, y)
     two = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y)
     np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-12)
