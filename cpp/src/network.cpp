@@ -284,53 +284,53 @@ template <class T>
 double Network<T>::loss_and_gradient(const T* params, const Dataset<T>& data,
                                      const T* multipliers, double alpha, T* grad,
                                      InterruptCheck& interrupt, int n_threads) const {
-    check_dataset(data, layout_.n_params(), multipliers);
-    const std::int64_t n = data.X.rows, k = layout_.n_outputs();
-    const double weight_sum = total_weight(data);
-    const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward_and_backward);
-    const T* weights = effective_params(params, ws[0]);
-    // Thread 0 accumulates into grad, the others into their own buffers.
-    std::vector<std::vector<T>> other_grads(threads - 1, std::vector<T>(layout_.n_params()));
-    std::vector<LossSums> sums(threads);
-    std::vector<bool> started(threads, false);
-    for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        const Dataset<T> chunk = data.rows(start, rows);
-        const T* m = multipliers ? multipliers + start * k : nullptr;
-        T* g = t == 0 ? grad : other_grads[t - 1].data();
-        forward(weights, chunk.X, ws[t]);
-        sums[t] += backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m, ws[t], g,
-                            started[t]);
-        started[t] = true;
-    });
-    for (int t = 1; t < threads; ++t) {
-        sums[0] += sums[t];
-        for (std::int64_t i = 0; i < layout_.n_params(); ++i) grad[i] += other_grads[t - 1][i];
-    }
-    const LossSums mean = finalize(params, weights, sums[0], weight_sum, alpha, grad);
-    return mean.loss + mean.constraint;
+    require(grad != nullptr, "loss_and_gradient needs a gradient buffer");
+    return objective(params, data, multipliers, alpha, grad, interrupt, n_threads);
 }
 
 template <class T>
 double Network<T>::loss(const T* params, const Dataset<T>& data, const T* multipliers,
                         double alpha, InterruptCheck& interrupt, int n_threads) const {
+    return objective(params, data, multipliers, alpha, nullptr, interrupt, n_threads);
+}
+
+template <class T>
+double Network<T>::objective(const T* params, const Dataset<T>& data, const T* multipliers,
+                             double alpha, T* grad, InterruptCheck& interrupt,
+                             int n_threads) const {
     check_dataset(data, layout_.n_params(), multipliers);
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
     const double weight_sum = total_weight(data);
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
+    std::vector<Workspace<T>> ws = chunk_workspaces(
+        n, threads, grad ? Passes::forward_and_backward : Passes::forward);
     const T* weights = effective_params(params, ws[0]);
+    // Thread 0 accumulates into grad, the others into their own buffers.
+    std::vector<std::vector<T>> other_grads(grad ? threads - 1 : 0,
+                                            std::vector<T>(layout_.n_params()));
     std::vector<LossSums> sums(threads);
+    std::vector<bool> started(threads, false);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
         const Dataset<T> chunk = data.rows(start, rows);
+        const T* m = multipliers ? multipliers + start * k : nullptr;
         forward(weights, chunk.X, ws[t]);
-        sums[t] += output_deltas(chunk.Y, chunk.sample_weight,
-                                 multipliers ? multipliers + start * k : nullptr, ws[t]);
+        if (!grad) {
+            sums[t] += output_deltas(chunk.Y, chunk.sample_weight, m, ws[t]);
+            return;
+        }
+        T* g = t == 0 ? grad : other_grads[t - 1].data();
+        sums[t] += backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m, ws[t], g,
+                            started[t]);
+        started[t] = true;
     });
     for (int t = 1; t < threads; ++t) sums[0] += sums[t];
-    const LossSums mean = mean_loss(sums[0], sum_of_squares(weights, layout_.n_weights()),
-                                    weight_sum, alpha);
-    return mean.loss + mean.constraint;
+    if (!grad)
+        return mean_loss(sums[0], sum_of_squares(weights, layout_.n_weights()), weight_sum,
+                         alpha)
+            .total();
+    for (const std::vector<T>& other : other_grads)
+        for (std::int64_t i = 0; i < layout_.n_params(); ++i) grad[i] += other[i];
+    return finalize(params, weights, sums[0], weight_sum, alpha, grad).total();
 }
 
 template <class T>

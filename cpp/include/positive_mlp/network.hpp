@@ -53,6 +53,8 @@ struct LossSums {
     double loss = 0.0;
     double constraint = 0.0;
 
+    double total() const { return loss + constraint; }
+
     LossSums& operator+=(const LossSums& other) {
         loss += other.loss;
         constraint += other.constraint;
@@ -161,6 +163,9 @@ public:
                        const T* multipliers) const;
 
 private:
+    // loss_and_gradient (grad given) or loss (grad nullptr: forward passes only).
+    double objective(const T* params, const Dataset<T>& data, const T* multipliers,
+                     double alpha, T* grad, InterruptCheck& interrupt, int n_threads) const;
     // After forward on the same rows: the weighted loss and constraint sums, and
     // dObjective/dz of the output layer into ws.deltas.back().
     LossSums output_deltas(ConstMatrix<T> targets, const T* sample_weight,
