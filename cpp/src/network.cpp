@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <string>
 
@@ -41,6 +43,11 @@ void for_each_chunk(std::int64_t n, int threads, InterruptCheck& interrupt, Chun
     if (threads <= 1) return work(0);
     WorkerPool pool(threads);
     pool.run(threads, work);
+}
+
+template <class T>
+bool is_finite(T v) {
+    return std::isfinite(v);
 }
 
 // Threads worth using for n rows: at most one per chunk.
@@ -144,6 +151,7 @@ const T* Network<T>::effective_params(const T* params, Workspace<T>& ws) const {
 template <class T>
 void Network<T>::forward(const T* params, ConstMatrix<T> inputs, Workspace<T>& ws) const {
     const std::int64_t rows = inputs.rows, L = layout_.n_layers();
+    check_capacity(ws.capacity, rows);
     const T* a_prev = inputs.data;
     std::int64_t lda = inputs.stride;
     for (std::int64_t l = 0; l < L; ++l) {
@@ -197,6 +205,7 @@ template <class T>
 LossSums Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<T> targets,
                               const T* sample_weight, const T* multipliers, Workspace<T>& ws,
                               T* grad, bool accumulate) const {
+    check_capacity(ws.capacity, inputs.rows);
     const LossSums sums = output_deltas(targets, sample_weight, multipliers, ws);
     const std::int64_t rows = inputs.rows, L = layout_.n_layers();
     const T beta = accumulate ? T(1) : T(0);
@@ -354,7 +363,36 @@ void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out,
         forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws[t]);
         const T* pred = ws[t].activations.back().data();
         std::copy(pred, pred + rows * k, out + start * k);
+        for (std::int64_t i = 0; i < rows; ++i) {
+            const T* z = ws[t].output_z.data() + i * k;
+            const bool finite = std::all_of(z, z + k, is_finite<T>) &&
+                                std::all_of(pred + i * k, pred + (i + 1) * k, is_finite<T>);
+            if (!finite) predict_row_extended(weights, X.row(start + i), out + (start + i) * k);
+        }
     });
+}
+
+template <class T>
+void Network<T>::predict_row_extended(const T* weights, const T* x, T* pred) const {
+    using Wide = long double;
+    std::vector<Wide> a(x, x + layout_.n_inputs()), next;
+    const std::int64_t L = layout_.n_layers();
+    for (std::int64_t l = 0; l < L; ++l) {
+        const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
+        const T* w = weights + layout_.weight_offset(l);
+        const T* bias = weights + layout_.bias_offset(l);
+        next.assign(bias, bias + n_out);
+        for (std::int64_t i = 0; i < n_in; ++i)
+            for (std::int64_t j = 0; j < n_out; ++j) next[j] += a[i] * w[i * n_out + j];
+        if (l < L - 1)
+            for (Wide& v : next) v = activate(spec_.activation, v);
+        a.swap(next);
+    }
+    constexpr Wide largest = std::numeric_limits<T>::max();
+    for (std::int64_t j = 0; j < layout_.n_outputs(); ++j) {
+        const Wide p = threshold_[j] + transform(spec_.output_transform, a[j]);
+        pred[j] = static_cast<T>(std::clamp(p, -largest, largest));
+    }
 }
 
 template <class T>

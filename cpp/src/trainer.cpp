@@ -1,6 +1,7 @@
 #include "positive_mlp/trainer.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 #include <random>
 #include <string>
@@ -16,12 +17,13 @@ constexpr std::int64_t kUpdateBlock = 512;
 }  // namespace
 
 template <class T>
-EpochTrainer<T>::Shard::Shard(const Layout& layout, std::int64_t capacity)
-    : workspace(layout, capacity),
-      x(capacity * layout.n_inputs()),
-      y(capacity * layout.n_outputs()),
-      weights(capacity),
-      multipliers(capacity * layout.n_outputs()),
+EpochTrainer<T>::Shard::Shard(const Layout& layout, std::int64_t capacity_rows)
+    : capacity(capacity_rows),
+      workspace(layout, capacity_rows),
+      x(capacity_rows * layout.n_inputs()),
+      y(capacity_rows * layout.n_outputs()),
+      weights(capacity_rows),
+      multipliers(capacity_rows * layout.n_outputs()),
       grad(layout.n_params()) {}
 
 template <class T>
@@ -31,16 +33,18 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
       n_samples_(n_samples),
       batch_size_(std::clamp<std::int64_t>(batch_size, 1, std::max<std::int64_t>(n_samples, 1))),
       max_threads_(n_threads),
-      order_(n_samples) {
+      order_(std::max<std::int64_t>(n_samples, 0)) {
     require(n_samples >= 1, "the data set has no rows");
     require(batch_size >= 1, "batch_size must be at least 1");
     require(n_threads >= 1, "n_threads must be at least 1");
     const Layout& layout = network_.layout();
     if (network_.reparametrises()) effective_.resize(layout.n_params());
+    // Every shard holds one chunk: a thread's share of any batch, however the batch is
+    // split, goes through its buffers chunk by chunk.
     const int useful = threads_for(batch_size_);
-    const std::int64_t rows_per_shard = (batch_size_ + useful - 1) / useful;
+    const std::int64_t capacity = std::min(batch_size_, kChunkRows);
     shards_.reserve(useful);
-    for (int t = 0; t < useful; ++t) shards_.emplace_back(layout, rows_per_shard);
+    for (int t = 0; t < useful; ++t) shards_.emplace_back(layout, capacity);
     pool_ = std::make_unique<WorkerPool>(useful);
 }
 
@@ -82,6 +86,7 @@ typename EpochTrainer<T>::Rows EpochTrainer<T>::gather_rows(Shard& shard,
     const Dataset<T>& data = *batch.data;
     const std::int64_t k = network_.layout().n_outputs(), first = batch.start + begin;
     const std::int64_t rows = end - begin;
+    check_capacity(shard.capacity, rows);
     if (!batch.shuffled) {
         const Dataset<T> view = data.rows(first, rows);
         return Rows{view.X, view.Y, view.sample_weight,
@@ -102,16 +107,29 @@ typename EpochTrainer<T>::Rows EpochTrainer<T>::gather_rows(Shard& shard,
 
 template <class T>
 void EpochTrainer<T>::process_rows(Shard& shard, const BatchTask& batch, std::int64_t begin,
-                                   std::int64_t end) {
+                                   std::int64_t end,
+                                   const std::function<void()>& between_chunks) {
+    require(end > begin, "a thread's share of a batch has no rows");
+    shard.sums = LossSums{};
+    shard.below_threshold = 0;
+    for (std::int64_t first = begin; first < end; first += shard.capacity) {
+        if (first > begin) between_chunks();
+        process_chunk(shard, batch, first, std::min(first + shard.capacity, end),
+                      first > begin);
+    }
+}
+
+template <class T>
+void EpochTrainer<T>::process_chunk(Shard& shard, const BatchTask& batch, std::int64_t begin,
+                                    std::int64_t end, bool accumulate) {
     const Rows rows = gather_rows(shard, batch, begin, end);
     const std::int64_t n = end - begin;
     Workspace<T>& ws = shard.workspace;
     network_.forward(batch.weights, rows.x, ws);
-    shard.sums = network_.backward(batch.weights, rows.x, rows.y, rows.weights,
-                                   rows.multipliers, ws, shard.grad.data(), false);
-    shard.below_threshold = network_.spec().output_constraint != OutputConstraint::none
-                                ? network_.count_below_threshold(n, ws)
-                                : 0;
+    shard.sums += network_.backward(batch.weights, rows.x, rows.y, rows.weights,
+                                    rows.multipliers, ws, shard.grad.data(), accumulate);
+    if (network_.spec().output_constraint != OutputConstraint::none)
+        shard.below_threshold += network_.count_below_threshold(n, ws);
     if (!rows.multipliers) return;
     // Dual ascent with the predictions this step's gradient used.
     network_.ascend_multipliers(n, ws, rows.multipliers);
@@ -176,9 +194,22 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
         const int n_shards = static_cast<int>(std::min<std::int64_t>(
             {threads_for(rows), static_cast<std::int64_t>(shards_.size()), rows}));
         const BatchTask batch{&data, weights, multipliers, start, rows, options.shuffle};
+        std::atomic<bool> stop{false};
         pool_->run(n_shards, [&](int t) {
             const auto [begin, end] = split_rows(rows, n_shards, t);
-            process_rows(shards_[t], batch, begin, end);
+            // Thread 0 polls the interrupt between its chunks; the others follow it.
+            process_rows(shards_[t], batch, begin, end, [&] {
+                if (t != 0) {
+                    if (stop.load()) throw Interrupted();
+                    return;
+                }
+                try {
+                    interrupt.check();
+                } catch (...) {
+                    stop.store(true);
+                    throw;
+                }
+            });
         });
         const UpdateTask update{params, weights, state,
                                 begin_update<T>(options.optimizer, state), weight_sum,

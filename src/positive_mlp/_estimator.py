@@ -26,6 +26,7 @@ from positive_mlp._constraints import (
 from positive_mlp._network import (
     BOUNDED_TRANSFORMS,
     ParameterLayout,
+    available_cores,
     blas_threads,
     build_network,
     glorot_uniform_params,
@@ -37,6 +38,7 @@ from positive_mlp._validation import (
     check_loss_settings,
     check_targets,
     threshold_per_output,
+    warn_if_threshold_too_far,
 )
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -77,13 +79,16 @@ def _lbfgs_bounds(signs: np.ndarray | None, method: str):
 def _scale_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
     """Per output: the weighted std of y, or mean or RMS of |y - threshold|.
 
-    Computed on y / max|y| so that squares cannot overflow (targets near 1e200).
+    Computed on y and the threshold divided by the larger of max|y| and |threshold|,
+    so that no difference or square overflows (targets near 1e200, or tiny targets
+    far from their threshold); the result is kept within float64's finite range.
     """
-    magnitude = np.max(np.abs(data.y), axis=0).astype(np.float64)
-    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    magnitude = np.maximum(np.max(np.abs(data.y), axis=0), np.abs(threshold))
+    magnitude = np.where(magnitude > 0, magnitude, 1.0).astype(np.float64)
     y, threshold = data.y / magnitude, threshold / magnitude
-    return magnitude * _unit_statistic(kind, Data(data.X, y, data.sample_weight),
-                                       threshold)
+    unit = _unit_statistic(kind, Data(data.X, y, data.sample_weight), threshold)
+    with np.errstate(over="ignore"):
+        return np.minimum(magnitude * unit, np.finfo(np.float64).max)
 
 
 def _unit_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
@@ -100,8 +105,11 @@ def _unit_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
 def _in_user_units(raw: np.ndarray, threshold: np.ndarray, scale: np.ndarray,
                    bounded: bool) -> np.ndarray:
     """threshold + scale * raw, in raw's dtype, never rounded below the threshold."""
-    exact = threshold + scale * raw.astype(np.float64, copy=False)
-    y_pred = exact.astype(raw.dtype, copy=False)
+    with np.errstate(over="ignore"):
+        exact = threshold + scale * raw.astype(np.float64, copy=False)
+    # Saturate rather than overflow: the largest finite value of the dtype, never inf.
+    largest = np.finfo(raw.dtype).max
+    y_pred = np.clip(exact, -largest, largest).astype(raw.dtype, copy=False)
     if bounded and y_pred.dtype != np.float64:
         under = y_pred < threshold  # rounding to float32 went below: one step up
         y_pred[under] = np.nextafter(y_pred[under], np.inf)
@@ -624,6 +632,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(self.loss, self.output_activation, threshold)
         check_targets(data.y, self.loss, self.output_activation, threshold)
+        warn_if_threshold_too_far(data.y, threshold)
         layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
         if continuing:
             self._check_continuable(layout)
@@ -671,7 +680,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _thread_count(self) -> int:
-        return self.n_threads if self.n_threads is not None else blas_threads()
+        if self.n_threads is not None:
+            return self.n_threads
+        return min(blas_threads(), available_cores())
 
     def _target_scale(self, data: Data, threshold: np.ndarray) -> np.ndarray:
         """The per-output scales chosen by ``target_scaling``."""
@@ -805,6 +816,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if np.iterable(sizes) else [sizes]
+        if not all(isinstance(size, Integral) and not isinstance(size, bool)
+                   for size in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must hold whole numbers of units, got {sizes}."
+            )
         if any(size <= 0 for size in sizes):
             raise ValueError(f"hidden_layer_sizes must be > 0, got {sizes}.")
         return [int(size) for size in sizes]

@@ -7,6 +7,9 @@ Parameters travel as one packed vector: every layer's weights (row-major, shaped
 from __future__ import annotations
 
 import contextlib
+import math
+import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator, Sequence
@@ -89,16 +92,55 @@ def _threadpools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Runs the core's BLAS calls on one thread.
+class _SharedBlasLimit:
+    """One BLAS thread while any fit or predict of this package runs.
 
-    The core's products are small (a batch times a layer's width) and many; measured
-    on 2 cores, OpenBLAS's threads made a 200 x 128 x 128 product 30x slower and an
-    epoch 20x slower, and were no faster on the largest products we train with.
+    The BLAS has one thread setting for the whole process: a limit entered and left
+    by each of several fits running in Python threads would lift it under the
+    others. Here the first user sets it and the last one restores it; while it
+    holds, ``original_threads`` remembers the threads the BLAS had before.
     """
-    with _threadpools().limit(limits=1, user_api="blas"):
-        yield
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._limiter = None
+        self.original_threads: int | None = None
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._users == 0:
+                self.original_threads = _current_blas_threads()
+                self._limiter = _threadpools().limit(limits=1, user_api="blas")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if self._users == 0:
+                    self._limiter.restore_original_limits()
+                    self._limiter = self.original_threads = None
+
+    def threads_before(self) -> int:
+        """The BLAS's threads outside this package's limit."""
+        with self._lock:
+            if self.original_threads is not None:
+                return self.original_threads
+        return _current_blas_threads()
+
+
+def _current_blas_threads() -> int:
+    blas = _threadpools().select(user_api="blas").lib_controllers
+    return max((lib.num_threads for lib in blas), default=1)
+
+
+# Runs the core's BLAS calls on one thread. The core's products are small (a batch
+# times a layer's width) and many; measured on 2 cores, OpenBLAS's threads made a
+# 200 x 128 x 128 product 30x slower and an epoch 20x slower, and were no faster on
+# the largest products we train with.
+single_threaded_blas = _SharedBlasLimit()
 
 
 def blas_threads() -> int:
@@ -107,8 +149,43 @@ def blas_threads() -> int:
     This follows OMP_NUM_THREADS and OPENBLAS_NUM_THREADS, threadpoolctl's limits,
     and the limits joblib sets in parallel workers (as in GridSearchCV(n_jobs=...)).
     """
-    blas = _threadpools().select(user_api="blas").lib_controllers
-    return max((lib.num_threads for lib in blas), default=1)
+    return single_threaded_blas.threads_before()
+
+
+def available_cores() -> int:
+    """The cores this process may run on: its CPU affinity, and the CPU quota a
+    container sets (cgroup v2 ``cpu.max`` or v1 ``cpu.cfs_quota_us``)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return max(cores, 1)
+
+
+def _cgroup_cpu_quota() -> float | None:
+    """CPUs allowed by the cgroup's quota, or None without one."""
+    candidates = [("/sys/fs/cgroup/cpu.max", None),
+                  ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
+                   "/sys/fs/cgroup/cpu/cpu.cfs_period_us")]
+    for quota_file, period_file in candidates:
+        try:
+            with open(quota_file) as f:
+                fields = f.read().split()
+            if period_file is not None:
+                with open(period_file) as f:
+                    fields.append(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if len(fields) < 2 or fields[0] in ("max", "-1"):
+            return None
+        try:
+            return int(fields[0]) / int(fields[1])
+        except ValueError:
+            return None
+    return None
 
 
 def core_for(dtype: np.dtype):

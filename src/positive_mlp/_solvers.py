@@ -102,12 +102,26 @@ def _split_validation(est, data: Data, rng) -> tuple[Data, Data]:
     return Data(*train), Data(*held_out)
 
 
+def validation_score(y: np.ndarray, pred: np.ndarray,
+                     sample_weight: np.ndarray | None) -> float:
+    """R2 of ``pred``, computed on each output divided by its largest |value|.
+
+    R2 is scale-free per output; the division keeps its sums of squares finite for
+    targets near 1e300. Non-finite predictions score -inf.
+    """
+    if not np.all(np.isfinite(pred)):
+        return -np.inf
+    magnitude = np.maximum(np.max(np.abs(y), axis=0), np.max(np.abs(pred), axis=0))
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    return float(r2_score(y / magnitude, pred / magnitude, sample_weight=sample_weight))
+
+
 def _record_progress(est, network, params, validation: Data | None, best: dict,
                      n_threads: int) -> None:
     """Updates the no-improvement count from the training loss or validation score."""
     if validation is not None:
         pred = network.predict(params, validation.X, n_threads)
-        score = r2_score(validation.y, pred, sample_weight=validation.sample_weight)
+        score = validation_score(validation.y, pred, validation.sample_weight)
         est.validation_scores_.append(score)
         if est.verbose:
             print(f"Validation score: {score:f}")
@@ -155,12 +169,34 @@ def _diverged(loss: float, reference_loss: float) -> bool:
                                                                         1e-12)
 
 
-def _divergence_error(est, loss: float, reference_loss: float) -> TrainingDivergedError:
+# Inputs beyond this magnitude are named in divergence messages as a likely cause.
+_LARGE_INPUT = 1e3
+
+
+def _scale_advice(data: Data) -> str:
+    """What to scale, from the data's largest magnitudes."""
+    largest_x = float(np.max(np.abs(data.X))) if data.X.size else 0.0
+    advice = "Scale X (for example with StandardScaler in a Pipeline)"
+    if largest_x > _LARGE_INPUT:
+        advice += f": its largest |value| is {largest_x:.3g}"
+    return advice + ", and keep target_scaling on (the default) for y."
+
+
+def _divergence_error(est, loss: float, reference_loss: float,
+                      data: Data) -> TrainingDivergedError:
     return TrainingDivergedError(
         f"Training diverged in epoch {est.n_iter_ + 1}: the loss went from "
-        f"{reference_loss:.6g} at the start to {loss:.6g}. The model keeps the "
-        f"parameters of the last good epoch. Lower learning_rate_init (now "
-        f"{est.learning_rate_init}), or scale X and y."
+        f"{reference_loss:.6g} at the start to {loss:.6g}, or the parameters left the "
+        "finite range. The model keeps the parameters of the last good epoch. Lower "
+        f"learning_rate_init (now {est.learning_rate_init}). {_scale_advice(data)}"
+    )
+
+
+def _not_finite_at_start_error(reference_loss: float, data: Data) -> TrainingDivergedError:
+    return TrainingDivergedError(
+        f"The loss is already {reference_loss} before the first update: the network's "
+        "arithmetic overflows on these data at its starting weights, so no learning "
+        f"rate can help. {_scale_advice(data)}"
     )
 
 
@@ -194,8 +230,9 @@ def _warn_if_nothing_learned(est, reference_loss: float) -> None:
     )
 
 
-def starting_loss(network, params: np.ndarray, data: Data, alpha: float) -> float:
-    """The loss before training, on up to 2048 rows: the yardstick for divergence."""
+def sample_loss(network, params: np.ndarray, data: Data, alpha: float) -> float:
+    """The loss on up to 2048 rows: the yardstick for divergence before training, and
+    the check of the last update after it."""
     rows = slice(0, 2048)
     weights = None if data.sample_weight is None else data.sample_weight[rows]
     multipliers = None
@@ -232,9 +269,17 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
     trainer = core_for(params.dtype).EpochTrainer(network, n_samples, batch_size,
                                                   n_threads)
     options = _epoch_options(est, batch_size)
-    reference_loss = starting_loss(network, params, data, est.alpha)
+    reference_loss = sample_loss(network, params, data, est.alpha)
+    if not np.isfinite(reference_loss):
+        raise _not_finite_at_start_error(reference_loss, data)
     best: dict = {}
     est.n_iter_ = 0
+    last_good = params.copy(), state.first_moment.copy(), state.second_moment.copy()
+
+    def restore_and_raise(loss: float):
+        params[:], state.first_moment[:], state.second_moment[:] = last_good
+        raise _divergence_error(est, loss, reference_loss, data)
+
     try:
         for _ in range(1 if incremental else est.max_iter):
             options.seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -243,9 +288,8 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
             result = trainer.run_epoch(params, state.first_moment, state.second_moment,
                                        state.step, data.X, data.y, data.sample_weight,
                                        data.multipliers, options)
-            if _diverged(result.loss, reference_loss):
-                params[:], state.first_moment[:], state.second_moment[:] = last_good
-                raise _divergence_error(est, result.loss, reference_loss)
+            if _diverged(result.loss, reference_loss) or not np.all(np.isfinite(params)):
+                restore_and_raise(result.loss)
             state.step = result.step
             est.n_iter_ += 1
             est.t_ += n_samples
@@ -276,6 +320,12 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
         warnings.warn("Training interrupted by user.")
     if "params" in best:
         params[:] = best["params"]
+        return
+    # The epoch losses are measured before each batch's update: judge the last
+    # update too, so that a fit never returns parameters it has not checked.
+    final_loss = sample_loss(network, params, data, est.alpha)
+    if _diverged(final_loss, reference_loss):
+        restore_and_raise(final_loss)
 
 
 # 'lagrangian' with L-BFGS-B: rounds of a full minimisation with fixed multipliers,

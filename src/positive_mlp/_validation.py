@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from positive_mlp._network import BOUNDED_TRANSFORMS
@@ -68,3 +70,36 @@ def check_targets(y: np.ndarray, loss: str, output_activation: str,
                 "prediction is >= output_threshold, so the model cannot represent "
                 "them. Lower output_threshold or use output_activation='identity'."
             )
+
+
+# Targets whose spread is below this many units in the last place of their distance to
+# the threshold cannot be told apart by a network that predicts threshold + g(z).
+_MIN_RESOLVABLE_ULPS = 1000
+
+
+def warn_if_threshold_too_far(y: np.ndarray, threshold: np.ndarray) -> None:
+    """Warns when the threshold is so far from the targets that the dtype of ``y``
+    cannot resolve their variation (predictions are ``threshold + g(z)``, with ``g(z)``
+    about the distance).
+
+    ``y`` has shape (n_samples, n_outputs); computed on values divided by the larger of
+    max|y| and |threshold|, so that nothing overflows.
+    """
+    magnitude = np.maximum(np.max(np.abs(y), axis=0), np.abs(threshold))
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    unit_y, unit_threshold = y / magnitude, threshold / magnitude
+    spread = np.ptp(unit_y, axis=0)
+    distance = np.max(np.abs(unit_y - unit_threshold), axis=0)
+    resolution = _MIN_RESOLVABLE_ULPS * np.finfo(y.dtype).eps * distance
+    swamped = np.flatnonzero((spread > 0) & (spread < resolution))
+    if swamped.size == 0:
+        return
+    j = int(swamped[0])
+    warnings.warn(
+        f"output_threshold={threshold[j]:.6g} is so far from the targets of output {j} "
+        f"(they span {spread[j] * magnitude[j]:.3g}, at a distance up to "
+        f"{distance[j] * magnitude[j]:.3g} from it) that {y.dtype} cannot resolve their "
+        "variation: the predictions will barely vary. Move output_threshold closer to "
+        "the targets (for example to 0, or just below min(y)).",
+        UserWarning,
+    )

@@ -17,6 +17,18 @@ inline T logistic(T z) {
     return e / (T(1) + e);
 }
 
+// One value's activation; add_bias_and_activate applies the same functions row by row.
+template <class T>
+inline T activate(Activation activation, T v) {
+    switch (activation) {
+        case Activation::identity: return v;
+        case Activation::logistic: return logistic(v);
+        case Activation::tanh: return std::tanh(v);
+        case Activation::relu: return std::max(v, T(0));
+    }
+    return v;
+}
+
 // z <- f(z + bias) for every row of z (rows x cols, row-major): one pass over the
 // layer's output instead of a bias copy before the GEMM and an activation pass after.
 template <class T, class F>

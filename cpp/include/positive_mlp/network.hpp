@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "positive_mlp/blas.hpp"
@@ -61,6 +63,16 @@ struct LossSums {
         return *this;
     }
 };
+
+// Throws std::logic_error, before anything is written, when `rows` rows do not fit
+// buffers of `capacity` rows: a guard against a caller's sizing error, which would
+// otherwise overwrite memory.
+inline void check_capacity(std::int64_t capacity, std::int64_t rows) {
+    if (rows > capacity)
+        throw std::logic_error("internal error: " + std::to_string(rows) +
+                               " rows passed to buffers sized for " +
+                               std::to_string(capacity));
+}
 
 // What a workspace is for: forward passes only (predictions and loss: no hidden
 // layer's deltas), or training.
@@ -149,6 +161,10 @@ public:
                              int n_threads = 1) const;
 
     // Predictions for every row of X into `out` (n x n_outputs), in chunks of rows.
+    // Finite for finite inputs and parameters: a row whose pass overflows T (inputs
+    // around 1e300, or 1e30 in float32, times the weights) is computed again in long
+    // double, whose wider exponent holds such products, and its predictions saturate
+    // at T's largest finite value (or the threshold) with the sign the network gives.
     void predict(const T* params, ConstMatrix<T> X, T* out, InterruptCheck& interrupt,
                  int n_threads = 1) const;
 
@@ -163,6 +179,9 @@ public:
                        const T* multipliers) const;
 
 private:
+    // One row's predictions computed in long double, into pred (n_outputs), saturated
+    // to T's finite range: for rows whose pass in T overflowed (see predict).
+    void predict_row_extended(const T* weights, const T* x, T* pred) const;
     // loss_and_gradient (grad given) or loss (grad nullptr: forward passes only).
     double objective(const T* params, const Dataset<T>& data, const T* multipliers,
                      double alpha, T* grad, InterruptCheck& interrupt, int n_threads) const;

@@ -1,9 +1,12 @@
 // One epoch of mini-batch training: seeded shuffling, batches gathered into reused
 // buffers, forward and backward, and an optimiser update per batch. With several
 // threads each step is shared: rows for the gradient, parameter ranges for the update.
+// Every thread works through its rows in chunks of at most kChunkRows, the rows its
+// buffers hold, whatever the batch size and however a batch is split.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -52,8 +55,10 @@ public:
     const Network<T>& network() const { return network_; }
 
     // Updates params, the optimiser state and (for 'lagrangian') the multipliers
-    // (n_samples x n_outputs) in place. On Interrupted, all are as they were after the
-    // last complete batch.
+    // (n_samples x n_outputs) in place. The interrupt is polled between chunks of rows,
+    // also inside a batch. On Interrupted, the parameters and the optimiser state are
+    // as they were after the last complete batch (the multipliers of the interrupted
+    // batch's finished chunks have taken their ascent step).
     EpochResult run_epoch(T* params, std::int64_t n_params, OptimizerState<T> state,
                           const Dataset<T>& data, T* multipliers,
                           const EpochOptions& options, InterruptCheck& interrupt);
@@ -72,6 +77,7 @@ private:
     // update of its range of parameters.
     struct Shard {
         Shard(const Layout& layout, std::int64_t capacity);
+        std::int64_t capacity;  // rows its buffers hold
         Workspace<T> workspace;
         std::vector<T> x, y, weights, multipliers;  // gathered rows
         std::vector<T> grad;
@@ -101,8 +107,11 @@ private:
                             bool shuffled) const;
     Rows gather_rows(Shard& shard, const BatchTask& batch, std::int64_t begin,
                      std::int64_t end);
+    // The gradient of rows [begin, end) of the batch, chunk by chunk, into shard.grad.
     void process_rows(Shard& shard, const BatchTask& batch, std::int64_t begin,
-                      std::int64_t end);
+                      std::int64_t end, const std::function<void()>& between_chunks);
+    void process_chunk(Shard& shard, const BatchTask& batch, std::int64_t begin,
+                       std::int64_t end, bool accumulate);
     double update_parameters(const UpdateTask& task, int n_shards, std::int64_t begin,
                              std::int64_t end);
 
