@@ -99,20 +99,23 @@ class _SharedBlasLimit:
     by each of several fits running in Python threads would lift it under the
     others. Here the first user sets it and the last one restores it; while it
     holds, ``original_threads`` remembers the threads the BLAS had before.
+    threadpoolctl's public setter lets only the first Python thread that used it
+    change OpenBLAS's threads (later calls from other threads are ignored, so a fit
+    in a worker thread ran with OpenBLAS's own threads); the setting is changed
+    directly here, under this class's lock.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._users = 0
-        self._limiter = None
+        self._restore: list[tuple[object, int]] = []
         self.original_threads: int | None = None
 
     @contextlib.contextmanager
     def __call__(self) -> Iterator[None]:
         with self._lock:
             if self._users == 0:
-                self.original_threads = _current_blas_threads()
-                self._limiter = _threadpools().limit(limits=1, user_api="blas")
+                self._limit_to_one()
             self._users += 1
         try:
             yield
@@ -120,20 +123,29 @@ class _SharedBlasLimit:
             with self._lock:
                 self._users -= 1
                 if self._users == 0:
-                    self._limiter.restore_original_limits()
-                    self._limiter = self.original_threads = None
+                    for lib, threads in self._restore:
+                        _set_threads(lib, threads)
+                    self._restore, self.original_threads = [], None
+
+    def _limit_to_one(self) -> None:
+        libs = _threadpools().select(user_api="blas").lib_controllers
+        self._restore = [(lib, lib.num_threads) for lib in libs]
+        self.original_threads = max((t for _, t in self._restore), default=1)
+        for lib in libs:
+            _set_threads(lib, 1)
 
     def threads_before(self) -> int:
         """The BLAS's threads outside this package's limit."""
         with self._lock:
             if self.original_threads is not None:
                 return self.original_threads
-        return _current_blas_threads()
+        blas = _threadpools().select(user_api="blas").lib_controllers
+        return max((lib.num_threads for lib in blas), default=1)
 
 
-def _current_blas_threads() -> int:
-    blas = _threadpools().select(user_api="blas").lib_controllers
-    return max((lib.num_threads for lib in blas), default=1)
+def _set_threads(lib, threads: int) -> None:
+    """Sets a BLAS's threads from any Python thread (see _SharedBlasLimit)."""
+    getattr(lib, "_real_set_num_threads", lib.set_num_threads)(threads)
 
 
 # Runs the core's BLAS calls on one thread. The core's products are small (a batch
@@ -165,11 +177,10 @@ def available_cores() -> int:
     return max(cores, 1)
 
 
-def _cgroup_cpu_quota() -> float | None:
+def _cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
     """CPUs allowed by the cgroup's quota, or None without one."""
-    candidates = [("/sys/fs/cgroup/cpu.max", None),
-                  ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us",
-                   "/sys/fs/cgroup/cpu/cpu.cfs_period_us")]
+    candidates = [(f"{root}/cpu.max", None),
+                  (f"{root}/cpu/cpu.cfs_quota_us", f"{root}/cpu/cpu.cfs_period_us")]
     for quota_file, period_file in candidates:
         try:
             with open(quota_file) as f:

@@ -169,26 +169,35 @@ def _diverged(loss: float, reference_loss: float) -> bool:
                                                                         1e-12)
 
 
-# Inputs beyond this magnitude are named in divergence messages as a likely cause.
-_LARGE_INPUT = 1e3
+# Inputs or (scaled) targets beyond this magnitude are named in divergence messages
+# as the likely cause.
+_LARGE_VALUE = 1e3
 
 
-def _scale_advice(data: Data) -> str:
-    """What to scale, from the data's largest magnitudes."""
-    largest_x = float(np.max(np.abs(data.X))) if data.X.size else 0.0
-    advice = "Scale X (for example with StandardScaler in a Pipeline)"
-    if largest_x > _LARGE_INPUT:
-        advice += f": its largest |value| is {largest_x:.3g}"
-    return advice + ", and keep target_scaling on (the default) for y."
+def _largest(a: np.ndarray) -> float:
+    return float(np.max(np.abs(a))) if a.size else 0.0
+
+
+def _scale_advice(data: Data) -> tuple[str, bool]:
+    """What to scale, and whether the data's magnitudes make scale the likely cause."""
+    largest_x, largest_y = _largest(data.X), _largest(data.y)
+    advice = (f"Scale X (for example with StandardScaler in a Pipeline; its largest "
+              f"|value| is {largest_x:.3g}) and y (keep target_scaling on, the "
+              f"default; the network sees |y| up to {largest_y:.3g})")
+    return advice, max(largest_x, largest_y) > _LARGE_VALUE
 
 
 def _divergence_error(est, loss: float, reference_loss: float,
                       data: Data) -> TrainingDivergedError:
+    scale, scale_is_likely = _scale_advice(data)
+    rate = f"lower learning_rate_init (now {est.learning_rate_init})"
+    advice = (f"{scale}, then if needed {rate}." if scale_is_likely
+              else f"{rate[0].upper()}{rate[1:]}, or {scale[0].lower()}{scale[1:]}.")
     return TrainingDivergedError(
         f"Training diverged in epoch {est.n_iter_ + 1}: the loss went from "
         f"{reference_loss:.6g} at the start to {loss:.6g}, or the parameters left the "
-        "finite range. The model keeps the parameters of the last good epoch. Lower "
-        f"learning_rate_init (now {est.learning_rate_init}). {_scale_advice(data)}"
+        "finite range. The model keeps the parameters of the last good epoch. "
+        f"{advice}"
     )
 
 
@@ -196,7 +205,7 @@ def _not_finite_at_start_error(reference_loss: float, data: Data) -> TrainingDiv
     return TrainingDivergedError(
         f"The loss is already {reference_loss} before the first update: the network's "
         "arithmetic overflows on these data at its starting weights, so no learning "
-        f"rate can help. {_scale_advice(data)}"
+        f"rate can help. {_scale_advice(data)[0]}."
     )
 
 
