@@ -130,11 +130,17 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     A drop-in for :class:`sklearn.neural_network.MLPRegressor` (same parameters, same
     meanings, same fitted attributes) whose output layer ends in a bounding transform:
     ``prediction = output_threshold + g(z)`` with ``g`` in {softplus, exp, relu}, so every
-    prediction is ``>= output_threshold`` for any finite input (as long as the
-    network's own arithmetic stays finite: near 1e308, relu or identity layers can
-    overflow to inf - inf = NaN). The forward pass, the backward pass, the optimisers
-    and the epoch loop run in a C++ core with the GIL released; matrix products go
-    through SciPy's BLAS.
+    prediction is ``>= output_threshold`` for any finite input. The forward pass, the
+    backward pass, the optimisers and the epoch loop run in a C++ core with the GIL
+    released; matrix products go through SciPy's BLAS.
+
+    The contract: a ``fit`` that returns leaves finite parameters (otherwise it raises
+    :class:`TrainingDivergedError`, judged on every epoch and after the last update);
+    ``predict`` returns finite values for every finite input, ``>= output_threshold``
+    with a bounding output, saturating at the largest finite value of the dtype
+    instead of overflowing to inf (rows whose arithmetic overflows are recomputed in
+    extended precision); target scales are computed without overflow for any finite
+    ``y`` and threshold.
 
     Parameters
     ----------
@@ -239,7 +245,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         Threads of the C++ core. None uses as many as the BLAS would here, which
         follows OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, ``threadpoolctl`` limits, and
         the limits joblib sets in parallel workers (so ``GridSearchCV(n_jobs=-1)``
-        does not oversubscribe the cores). Each mini-batch step is shared out when
+        does not oversubscribe the cores), and never more than the cores this process
+        may use (its CPU affinity and a container's CPU quota). An explicit count is
+        used as given. Each mini-batch step is shared out when
         each thread gets at least 2**17 rows x parameters (for example 24 rows of a
         20-64-64-1 network, 2 of 100-256-256-1): the threads split the batch's rows
         for the gradient and the parameters for the update. Full-data passes
@@ -574,8 +582,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         ------
         TrainingDivergedError
             When the loss becomes non-finite or grows by orders of magnitude (for
-            example with too large a learning rate); the model keeps the parameters
-            of the last good epoch.
+            example with too large a learning rate), or the parameters leave the
+            finite range, judged after every epoch and after the last update; the
+            model keeps the parameters of the last good epoch. Also when the loss
+            overflows before any update (data too large for the arithmetic); the
+            message says whether to scale the data or lower the learning rate.
         """
         validation = self._validation_data(X_val, y_val, sample_weight_val)
         return self._fit(X, y, sample_weight, validation, incremental=False)
