@@ -85,6 +85,12 @@ def start_constrained(params: np.ndarray, layout: ParameterLayout, signs: np.nda
         b[S != 0] = S[S != 0] * np.abs(b[S != 0])
 
 
+def project_onto_signs(params: np.ndarray, signs: np.ndarray) -> None:
+    """Clips constrained parameters onto their half-lines, in place."""
+    np.maximum(params, 0, out=params, where=signs > 0)
+    np.minimum(params, 0, out=params, where=signs < 0)
+
+
 def to_free(weights: np.ndarray, signs: np.ndarray | None, method: str) -> np.ndarray:
     """The free parameters whose reparametrisation gives ``weights`` (a copy)."""
     free = np.array(weights, copy=True)

@@ -20,6 +20,7 @@ from sklearn.utils.validation import (
 from positive_mlp._constraints import (
     constrained_layers,
     parameter_signs,
+    project_onto_signs,
     start_constrained,
     to_free,
 )
@@ -65,6 +66,19 @@ def _drop_zero_weights(data: Data) -> Data:
     if keep.all():
         return data
     return Data(data.X[keep], data.y[keep], data.sample_weight[keep])
+
+
+def _in_range(values: np.ndarray, dtype, what: str) -> np.ndarray:
+    """``values`` in ``dtype``; a ValueError when they do not fit its finite range (a
+    threshold far from tiny targets, divided by their small scale)."""
+    largest = np.finfo(dtype).max
+    if np.all(np.abs(values) <= largest):
+        return values.astype(dtype, copy=False)
+    raise ValueError(
+        f"{what} reaches {np.max(np.abs(values)):.3g}, beyond the largest {np.dtype(dtype)} "
+        f"({largest:.3g}): output_threshold is too far from the targets for their "
+        "scale. Move output_threshold closer to the targets, or fit float64 data."
+    )
 
 
 def _lbfgs_bounds(signs: np.ndarray | None, method: str):
@@ -651,11 +665,13 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.target_scale_ = scale
         self.output_threshold_ = threshold
         # From here on the network sees scaled targets: y / scale, threshold / scale.
-        if np.any(scale != 1.0):
-            data = Data(data.X, data.y / scale.astype(X.dtype), data.sample_weight)
         threshold = threshold / scale
+        if np.any(scale != 1.0):
+            data = Data(data.X, _in_range(data.y / scale, X.dtype, "y / target_scale_"),
+                        data.sample_weight)
+        _in_range(threshold, X.dtype, "output_threshold / target_scale_")
         if validation is not None:
-            validation = self._cast_validation(validation, X.dtype, scale)
+            validation = self._cast_validation(validation, X.shape[1], X.dtype, scale)
 
         signs = self._parameter_signs(layout)
         rng = check_random_state(self.random_state)
@@ -765,8 +781,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         return Data(X_val, y_val, _weights_or_none(sample_weight_val, X_val))
 
     @staticmethod
-    def _cast_validation(validation: Data, dtype, scale: np.ndarray) -> Data:
+    def _cast_validation(validation: Data, n_features: int, dtype,
+                         scale: np.ndarray) -> Data:
         """The validation set in the network's dtype and scaled units."""
+        if validation.X.shape[1] != n_features:
+            raise ValueError(f"X_val has {validation.X.shape[1]} feature(s), X has "
+                             f"{n_features}.")
         y_val = validation.y.reshape(validation.X.shape[0], -1)
         if y_val.shape[1] != scale.size:
             raise ValueError(f"y_val has {y_val.shape[1]} output(s), y has {scale.size}.")
@@ -867,6 +887,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             start_at_target_mean(params, layout, self.output_activation, mean_above,
                                  self._output_weight_scale(layout, signs))
         if signs is not None:
+            if self.nonneg_method == "projection":  # the start at the mean may not be
+                project_onto_signs(params, signs)
             params = to_free(params, signs, self.nonneg_method)
         self._optimizer_state = None
         self._multipliers = None

@@ -113,7 +113,10 @@ def validation_score(y: np.ndarray, pred: np.ndarray,
         return -np.inf
     magnitude = np.maximum(np.max(np.abs(y), axis=0), np.max(np.abs(pred), axis=0))
     magnitude = np.where(magnitude > 0, magnitude, 1.0)
-    return float(r2_score(y / magnitude, pred / magnitude, sample_weight=sample_weight))
+    with np.errstate(all="ignore"):  # targets nearly constant: a ratio can overflow
+        score = float(r2_score(y / magnitude, pred / magnitude,
+                               sample_weight=sample_weight))
+    return score if np.isfinite(score) else -np.inf
 
 
 def _record_progress(est, network, params, validation: Data | None, best: dict,

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "positive_mlp/output_transforms.hpp"
@@ -79,9 +80,12 @@ public:
     }
 
 private:
+    // Capped at T's largest value: a free parameter beyond its square root (one
+    // diverging update) must not make an infinite weight.
     template <class T>
     T map(T p) const {
-        if (method_ == WeightMethod::square) return p * p;
+        if (method_ == WeightMethod::square)
+            return std::min(p * p, std::numeric_limits<T>::max());
         return std::exp(std::min(p, max_exp_argument<T>()));
     }
     template <class T>
