@@ -57,6 +57,10 @@ def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
     return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
 
 
+def _float64(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else a.astype(np.float64, copy=False)
+
+
 def _drop_zero_weights(data: Data) -> Data:
     """Rows of zero weight contribute nothing; dropping them makes that exact, even for
     mini-batches (which they would otherwise pad)."""
@@ -108,11 +112,12 @@ def _scale_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray
 def _unit_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
     y = data.y.astype(np.float64)
     if kind == "std":
-        mean = np.average(y, axis=0, weights=data.sample_weight)
+        mean = np.average(y, axis=0, weights=_float64(data.sample_weight))
         deviation, power = y - mean, 2
     else:
         deviation, power = y - threshold, 2 if kind == "rms" else 1
-    average = np.average(np.abs(deviation) ** power, axis=0, weights=data.sample_weight)
+    average = np.average(np.abs(deviation) ** power, axis=0,
+                         weights=_float64(data.sample_weight))
     return np.sqrt(average) if power == 2 else average
 
 
@@ -750,8 +755,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         boundary from the infeasible side, and the margin makes them end on it."""
         if self.output_constraint != "lagrangian":
             return None
-        squared = (data.y - threshold) ** 2
-        rms = np.sqrt(np.average(squared, axis=0, weights=data.sample_weight))
+        squared = (data.y.astype(np.float64) - threshold) ** 2
+        rms = np.sqrt(np.average(squared, axis=0, weights=_float64(data.sample_weight)))
         return _LAGRANGIAN_MARGIN * rms
 
     def _parameter_signs(self, layout: ParameterLayout) -> np.ndarray | None:
@@ -882,7 +887,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if signs is not None:
             start_constrained(params, layout, signs, rng)
         if self._starts_at_target_mean():
-            mean = np.average(data.y, axis=0, weights=data.sample_weight)
+            # in float64: float32 sums of large weights or targets overflow
+            mean = np.average(data.y.astype(np.float64), axis=0,
+                              weights=_float64(data.sample_weight))
             mean_above = mean - threshold
             start_at_target_mean(params, layout, self.output_activation, mean_above,
                                  self._output_weight_scale(layout, signs))

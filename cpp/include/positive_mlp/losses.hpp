@@ -25,15 +25,16 @@ inline T element_loss(Loss loss, T y, T p) {
             return T(0.5) * r * r;
         }
         case Loss::poisson: {
-            // Half Poisson deviance: y log(y / p) - y + p.
+            // Half Poisson deviance: y log(y / p) - y + p, with the logarithms apart:
+            // y / p can underflow to 0 (log -inf) where their difference is finite.
             p = positive_floor(p);
-            const T ylogy = y > T(0) ? y * std::log(y / p) : T(0);
+            const T ylogy = y > T(0) ? y * (std::log(y) - std::log(p)) : T(0);
             return ylogy - y + p;
         }
         case Loss::gamma: {
-            // Half Gamma deviance: log(p / y) + y / p - 1.
+            // Half Gamma deviance: log(p / y) + y / p - 1 (logarithms apart, as above).
             p = positive_floor(p);
-            return std::log(p / y) + y / p - T(1);
+            return std::log(p) - std::log(y) + y / p - T(1);
         }
     }
     return T(0);

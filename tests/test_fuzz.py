@@ -1,0 +1,82 @@
+"""The random fuzzer of tools/fuzz.py as tests.
+
+* a short campaign with a fixed seed (every run draws the same cases);
+* a long campaign behind the ``slow`` marker (``python -m pytest -m slow``);
+* the cases of ``tests/fuzz_regressions.jsonl`` (one case JSON per line, each once a
+  failure), which must all pass; ``"note"`` says what failed, and a case with an
+  ``"xfail"`` field is an open bug (a strict xfail until it is fixed).
+
+Cases run in child processes (a crash or a hang fails the test instead of killing
+pytest) and import the installed package. On a failure the message holds each
+failing case; ``python tools/fuzz.py --replay '<case>'`` reruns one in-process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+FUZZ_PATH = Path(__file__).resolve().parents[1] / "tools" / "fuzz.py"
+REGRESSIONS = Path(__file__).with_name("fuzz_regressions.jsonl")
+WORKERS = 2
+
+
+def _load_fuzz():
+    spec = importlib.util.spec_from_file_location("positive_mlp_fuzz", FUZZ_PATH)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+fuzz = _load_fuzz()
+
+
+def _regression_cases() -> list[dict]:
+    return fuzz._load_cases(str(REGRESSIONS)) if REGRESSIONS.exists() else []
+
+
+def test_short_campaign():
+    summary = fuzz.run_campaign(seed=2024, max_cases=300, workers=WORKERS)
+    assert summary.cases == 300
+    assert not summary.failures, fuzz.format_summary(summary)
+
+
+@pytest.mark.slow
+def test_long_campaign():
+    summary = fuzz.run_campaign(seed=7, seconds=20 * 60, workers=WORKERS)
+    assert not summary.failures, fuzz.format_summary(summary)
+
+
+@pytest.fixture(scope="module")
+def regression_outcomes() -> dict[str, object]:
+    cases = _regression_cases()
+    results = fuzz.run_parallel(enumerate(cases), WORKERS, fuzz.DEFAULT_TIMEOUT)
+    return {case["id"]: outcome for _, case, outcome in results}
+
+
+def _regression_params() -> list:
+    """One pytest param per case; a case with an "xfail" field (an open bug) is a
+    strict xfail, so that its fix shows up as a failure asking to drop the field."""
+    return [pytest.param(case, id=case["id"], marks=[pytest.mark.xfail(
+                reason=case["xfail"], strict=True)] if case.get("xfail") else [])
+            for case in _regression_cases()]
+
+
+@pytest.mark.parametrize("case", _regression_params())
+def test_regression(case, regression_outcomes):
+    outcome = regression_outcomes[case["id"]]
+    assert not outcome.failed, (
+        f"[{outcome.status}] {outcome.message}\n{outcome.detail}\n"
+        f"replay: python tools/fuzz.py --replay '{json.dumps(case)}'"
+    )
+
+
+def test_draws_are_reproducible():
+    for index in range(20):
+        first, again = fuzz.draw_case(3, index), fuzz.draw_case(3, index)
+        assert json.dumps(first) == json.dumps(again)

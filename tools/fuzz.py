@@ -1,0 +1,1534 @@
+"""Seeded random fuzzer for PositiveMLPRegressor.
+
+Usage::
+
+    python tools/fuzz.py --seconds 600 --seed 1 [--cases K] [--out failures.jsonl]
+                         [--workers 2] [--timeout 60]
+    python tools/fuzz.py --replay '<case json>'          # in-process, with traceback
+    python tools/fuzz.py --replay-file failures.jsonl [--index I]
+    python tools/fuzz.py --shrink-file failures.jsonl [--index I]   # simplify a failure
+
+A *case* is a JSON dict drawn from ``(seed, index)``:
+
+* ``data``: a recipe for the arrays (row, feature and output counts, dtype, memory
+  order, strided views, read-only flags, pandas or list containers, column scales
+  from 1e-30 to 1e30, constant columns, target kind and per-output scale from
+  1e-300 to 1e150 with exact zeros, always inside the loss's domain unless the case
+  is meant to be rejected), with its own data seed;
+* ``params``: estimator parameters (every solver, output activation, threshold
+  form, loss, weight constraint and method, monotonic constraint, output
+  constraint, target scaling, network shape, batch size, schedule, early stopping,
+  warm start, thread count ...);
+* ``calls``: ``fit`` / ``partial_fit`` / ``predict`` calls, each with its row count,
+  sample weights (often with many zeros), an explicit validation set, and
+  ``set_params`` changes between calls (warm starts);
+* ``expect_error``: set on the cases built to be invalid (bad loss/activation
+  pairs, targets outside a domain, non-integer layer sizes, NaN in X, wrong
+  shapes ...); such a case must be refused with a ValueError or TypeError.
+
+Each case runs in a forked child of a supervisor process (``--supervise``; the
+supervisors are started with ``subprocess`` and import the package once), so a
+crash or a hang of one case is reported without disturbing the others, and no case
+sees memory another case corrupted. Failures are of four kinds:
+
+* ``crash``: the child died from a signal or exited without a result;
+* ``hang``: the case ran longer than ``--timeout`` (a Python traceback of the
+  moment is in the record);
+* ``violation``: a property failed (below);
+* ``unexpected``: an exception other than ValueError/TypeError with a message or
+  TrainingDivergedError, or sklearn's "Input contains NaN/infinity" on finite
+  input (a non-finite value made inside the estimator).
+
+Properties checked after every call that returns (and after a
+TrainingDivergedError, which promises to keep the last good weights): finite
+``coefs_``, ``intercepts_`` and ``loss_``; predictions on the training X, on
+1000 X and on -1000 X of the right shape, finite, ``>= output_threshold`` for a
+bounding output activation and equal to a float64 NumPy forward pass of
+``coefs_`` within a rounding-error bound (rows whose arithmetic in the network
+would overflow the dtype are exempt, as the README allows); constrained layers'
+weights (and biases) ``>= 0``; monotone predictions along each constrained
+feature; no RuntimeWarning, FutureWarning or DeprecationWarning. Other warnings
+(ConvergenceWarning, UserWarning) are fine.
+
+Children run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1; cases that set
+``n_threads`` get that many core threads. Random states are always integers, so a
+replay repeats the case (up to thread timing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import json
+import math
+import os
+import random
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+Case = dict[str, Any]
+Json = dict[str, Any]
+
+FUZZ_PATH = Path(__file__).resolve()
+DEFAULT_TIMEOUT = 60.0
+FAILURE_KINDS = ("crash", "hang", "violation", "unexpected")
+# Work budget per case (rows x parameters x passes): keeps a case well under a second.
+_WORK_BUDGET = 1.5e9
+_MAX_STEPS = 20000  # mini-batch steps per case
+_MAX_ROWS = 4000
+_BOUNDED = ("softplus", "exp", "relu")
+_UNWANTED_WARNINGS = (RuntimeWarning, FutureWarning, DeprecationWarning)
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|\b(inf|nan)\b")
+_NONFINITE_MESSAGE = re.compile(r"contains (NaN|infinity)", re.IGNORECASE)
+_INVALID_MODES = (
+    "hidden_float", "hidden_zero", "threshold_nan", "threshold_length", "scaling_bad",
+    "nonneg_index", "monotonic_length", "monotonic_value", "loss_identity",
+    "loss_negative_threshold", "relu_zero_threshold", "y_below", "gamma_zero",
+    "poisson_negative", "x_nan", "x_inf", "weight_negative", "weight_length",
+    "val_without_early_stopping", "val_lbfgs", "val_features", "partial_fit_lbfgs",
+    "partial_fit_features", "warm_start_features", "predict_features",
+)
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def _log_uniform(r: random.Random, low: float, high: float) -> float:
+    return float(10 ** r.uniform(math.log10(low), math.log10(high)))
+
+
+def _pick(r: random.Random, weighted: dict[Any, float]) -> Any:
+    return r.choices(list(weighted), weights=list(weighted.values()))[0]
+
+
+def _draw_batch_and_rows(r: random.Random) -> tuple[Any, int]:
+    """batch_size setting and row count, biased to a short last mini-batch."""
+    batch: Any = "auto" if r.random() < 0.35 else int(_log_uniform(r, 1, 400))
+    effective = 200 if batch == "auto" else batch
+    u = r.random()
+    if u < 0.5 and effective > 1:
+        k = r.randint(1, 5)
+        n = k * effective + r.randint(1, effective - 1)
+    elif u < 0.75:
+        n = r.choice([1, 2, 3, 5, 7, 11, 13, r.randint(1, 40)])
+    else:
+        n = int(_log_uniform(r, 1, _MAX_ROWS)) | 1  # odd
+    n = min(n, _MAX_ROWS)
+    if batch != "auto" and r.random() < 0.08:
+        batch = n + r.randint(1, 10)  # larger than the data: clipped with a warning
+    return batch, n
+
+
+def _draw_hidden(r: random.Random) -> list[int]:
+    if r.random() < 0.05:
+        return []
+    def width() -> int:
+        return r.randint(16, 64) if r.random() < 0.5 else int(_log_uniform(r, 1, 64))
+    return [width() for _ in range(r.choice([1, 1, 2, 2, 3]))]
+
+
+def _draw_threshold(r: random.Random, n_outputs: int) -> Any:
+    def one() -> float:
+        return _pick(r, {0.0: 3, r.choice([1e-3, 0.5, 3.0, 1e3, 0.1]): 2,
+                         r.choice([-1.0, -0.5, -1e3]): 1})
+    kind = _pick(r, {"zero": 5, "scalar": 3, "array": 2})
+    if kind == "zero":
+        return 0.0
+    return one() if kind == "scalar" else [one() for _ in range(n_outputs)]
+
+
+def _thresholds(setting: Any, n_outputs: int) -> np.ndarray:
+    """output_threshold as one float per output (as the generator sees it)."""
+    values = np.atleast_1d(np.asarray(setting, dtype=np.float64))
+    if values.size not in (1, n_outputs) or not np.all(np.isfinite(values)):
+        return np.zeros(n_outputs)
+    return np.broadcast_to(values, (n_outputs,)).copy()
+
+
+def _make_valid_loss(params: Json, n_outputs: int) -> None:
+    """Thresholds and output activation that suit a Poisson or Gamma loss."""
+    if params["loss"] == "squared_error":
+        return
+    if params["output_activation"] == "identity":
+        params["output_activation"] = "softplus"
+    threshold = [abs(t) for t in _thresholds(params["output_threshold"], n_outputs)]
+    if params["output_activation"] == "relu":
+        threshold = [t if t > 0 else 0.5 for t in threshold]
+    setting = params["output_threshold"]
+    params["output_threshold"] = (threshold if isinstance(setting, list)
+                                  else threshold[0])
+
+
+def _loss_settings_valid(params: Json, n_outputs: int) -> bool:
+    """The README's rule: Poisson and Gamma need a bounding output activation with
+    thresholds >= 0 (> 0 for 'relu')."""
+    if params["loss"] == "squared_error":
+        return True
+    threshold = _thresholds(params["output_threshold"], n_outputs)
+    activation = params["output_activation"]
+    return activation in _BOUNDED and bool(np.all(
+        threshold > 0 if activation == "relu" else threshold >= 0))
+
+
+def _draw_nonneg(r: random.Random, n_layers: int) -> Any:
+    kind = _pick(r, {None: 5, "all": 1, "output": 1, "hidden": 1, "list": 2})
+    if kind != "list":
+        return kind
+    indices = [i if r.random() < 0.5 else i - n_layers for i in range(n_layers)]
+    return r.sample(indices, r.randint(1, n_layers))
+
+
+def _constrained_layers(setting: Any, n_layers: int) -> list[int]:
+    """The weight layers kept >= 0, as the docstring defines them."""
+    if setting is None:
+        return []
+    if isinstance(setting, str):
+        return {"all": list(range(n_layers)), "output": [n_layers - 1],
+                "hidden": list(range(n_layers - 1))}[setting]
+    return sorted({int(i) % n_layers for i in setting})
+
+
+def _draw_monotonic(r: random.Random, n_features: int) -> list[int] | None:
+    if r.random() < 0.75:
+        return None
+    return [_pick(r, {0: 3, 1: 2, -1: 2}) for _ in range(n_features)]
+
+
+def _draw_target_scaling(r: random.Random, n_outputs: int) -> Any:
+    kind = _pick(r, {"auto": 4, "std": 1.5, "mean": 1.5, "rms": 1.5, None: 1,
+                     "array": 0.5})
+    if kind == "array":
+        return [_log_uniform(r, 1e-3, 1e3) for _ in range(n_outputs)]
+    return kind
+
+
+def _draw_solver_params(r: random.Random, params: Json) -> None:
+    params["solver"] = r.choice(["lbfgs", "sgd", "adam"])
+    params["learning_rate_init"] = _log_uniform(r, 1e-4, 1.0)
+    if params["solver"] == "sgd":
+        params["learning_rate"] = r.choice(["constant", "invscaling", "adaptive"])
+        params["momentum"] = r.choice([0.0, 0.5, 0.9, 1.0])
+        params["nesterovs_momentum"] = r.random() < 0.7
+        params["power_t"] = r.choice([0.0, 0.25, 0.5, 1.0])
+    if params["solver"] == "adam" and r.random() < 0.2:
+        params["beta_1"] = r.choice([0.0, 0.5, 0.99])
+        params["beta_2"] = r.choice([0.0, 0.9, 0.9999])
+        params["epsilon"] = r.choice([1e-12, 1e-8, 1e-2])
+    if params["solver"] == "lbfgs" and r.random() < 0.15:
+        params["max_fun"] = r.randint(1, 50)
+
+
+def _draw_params(r: random.Random, batch: Any, n: int, n_features: int,
+                 n_outputs: int) -> Json:
+    hidden = _draw_hidden(r)
+    params: Json = {
+        "loss": _pick(r, {"squared_error": 2, "poisson": 1, "gamma": 1}),
+        "hidden_layer_sizes": hidden,
+        "activation": r.choice(["identity", "logistic", "tanh", "relu"]),
+        "output_activation": _pick(r, {"softplus": 3, "exp": 2.5, "relu": 2,
+                                       "identity": 2.5}),
+        "output_threshold": _draw_threshold(r, n_outputs),
+        "nonneg_weights": _draw_nonneg(r, len(hidden) + 1),
+        "nonneg_bias": r.random() < 0.25,
+        "nonneg_method": r.choice(["projection", "square", "exp"]),
+        "monotonic_cst": _draw_monotonic(r, n_features),
+        "output_constraint": _pick(r, {None: 7, "penalty": 1.5, "lagrangian": 1.5}),
+        "constraint_strength": _log_uniform(r, 1e-2, 1e2),
+        "target_scaling": _draw_target_scaling(r, n_outputs),
+        "n_threads": _pick(r, {None: 3.5, 1: 1.5, 2: 3, r.randint(3, 8): 2}),
+        "batch_size": batch,
+        "max_iter": r.randint(1, 20),
+        "alpha": 0.0 if r.random() < 0.2 else _log_uniform(r, 1e-6, 1.0),
+        "shuffle": r.random() < 0.8,
+        "random_state": r.randrange(2**31),
+        "warm_start": r.random() < 0.25,
+        "early_stopping": r.random() < (0.25 if n >= 20 else 0.05),
+        "tol": r.choice([1e-4, 1e-4, 0.0, 1e-2]),
+        "verbose": r.random() < 0.03,
+    }
+    _draw_solver_params(r, params)
+    if params["early_stopping"]:
+        params["validation_fraction"] = r.choice([0.1, 0.1, r.uniform(0.05, 0.5)])
+        params["n_iter_no_change"] = r.randint(1, 10)
+    if params["output_constraint"] and r.random() < 0.7:
+        params["output_activation"] = "identity"
+        params["loss"] = "squared_error"
+    if r.random() < 0.9:
+        _make_valid_loss(params, n_outputs)
+    elif not _loss_settings_valid(params, n_outputs):
+        params["expect_error"] = "loss_settings"
+    _avoid_monotonic_conflict(r, params)
+    return params
+
+
+def _avoid_monotonic_conflict(r: random.Random, params: Json) -> None:
+    """-1 on a feature whose first-layer weights are kept >= 0 is an error: mostly
+    turn it into +1, sometimes keep it (then the case expects that error)."""
+    cst = params["monotonic_cst"]
+    layers = _constrained_layers(params["nonneg_weights"],
+                                 len(params["hidden_layer_sizes"]) + 1)
+    if cst is None or 0 not in layers or -1 not in cst:
+        return
+    if r.random() < 0.8:
+        params["monotonic_cst"] = [abs(c) for c in cst]
+    else:
+        params["expect_error"] = "monotonic_conflict"
+
+
+def _draw_data(r: random.Random, n: int, n_features: int, n_outputs: int,
+               dtype: str) -> Json:
+    tiny, huge = ((-300, -200), (100, 150)) if dtype == "float64" else ((-37, -30),
+                                                                        (25, 33))
+    def y_scale() -> float:
+        band = _pick(r, {(-2, 3): 6, (-8, 8): 2, tiny: 1, huge: 1})
+        return round(r.uniform(*band), 2)
+    columns = r.sample(range(n_features), min(n_features, r.randint(0, 4)))
+    col_scales = {str(c): _pick(r, {round(r.uniform(-5, 5), 1): 8, 30: 1, -30: 1})
+                  for c in columns}
+    if dtype == "int64":
+        col_scales = {c: min(e, 5) for c, e in col_scales.items()}
+    return {
+        "seed": r.randrange(2**31), "n": n, "n_features": n_features,
+        "n_outputs": n_outputs, "y_1d": r.random() < 0.85, "dtype": dtype,
+        "y_dtype": "float64" if dtype == "float32" and r.random() < 0.1 else None,
+        "order": r.choice(["C", "F"]),
+        "view": _pick(r, {None: 6, "rows": 2, "cols": 2}),
+        "readonly": r.random() < 0.2,
+        "container": _pick(r, {"numpy": 17, "pandas": 2, "list": 1}),
+        "x_log10_scale": round(_pick(r, {0.0: 5, r.uniform(-3, 3): 3}), 2),
+        "x_offset": _pick(r, {0.0: 6, 3.0: 1, -100.0: 1}),
+        "col_log10_scales": col_scales,
+        "const_cols": r.sample(range(n_features),
+                               min(n_features, _pick(r, {0: 6, 1: 2, 2: 1}))),
+        "y_kind": r.choice(["softplus", "exp", "count", "gamma", "constant", "signed"]),
+        "y_log10_scale": [y_scale() for _ in range(n_outputs)],
+        "y_zero_share": _pick(r, {0.0: 5, 0.1: 2, 0.5: 1, 0.95: 1}),
+        "y_anchor": _pick(r, {"threshold": 7, "zero": 3}),
+        "inject": None,
+    }
+
+
+def _draw_weights(r: random.Random) -> Json | None:
+    if r.random() < 0.65:
+        return None
+    return {"zero_share": _pick(r, {0.0: 3, 0.3: 2, 0.9: 2, 1.0: 0.3}),
+            "log10_scale": _pick(r, {0.0: 6, r.uniform(-3, 3): 3,
+                                     r.choice([-30, 30]): 1}),
+            "integer": r.random() < 0.3}
+
+
+def _draw_calls(r: random.Random, params: Json, n: int) -> list[Json]:
+    def fit(rows: int) -> Json:
+        call: Json = {"op": "fit", "n": rows, "sample_weight": _draw_weights(r)}
+        explicit = params["early_stopping"] and params["solver"] != "lbfgs"
+        if explicit and r.random() < 0.5:
+            call["val"] = {"n": r.choice([1, 2, 5, max(2, rows // 4)])}
+        return call
+    stochastic = params["solver"] != "lbfgs" and not params["early_stopping"]
+    if stochastic and r.random() < 0.25:
+        calls = [fit(n)] if r.random() < 0.3 else []
+        return calls + [{"op": "partial_fit", "n": r.randint(1, n),
+                         "sample_weight": _draw_weights(r)}
+                        for _ in range(r.randint(2, 4))]
+    calls = [fit(n)]
+    if params["warm_start"] or r.random() < 0.1:
+        for _ in range(r.randint(1, 2)):
+            call = fit(r.choice([n, max(1, n // 2), n + 1]))
+            call["set_params"] = _draw_set_params(r, params)
+            calls.append(call)
+    return calls
+
+
+def _draw_set_params(r: random.Random, params: Json) -> Json:
+    choices: dict[str, Callable[[], Any]] = {
+        "max_iter": lambda: r.randint(1, 10),
+        "learning_rate_init": lambda: _log_uniform(r, 1e-4, 1.0),
+        "nonneg_method": lambda: r.choice(["projection", "square", "exp"]),
+        "n_threads": lambda: r.choice([None, 1, 2, 4]),
+        "shuffle": lambda: r.random() < 0.5,
+        "alpha": lambda: _log_uniform(r, 1e-6, 1.0),
+        "batch_size": lambda: r.choice(["auto", 1, 7, 64]),
+    }
+    if not params["early_stopping"]:
+        choices["solver"] = lambda: r.choice(["lbfgs", "sgd", "adam"])
+    keys = r.sample(sorted(choices), r.randint(0, 2))
+    return {key: choices[key]() for key in keys}
+
+
+def _cap_work(case: Case) -> None:
+    """Lower max_iter, then the row counts, so that each case stays quick."""
+    params, data = case["params"], case["data"]
+    sizes = [data["n_features"], *params["hidden_layer_sizes"], data["n_outputs"]]
+    n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    rounds = 30 if params["solver"] == "lbfgs" and params["output_constraint"] else 1
+    rows = sum(call.get("n", data["n"]) for call in case["calls"])
+    batch = params["batch_size"]
+    batch = 200 if batch == "auto" else max(1, batch)
+    while params["max_iter"] > 1 and (
+            rows * n_params * params["max_iter"] * rounds * 3 > _WORK_BUDGET
+            or math.ceil(rows / batch) * params["max_iter"] > _MAX_STEPS):
+        params["max_iter"] = max(1, params["max_iter"] // 2)
+    factor = rows * n_params * params["max_iter"] * rounds * 3 / _WORK_BUDGET
+    if factor > 1:
+        for call in [data, *case["calls"]]:
+            if "n" in call:
+                call["n"] = max(1, int(call["n"] / factor))
+
+
+def draw_case(seed: int, index: int) -> Case:
+    """The case number ``index`` of the campaign with this seed."""
+    r = random.Random(f"positive-mlp-fuzz:{seed}:{index}")
+    batch, n = _draw_batch_and_rows(r)
+    n_features = _pick(r, {r.randint(1, 5): 5, r.randint(6, 30): 3,
+                           r.randint(31, 200): 2})
+    n_outputs = _pick(r, {1: 6, r.randint(2, 4): 2.5, r.randint(5, 20): 1.5})
+    params = _draw_params(r, batch, n, n_features, n_outputs)
+    dtype = _pick(r, {"float64": 6, "float32": 3.5, "int64": 0.5})
+    case: Case = {"id": f"{seed}:{index}",
+                  "data": _draw_data(r, n, n_features, n_outputs, dtype),
+                  "params": params, "calls": _draw_calls(r, params, n)}
+    expected = params.pop("expect_error", None)
+    if expected:
+        case["expect_error"] = expected
+    elif r.random() < 0.12:
+        _make_invalid(r, case, r.choice(_INVALID_MODES))
+    _cap_work(case)
+    return case
+
+
+def _make_invalid(r: random.Random, case: Case, mode: str) -> None:
+    """Turns a valid case into one that must be refused (``mode`` says how)."""
+    params, data, calls = case["params"], case["data"], case["calls"]
+    first = calls[0]
+    k = data["n_outputs"]
+    bounded = params["output_activation"] in _BOUNDED
+    if mode == "hidden_float":
+        params["hidden_layer_sizes"] = [r.randint(1, 20) + 0.5]
+    elif mode == "hidden_zero":
+        params["hidden_layer_sizes"] = r.choice([[0], [4, 0], [-3]])
+    elif mode == "threshold_nan":
+        params["output_threshold"] = r.choice([float("nan"), float("inf")])
+    elif mode == "threshold_length":
+        params["output_threshold"] = [0.0] * (k + 1)
+    elif mode == "scaling_bad":
+        params["target_scaling"] = r.choice([[0.0] * k, [-1.0] * k, [1.0] * (k + 1),
+                                             [float("nan")] * k])
+    elif mode == "nonneg_index":
+        params["nonneg_weights"] = [len(params["hidden_layer_sizes"]) + 1]
+        params["monotonic_cst"] = None
+    elif mode == "monotonic_length":
+        params["monotonic_cst"] = [1] * (data["n_features"] + 1)
+    elif mode == "monotonic_value":
+        params["monotonic_cst"] = [2] * data["n_features"]
+    elif mode == "loss_identity":
+        params.update(loss=r.choice(["poisson", "gamma"]), output_activation="identity")
+    elif mode == "loss_negative_threshold":
+        params.update(loss=r.choice(["poisson", "gamma"]), output_threshold=-1.0,
+                      output_activation=r.choice(_BOUNDED))
+    elif mode == "relu_zero_threshold":
+        params.update(loss=r.choice(["poisson", "gamma"]), output_threshold=0.0,
+                      output_activation="relu")
+    elif mode in ("y_below", "gamma_zero", "poisson_negative"):
+        data["inject"] = mode
+        if mode == "y_below" and not bounded:
+            params["output_activation"] = "softplus"
+        if mode != "y_below":
+            params.update(loss="gamma" if mode == "gamma_zero" else "poisson",
+                          output_threshold=0.0, output_activation="softplus")
+    elif mode in ("x_nan", "x_inf"):
+        data["inject"] = mode
+    elif mode == "weight_negative":
+        first["sample_weight"] = {"zero_share": 0.0, "log10_scale": 0.0,
+                                  "negative": True}
+    elif mode == "weight_length":
+        first["sample_weight"] = {"zero_share": 0.0, "log10_scale": 0.0,
+                                  "length_delta": 1}
+    elif mode == "val_without_early_stopping":
+        params["early_stopping"] = False
+        first.update(op="fit", val={"n": 5})
+    elif mode == "val_lbfgs":
+        params.update(early_stopping=True, solver="lbfgs")
+        first.update(op="fit", val={"n": 5})
+    elif mode == "val_features":
+        params.update(early_stopping=True, solver=r.choice(["sgd", "adam"]))
+        first.update(op="fit", val={"n": 5, "n_features": data["n_features"] + 1})
+    elif mode == "partial_fit_lbfgs":
+        params.update(solver="lbfgs")
+        case["calls"] = [{"op": "partial_fit", "n": data["n"]}]
+    elif mode == "partial_fit_features":
+        params.update(solver=r.choice(["sgd", "adam"]), early_stopping=False)
+        case["calls"] = [{"op": "partial_fit", "n": data["n"]},
+                         {"op": "partial_fit", "n": data["n"],
+                          "n_features": data["n_features"] + 1}]
+    elif mode == "warm_start_features":
+        params.update(warm_start=True)
+        case["calls"] = [{"op": "fit", "n": data["n"]},
+                         {"op": "fit", "n": data["n"],
+                          "n_features": data["n_features"] + 1}]
+    elif mode == "predict_features":
+        case["calls"] = [{"op": "fit", "n": data["n"]},
+                         {"op": "predict", "n": 3,
+                          "n_features": data["n_features"] + 1}]
+    if mode.endswith("_features"):
+        params["monotonic_cst"] = None
+    if mode in ("x_nan", "x_inf") and data["dtype"] == "int64":
+        data["dtype"] = "float64"  # NaN has no integer form
+    if mode in ("partial_fit_features", "warm_start_features", "predict_features"):
+        case["expect_error_at"] = 1  # the call that must be refused
+    case["expect_error"] = mode
+
+
+# ------------------------------------------------------------------ materialising data
+
+
+@dataclass
+class CallData:
+    """The arguments of one call, as the user would pass them."""
+
+    X: Any
+    y: Any = None
+    sample_weight: Any = None
+    X_val: Any = None
+    y_val: Any = None
+    finite: bool = True  # all inputs finite in the dtype the estimator trains in
+
+    def X_array(self) -> np.ndarray:
+        return np.asarray(self.X)
+
+
+def _feature_scales(data: Json, p: int) -> np.ndarray:
+    scales = np.full(p, 10.0 ** data["x_log10_scale"])
+    for column, exponent in data["col_log10_scales"].items():
+        if int(column) < p:
+            scales[int(column)] = 10.0 ** exponent
+    return scales
+
+
+def _features(rng: np.random.Generator, data: Json, n: int, p: int
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(X in float64, the standard normal Z it was built from)."""
+    Z = rng.standard_normal((n, p))
+    scales = _feature_scales(data, p)
+    X = (Z + data["x_offset"]) * scales
+    for column in data["const_cols"]:
+        if column < p:
+            X[:, column] = scales[column] * 3.0
+            Z[:, column] = 0.0
+    if data["inject"] in ("x_nan", "x_inf"):
+        bad = np.nan if data["inject"] == "x_nan" else np.inf
+        X[rng.integers(n), rng.integers(p)] = bad
+    if data["dtype"] == "int64":
+        X = np.round(X)
+    return X, Z
+
+
+def _target_base(rng: np.random.Generator, kind: str, Z: np.ndarray, k: int
+                 ) -> np.ndarray:
+    """Non-negative targets of unit size (signed for 'signed')."""
+    n, p = Z.shape
+    s = Z @ rng.standard_normal((p, k)) / math.sqrt(p)
+    s += 0.3 * rng.standard_normal((n, k))
+    if kind == "softplus":
+        return np.logaddexp(0.0, 2.0 * s)
+    if kind == "exp":
+        return np.exp(s)
+    if kind == "count":
+        return rng.poisson(np.exp(s)).astype(np.float64)
+    if kind == "gamma":
+        return rng.gamma(2.0, np.exp(s) / 2.0)
+    if kind == "constant":
+        return np.ones((n, k))
+    return s  # 'signed'
+
+
+def _y_dtype(data: Json) -> np.dtype:
+    return np.dtype(data["y_dtype"] or ("float32" if data["dtype"] == "float32"
+                                        else "float64"))
+
+
+def _targets(rng: np.random.Generator, data: Json, Z: np.ndarray, params: Json
+             ) -> np.ndarray:
+    k, loss = data["n_outputs"], params["loss"]
+    threshold = _thresholds(params["output_threshold"], k)
+    bounded = params["output_activation"] in _BOUNDED or loss != "squared_error"
+    base = _target_base(rng, data["y_kind"], Z, k)
+    if bounded or data["y_kind"] != "signed":
+        base = np.abs(base)
+    zero = rng.random(base.shape) < data["y_zero_share"]
+    if loss == "gamma":
+        zero &= threshold > 0  # y = threshold must stay > 0
+    base[zero] = 0.0
+    scale = 10.0 ** np.asarray(data["y_log10_scale"], dtype=np.float64)
+    # 'zero': y = scale * base, far from a negative threshold (tiny targets above -1)
+    anchor = np.where(threshold < 0, 0.0, threshold) if data.get("y_anchor") == "zero" \
+        else threshold
+    y = (anchor + scale * base).astype(_y_dtype(data))
+    if bounded:
+        y = _not_below(y, threshold, loss == "gamma")
+    return _inject_target_error(y, data["inject"], threshold, scale)
+
+
+def _not_below(y: np.ndarray, threshold: np.ndarray, positive: bool) -> np.ndarray:
+    """Undo rounding that took y below its threshold (or to 0 for Gamma)."""
+    floor = np.broadcast_to(threshold.astype(y.dtype), y.shape).copy()
+    low = floor.astype(np.float64) < threshold
+    floor[low] = np.nextafter(floor[low], np.inf)
+    y = np.maximum(y, floor)
+    if positive:
+        y = np.where(y > 0, y, np.nextafter(y.dtype.type(0), y.dtype.type(1)))
+    return y
+
+
+def _inject_target_error(y: np.ndarray, inject: str | None, threshold: np.ndarray,
+                         scale: np.ndarray) -> np.ndarray:
+    if inject == "y_below":
+        y[0] = threshold - np.maximum(scale, 1.0)
+    elif inject == "gamma_zero":
+        y[0, 0] = 0.0
+    elif inject == "poisson_negative":
+        y[0, 0] = -1.0
+    return y
+
+
+def _layout(a: np.ndarray, data: Json, dtype: np.dtype) -> np.ndarray:
+    """a in dtype, memory order, strided view and read-only flag of the recipe."""
+    a = np.asarray(a, dtype=dtype)
+    if data["view"] == "rows" and a.ndim >= 1:
+        wide = np.zeros((2 * a.shape[0],) + a.shape[1:], dtype=dtype)
+        wide[::2] = a
+        a = wide[::2]
+    elif data["view"] == "cols" and a.ndim == 2:
+        wide = np.zeros((a.shape[0], 2 * a.shape[1]), dtype=dtype)
+        wide[:, 1::2] = a
+        a = wide[:, 1::2]
+    elif data["order"] == "F":
+        a = np.asfortranarray(a)
+    if data["readonly"]:
+        a.flags.writeable = False
+    return a
+
+
+def _container(X: np.ndarray, data: Json) -> Any:
+    if data["container"] == "pandas":
+        import pandas as pd
+        return pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
+    if data["container"] == "list":
+        return X.tolist()
+    return X
+
+
+def _sample_weight(rng: np.random.Generator, spec: Json | None, n: int) -> Any:
+    if spec is None:
+        return None
+    w = rng.integers(0, 4, n).astype(np.float64) if spec.get("integer") else (
+        rng.uniform(0.1, 2.0, n))
+    w *= 10.0 ** spec["log10_scale"]
+    w[rng.random(n) < spec["zero_share"]] = 0.0
+    if spec.get("negative"):
+        w[0] = -1.0
+    return np.resize(w, n + spec.get("length_delta", 0))
+
+
+def _arrays(rng: np.random.Generator, data: Json, params: Json, n: int, p: int
+            ) -> tuple[Any, Any, bool]:
+    X, Z = _features(rng, data, n, p)
+    y = _targets(rng, data, Z, params)
+    x_dtype = np.dtype("int64" if data["dtype"] == "int64" else data["dtype"])
+    train_dtype = np.float32 if data["dtype"] == "float32" else np.float64
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = bool(np.isfinite(X.astype(train_dtype)).all()
+                      and np.isfinite(y.astype(train_dtype)).all())
+    if data["n_outputs"] == 1 and data["y_1d"]:
+        y = y[:, 0]
+    X = _container(_layout(X, data, x_dtype), data)
+    return X, _layout(y, data, y.dtype), finite
+
+
+def make_call_data(case: Case, index: int, params: Json) -> CallData:
+    """The arrays of call ``index``, reproducible from the case alone."""
+    data, call = case["data"], case["calls"][index]
+    rng = np.random.default_rng([data["seed"], index])
+    n = call.get("n", data["n"])
+    p = call.get("n_features", data["n_features"])
+    X, y, finite = _arrays(rng, data, params, n, p)
+    weights = _sample_weight(rng, call.get("sample_weight"), n)
+    if data["inject"] and weights is not None and weights.size and weights[0] == 0:
+        weights[0] = 1.0  # the injected row must not be dropped as absent
+    result = CallData(X, y, weights, finite=finite)
+    if call.get("val"):
+        val = call["val"]
+        rng_val = np.random.default_rng([data["seed"], index, 1])
+        result.X_val, result.y_val, finite_val = _arrays(
+            rng_val, data, params, val["n"], val.get("n_features", p))
+        result.finite &= finite_val
+    return result
+
+
+# ------------------------------------------------------------------ running one case
+
+
+@dataclass
+class Outcome:
+    """What one case did. status: ok, rejected (allowed error), expected (an invalid
+    case refused), crash, hang, violation or unexpected."""
+
+    status: str
+    message: str = ""
+    detail: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status in FAILURE_KINDS
+
+
+class PropertyViolation(AssertionError):
+    """A property of a returned fit failed (raised only in replays)."""
+
+
+def estimator_params(params: Json) -> Json:
+    """JSON params as estimator arguments."""
+    out = dict(params)
+    if isinstance(out.get("hidden_layer_sizes"), list):
+        out["hidden_layer_sizes"] = tuple(out["hidden_layer_sizes"])
+    return out
+
+
+def _monotonic_setting(case: Case) -> Any:
+    """monotonic_cst as passed: a dict by column name for some DataFrames."""
+    cst = case["params"].get("monotonic_cst")
+    data = case["data"]
+    if cst is None or data["container"] != "pandas" or data["seed"] % 2:
+        return cst
+    return {f"x{j}": c for j, c in enumerate(cst) if c != 0}
+
+
+def run_call(est: Any, call: Json, arrays: CallData) -> None:
+    if call["op"] == "predict":
+        est.predict(arrays.X)
+    elif call["op"] == "partial_fit":
+        est.partial_fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
+    elif arrays.X_val is not None:
+        est.fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight,
+                X_val=arrays.X_val, y_val=arrays.y_val)
+    else:
+        est.fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
+
+
+def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
+    from positive_mlp import TrainingDivergedError
+    message = f"{type(exc).__name__}: {exc}"
+    expected = case.get("expect_error")
+    if isinstance(exc, TrainingDivergedError):
+        return Outcome("rejected", message)
+    allowed = (ValueError, TypeError)
+    if expected == "partial_fit_lbfgs":
+        allowed = (ValueError, TypeError, AttributeError)
+    if not isinstance(exc, allowed):
+        return Outcome("unexpected", message)
+    if not str(exc).strip():
+        return Outcome("unexpected", f"{type(exc).__name__} with an empty message")
+    if finite and _NONFINITE_MESSAGE.search(str(exc)):
+        return Outcome("unexpected", f"non-finite values made inside the estimator: "
+                                     f"{message}")
+    return Outcome("expected" if expected else "rejected", message)
+
+
+def run_case(case: Case, reraise: bool = False) -> Outcome:
+    """Runs every call of the case and checks the properties after each one.
+
+    With ``reraise`` (replays), exceptions and violations propagate with tracebacks.
+    """
+    from positive_mlp import PositiveMLPRegressor
+    params = estimator_params(case["params"])
+    params["monotonic_cst"] = _monotonic_setting(case)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = PositiveMLPRegressor(**params)
+        for index, call in enumerate(case["calls"]):
+            arrays = None
+            try:
+                est.set_params(**call.get("set_params", {}))
+                arrays = make_call_data(case, index, est.get_params())
+                run_call(est, call, arrays)
+            except Exception as exc:  # noqa: BLE001 - classified below
+                outcome = _outcome_of_error(exc, est, case, index, arrays, reraise)
+                return _with_warnings(outcome, caught, reraise)
+            if call["op"] != "predict":
+                violations = check_fitted(est, case, arrays)
+                if violations:
+                    return _violation(violations, reraise)
+    if case.get("expect_error"):
+        return _violation([f"accepted invalid input ({case['expect_error']})"], reraise)
+    return _with_warnings(Outcome("ok"), caught, reraise)
+
+
+def _outcome_of_error(exc: Exception, est: Any, case: Case, index: int,
+                      arrays: CallData | None, reraise: bool) -> Outcome:
+    from positive_mlp import TrainingDivergedError
+    outcome = _classify_error(exc, case, arrays is None or arrays.finite)
+    if isinstance(exc, TrainingDivergedError) and arrays is not None:
+        invalid_seen = index >= case.get("expect_error_at", 0)
+        outcome = _after_divergence(est, case, arrays, outcome, invalid_seen, reraise)
+    if reraise and outcome.failed:
+        raise exc
+    outcome.detail = outcome.detail or traceback.format_exc()
+    return outcome
+
+
+def _after_divergence(est: Any, case: Case, arrays: CallData, outcome: Outcome,
+                      invalid_seen: bool, reraise: bool) -> Outcome:
+    """TrainingDivergedError keeps the last good weights: check them too."""
+    if case.get("expect_error") and invalid_seen:
+        message = (f"accepted invalid input ({case['expect_error']}), then "
+                   f"{outcome.message}")
+        return _violation([message], reraise)
+    if case.get("expect_error"):
+        outcome.status = "expected"  # the invalid call was never reached
+    if est is None or not hasattr(est, "coefs_"):
+        return outcome
+    violations = check_fitted(est, case, arrays)
+    if violations:
+        return _violation([f"after {outcome.message.splitlines()[0]}:", *violations],
+                          reraise)
+    return outcome
+
+
+def _violation(messages: list[str], reraise: bool) -> Outcome:
+    if reraise:
+        raise PropertyViolation("\n".join(messages))
+    return Outcome("violation", "; ".join(messages[:6]))
+
+
+def _with_warnings(outcome: Outcome, caught: list[warnings.WarningMessage],
+                   reraise: bool) -> Outcome:
+    bad = [w for w in caught if issubclass(w.category, _UNWANTED_WARNINGS)
+           and Path(w.filename).name != FUZZ_PATH.name]
+    if not bad or outcome.status != "ok":  # warnings on the way to an error are fine
+        return outcome
+    w = bad[0]
+    message = (f"unexpected warning {w.category.__name__}: {w.message} "
+               f"({Path(w.filename).name}:{w.lineno})")
+    return _violation([message], reraise)
+
+
+# ------------------------------------------------------------------ property checks
+
+
+@dataclass
+class Reference:
+    """A float64 forward pass of coefs_ with a bound on the rounding error."""
+
+    pred: np.ndarray  # (n, n_outputs)
+    tol: np.ndarray  # (n, n_outputs)
+    exempt: np.ndarray  # (n,) rows whose arithmetic would overflow the model's dtype
+
+
+_ACT: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
+    "identity": (lambda z: z, 1.0),
+    "relu": (lambda z: np.maximum(z, 0.0), 1.0),
+    "tanh": (np.tanh, 1.0),
+    "logistic": (lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), 0.25),
+}
+
+
+def _output_transform(name: str, z: np.ndarray, err: np.ndarray, dtype: np.dtype
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """g(z) and a bound on its error given |error of z| <= err."""
+    if name == "exp":
+        cap = np.finfo(dtype).maxexp * math.log(2.0) - 2.0  # the core's overflow guard
+        raw = np.exp(np.minimum(z, cap))
+        return raw, np.exp(np.minimum(z + err, cap)) * err
+    if name == "softplus":
+        return np.logaddexp(0.0, z), err
+    if name == "relu":
+        return np.maximum(z, 0.0), err
+    return z, err
+
+
+def reference_forward(est: Any, X: np.ndarray) -> Reference:
+    dtype = est.coefs_[0].dtype
+    eps = float(np.finfo(dtype).eps)
+    big = float(np.finfo(dtype).max) * 1e-4
+    tiny = float(np.finfo(dtype).tiny)
+    a = np.asarray(X, dtype=np.float64)
+    err = np.zeros_like(a)
+    exempt = ~(np.abs(a) <= big).all(axis=1)
+    activation, lipschitz = _ACT[est.activation]
+    last = len(est.coefs_) - 1
+    with np.errstate(all="ignore"):
+        for layer, (W, b) in enumerate(zip(est.coefs_, est.intercepts_)):
+            W64, b64 = W.astype(np.float64), b.astype(np.float64)
+            z = a @ W64 + b64
+            magnitude = np.abs(a) @ np.abs(W64) + np.abs(b64)
+            err = err @ np.abs(W64) + 4 * eps * (W.shape[0] + 2) * magnitude + 4 * tiny
+            exempt |= ~(magnitude <= big).all(axis=1)
+            if layer < last:
+                a = activation(z)
+                err = lipschitz * err + 4 * eps * np.abs(a)
+        raw, err_raw = _output_transform(est.out_activation_, z, err, dtype)
+        err_raw = err_raw + 4 * tiny  # g(z) may underflow in the dtype
+        threshold, scale = est.output_threshold_, est.target_scale_
+        pred = threshold + scale * raw
+        if est.out_activation_ != "exp":  # exp is guarded against overflow
+            exempt |= ~(np.abs(threshold) + scale * np.abs(raw) <= big).all(axis=1)
+        tol = scale * (err_raw + 8 * eps * np.abs(raw)) + 8 * eps * (
+            np.abs(threshold) + np.abs(pred)) + tiny
+    return Reference(pred, tol, exempt | ~np.isfinite(err).all(axis=1))
+
+
+def _weights_finite(est: Any) -> list[str]:
+    problems = []
+    for name in ("coefs_", "intercepts_"):
+        for layer, values in enumerate(getattr(est, name)):
+            if not np.all(np.isfinite(values)):
+                problems.append(f"{name}[{layer}] has {np.sum(~np.isfinite(values))} "
+                                "non-finite value(s)")
+    for name in ("target_scale_", "output_threshold_"):
+        values = np.asarray(getattr(est, name))
+        if not np.all(np.isfinite(values)) or (name == "target_scale_"
+                                               and np.any(values <= 0)):
+            problems.append(f"{name} = {values.tolist()[:5]}")
+    loss = getattr(est, "loss_", None)
+    if loss is not None and not np.isfinite(loss):
+        problems.append(f"loss_ = {loss}")
+    return problems
+
+
+def _signs(est: Any, case: Case) -> list[str]:
+    """Weights of constrained layers >= 0; monotone features' first-layer signs."""
+    params = est.get_params()
+    n_layers = len(est.coefs_)
+    problems = []
+    for layer in _constrained_layers(params["nonneg_weights"], n_layers):
+        if np.any(est.coefs_[layer] < 0):
+            problems.append(f"coefs_[{layer}] has negative weights (min "
+                            f"{est.coefs_[layer].min():.3g}) with nonneg_weights="
+                            f"{params['nonneg_weights']!r}")
+        if params["nonneg_bias"] and np.any(est.intercepts_[layer] < 0):
+            problems.append(f"intercepts_[{layer}] has negative biases with "
+                            "nonneg_bias")
+    cst = case["params"].get("monotonic_cst")
+    if cst is not None and any(cst):
+        signed = est.coefs_[0] * np.asarray(cst, dtype=np.float64)[:, None]
+        if np.any(signed < 0):
+            problems.append("coefs_[0] of a monotone feature has the wrong sign")
+        for layer in range(1, n_layers):
+            if np.any(est.coefs_[layer] < 0):
+                problems.append(f"coefs_[{layer}] negative with monotonic_cst")
+    return problems
+
+
+def _as_input(X: np.ndarray, like: Any) -> Any:
+    """X in the container the model was fitted on (DataFrame keeps feature names)."""
+    if hasattr(like, "columns"):
+        import pandas as pd
+        return pd.DataFrame(X, columns=like.columns)
+    return X
+
+
+def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[str]:
+    """predict(given) (X as the user passes it) against the reference forward pass."""
+    pred = est.predict(given)
+    k = est.n_outputs_
+    expected_shape = (X.shape[0],) if k == 1 else (X.shape[0], k)
+    if pred.shape != expected_shape:
+        return [f"predict({label}) has shape {pred.shape}, expected {expected_shape}"]
+    pred = pred.reshape(X.shape[0], k).astype(np.float64)
+    ref = reference_forward(est, X)
+    rows = ~ref.exempt
+    if not rows.any():
+        return []
+    got, want, tol = pred[rows], ref.pred[rows], ref.tol[rows]
+    problems = []
+    if not np.all(np.isfinite(got)):
+        bad = ~np.isfinite(got)
+        problems.append(f"predict({label}): {bad.sum()} non-finite value(s), e.g. "
+                        f"{got[bad][0]} where the float64 forward pass gives "
+                        f"{want[bad][0]:.6g}")
+    if est.out_activation_ in _BOUNDED and np.any(got < est.output_threshold_):
+        below = got < est.output_threshold_
+        problems.append(f"predict({label}): {below.sum()} value(s) below "
+                        f"output_threshold, min {got.min():.6g}")
+    largest = float(np.finfo(est.coefs_[0].dtype).max)
+    beyond = ~(np.abs(want) < largest)  # beyond the dtype: saturated (or inf) is right
+    if np.any(beyond & np.isfinite(got) & (np.abs(got) < largest * (1 - 1e-6))):
+        problems.append(f"predict({label}): a value beyond the dtype's range "
+                        "(float64 forward pass) is neither saturated nor inf")
+    with np.errstate(invalid="ignore"):
+        off = ~beyond & np.isfinite(got) & (np.abs(got - want) > tol)
+    if off.any():
+        i = np.argmax(np.where(off, np.abs(got - want) / tol, 0).ravel())
+        problems.append(f"predict({label}) differs from the float64 forward pass on "
+                        f"{off.sum()} value(s), e.g. {got.ravel()[i]:.9g} vs "
+                        f"{want.ravel()[i]:.9g} (bound {tol.ravel()[i]:.3g})")
+    return problems
+
+
+def _scaled_inputs(X: np.ndarray, like: Any, dtype: np.dtype
+                   ) -> Iterator[tuple[str, np.ndarray, Any]]:
+    """(label, X as an array, X as passed to predict): X as given, 1000 X, -1000 X."""
+    yield "X", X, like
+    limit = float(np.finfo(dtype).max) if dtype.kind == "f" else 1e300
+    for factor in (1000.0, -1000.0):
+        scaled = X.astype(np.float64) * factor
+        if np.all(np.abs(scaled) < limit):
+            scaled = scaled.astype(X.dtype if X.dtype.kind == "f" else np.float64)
+            yield f"{factor:g} * X", scaled, _as_input(scaled, like)
+
+
+def _monotone(est: Any, X: np.ndarray, like: Any, case: Case) -> list[str]:
+    """Predictions along a grid of each constrained feature, for a few rows."""
+    cst = case["params"].get("monotonic_cst")
+    if cst is None or not any(cst):
+        return []
+    rows = X[np.random.default_rng(0).choice(X.shape[0], min(3, X.shape[0]),
+                                             replace=False)]
+    problems = []
+    for feature, sign in enumerate(cst):
+        if sign == 0:
+            continue
+        low, high = float(X[:, feature].min()), float(X[:, feature].max())
+        span = max(high - low, abs(low), 1.0)
+        grid = np.linspace(low - span, high + span, 17)
+        G = np.repeat(rows, grid.size, axis=0).astype(X.dtype if X.dtype.kind == "f"
+                                                      else np.float64)
+        G[:, feature] = np.tile(grid, rows.shape[0])
+        pred = est.predict(_as_input(G, like)).reshape(rows.shape[0], grid.size, -1)
+        ref = reference_forward(est, G)
+        tol = ref.tol.reshape(pred.shape) + 1e-9 * np.abs(pred)
+        step = sign * np.diff(pred.astype(np.float64), axis=1)
+        slack = tol[:, 1:] + tol[:, :-1]
+        ok_rows = ~ref.exempt.reshape(rows.shape[0], grid.size).any(axis=1)
+        bad = (step < -slack) & ok_rows[:, None, None]
+        if bad.any():
+            problems.append(f"prediction not monotone ({sign:+d}) in feature "
+                            f"{feature}: a step of {-step[bad].max():.3g} the "
+                            "wrong way")
+    return problems
+
+
+def check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
+    """Every property of a fitted estimator; returns the violations. Warnings raised
+    here (by predict on 1000 X, or by the checks' own arithmetic) are not reported."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _check_fitted(est, case, arrays)
+
+
+def _check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
+    problems = _weights_finite(est)
+    if problems:
+        return problems
+    problems += _signs(est, case)
+    X = arrays.X_array()
+    dtype = est.coefs_[0].dtype
+    for label, Xv, given in _scaled_inputs(X, arrays.X, dtype):
+        problems += _check_predictions(est, Xv, given, label)
+    problems += _monotone(est, X, arrays.X, case)
+    return problems
+
+
+# ------------------------------------------------------------------ processes
+
+
+def _child_environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def _run_forked_child(case: Case, result_fd: int, err_path: str, timeout: float
+                      ) -> None:
+    """In the forked child: run the case, write the outcome as JSON, exit."""
+    with open(err_path, "wb") as err:
+        os.dup2(err.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    sys.stdout = sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+    faulthandler.dump_traceback_later(max(timeout - 2.0, 1.0), exit=False)
+    start = time.perf_counter()
+    try:
+        outcome = run_case(case)
+    except BaseException as exc:  # noqa: BLE001 - reported, never raised
+        outcome = Outcome("unexpected", f"{type(exc).__name__}: {exc}",
+                          traceback.format_exc())
+    outcome.seconds = time.perf_counter() - start
+    payload = json.dumps(asdict(outcome)).encode()
+    view = memoryview(payload)
+    while view:
+        view = view[os.write(result_fd, view):]
+
+
+def _tail(path: str, size: int = 3000) -> str:
+    """The end of a child's stderr, without faulthandler's list of extension modules."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - 50 * size))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    text = re.sub(r"\n*Extension modules:[^\n]*", "", text)
+    return text[-size:]
+
+
+def _read_until(fd: int, deadline: float) -> tuple[bytes, bool]:
+    """Reads fd to EOF; (data, True) if EOF came before the deadline."""
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return b"".join(chunks), False
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return b"".join(chunks), True
+            chunks.append(chunk)
+
+
+def run_isolated(case: Case, timeout: float, workdir: str) -> Outcome:
+    """Runs one case in a forked child (called in a supervisor process)."""
+    err_path = os.path.join(workdir, f"case-{os.getpid()}.err")
+    read_fd, write_fd = os.pipe()
+    start = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # child
+        os.close(read_fd)
+        try:
+            _run_forked_child(case, write_fd, err_path, timeout)
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    try:
+        payload, finished = _read_until(read_fd, start + timeout)
+    finally:
+        os.close(read_fd)
+    if not finished:
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    seconds = time.monotonic() - start
+    if not finished:
+        return Outcome("hang", f"no result after {timeout:g} s", _tail(err_path),
+                       seconds)
+    if payload and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        try:
+            return Outcome(**json.loads(payload))
+        except (ValueError, TypeError):
+            pass
+    return Outcome("crash", _describe_status(status), _tail(err_path), seconds)
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        return f"killed by {signal.Signals(number).name}"
+    return f"exited with status {os.WEXITSTATUS(status)} without a result"
+
+
+def supervise(timeout: float) -> None:
+    """Supervisor loop: a case JSON per stdin line, an outcome JSON per stdout line."""
+    import sklearn.neural_network  # noqa: F401
+
+    import positive_mlp  # noqa: F401 - imported once, before the forks
+    with tempfile.TemporaryDirectory(prefix="pmlp-fuzz-") as workdir:
+        for line in sys.stdin:
+            outcome = run_isolated(json.loads(line), timeout, workdir)
+            sys.stdout.write(json.dumps(asdict(outcome)) + "\n")
+            sys.stdout.flush()
+
+
+class Supervisor:
+    """A supervisor subprocess running one case at a time."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.proc = subprocess.Popen(
+            [sys.executable, str(FUZZ_PATH), "--supervise", "--timeout", str(timeout)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=_child_environment())
+        self.job: tuple[int, Case] | None = None
+        self.started = 0.0
+
+    def submit(self, index: int, case: Case) -> None:
+        assert self.proc.stdin is not None
+        self.job, self.started = (index, case), time.monotonic()
+        self.proc.stdin.write(json.dumps(case) + "\n")
+        self.proc.stdin.flush()
+
+    def receive(self) -> Outcome:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        self.job = None
+        if not line:
+            return Outcome("crash", "the supervisor process died",
+                           seconds=time.monotonic() - self.started)
+        return Outcome(**json.loads(line))
+
+    def overdue(self) -> bool:
+        return self.job is not None and (
+            time.monotonic() - self.started > self.timeout + 30)
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def run_parallel(cases: Iterable[tuple[int, Case]], workers: int, timeout: float
+                 ) -> Iterator[tuple[int, Case, Outcome]]:
+    """Runs cases on ``workers`` supervisors, yielding results as they come."""
+    pending = iter(cases)
+    pool = [Supervisor(timeout) for _ in range(max(1, workers))]
+    try:
+        while True:
+            yield from _submit_idle(pool, pending)
+            busy = {sup.proc.stdout: sup for sup in pool if sup.job is not None}
+            if not busy:
+                return
+            ready, _, _ = select.select(list(busy), [], [], 5.0)
+            for stream in ready:
+                index, case = busy[stream].job  # type: ignore[misc]
+                yield index, case, busy[stream].receive()
+            yield from _replace_stuck(pool)
+    finally:
+        for sup in pool:
+            sup.close()
+
+
+def _submit_idle(pool: list[Supervisor], pending: Iterator[tuple[int, Case]]
+                 ) -> Iterator[tuple[int, Case, Outcome]]:
+    """Gives the next case to each idle supervisor (a dead one counts as a crash)."""
+    for position, sup in enumerate(pool):
+        if sup.job is not None:
+            continue
+        job = next(pending, None)
+        if job is None:
+            return
+        try:
+            sup.submit(*job)
+        except BrokenPipeError:
+            yield (*job, Outcome("crash", "the supervisor process died"))
+            sup.close()
+            pool[position] = Supervisor(sup.timeout)
+
+
+def _replace_stuck(pool: list[Supervisor]) -> Iterator[tuple[int, Case, Outcome]]:
+    """Restarts supervisors that died or stopped answering."""
+    for position, sup in enumerate(pool):
+        if sup.overdue() or (sup.job is None and sup.proc.poll() is not None):
+            if sup.job is not None:
+                yield (*sup.job, Outcome("hang", "the supervisor stopped answering"))
+            sup.close()
+            pool[position] = Supervisor(sup.timeout)
+
+
+# ------------------------------------------------------------------ campaigns
+
+
+@dataclass
+class Summary:
+    seed: int
+    workers: int
+    seconds: float = 0.0
+    counts: Counter = field(default_factory=Counter)
+    rejections: Counter = field(default_factory=Counter)
+    failures: list[Json] = field(default_factory=list)
+    slowest: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def cases(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, case: Case, outcome: Outcome) -> None:
+        self.counts[outcome.status] += 1
+        self.slowest = sorted(self.slowest + [(outcome.seconds, case["id"])])[-3:]
+        if outcome.status == "rejected":
+            self.rejections[signature(outcome.message)] += 1
+        if outcome.failed:
+            self.failures.append({"kind": outcome.status, "message": outcome.message,
+                                  "detail": outcome.detail, "case": case})
+
+
+def signature(message: str) -> str:
+    """A message with its numbers blanked: failures with one cause share it."""
+    first = message.splitlines()[0] if message else ""
+    return _NUMBER.sub("#", first)[:160]
+
+
+def campaign_cases(seed: int, max_cases: int | None, seconds: float | None
+                   ) -> Iterator[tuple[int, Case]]:
+    start = time.monotonic()
+    index = 0
+    while (max_cases is None or index < max_cases) and (
+            seconds is None or time.monotonic() - start < seconds):
+        yield index, draw_case(seed, index)
+        index += 1
+
+
+def run_campaign(seed: int, max_cases: int | None = None, seconds: float | None = None,
+                 workers: int = 2, timeout: float = DEFAULT_TIMEOUT,
+                 on_failure: Callable[[Json], None] | None = None) -> Summary:
+    """Draws and runs cases until ``max_cases`` or ``seconds`` is reached."""
+    if max_cases is None and seconds is None:
+        raise ValueError("give max_cases or seconds")
+    summary = Summary(seed, workers)
+    start = time.monotonic()
+    for _, case, outcome in run_parallel(campaign_cases(seed, max_cases, seconds),
+                                         workers, timeout):
+        before = len(summary.failures)
+        summary.add(case, outcome)
+        if on_failure and len(summary.failures) > before:
+            on_failure(summary.failures[-1])
+    summary.seconds = time.monotonic() - start
+    summary.failures.sort(key=lambda f: int(f["case"]["id"].split(":")[-1]))
+    return summary
+
+
+def case_size(case: Case) -> int:
+    data = case["data"]
+    return data["n"] * data["n_features"] * data["n_outputs"] * len(case["calls"])
+
+
+def format_summary(summary: Summary, details: bool = True) -> str:
+    counts = summary.counts
+    lines = [
+        (f"fuzz: {summary.cases} cases in {summary.seconds:.1f} s (seed "
+         f"{summary.seed}, {summary.workers} worker(s)): {counts['ok']} ok, "
+         f"{counts['rejected']} raised an allowed error, {counts['expected']} invalid "
+         f"refused as expected, {len(summary.failures)} failed"),
+        "failures by kind: " + ", ".join(f"{kind} {counts[kind]}"
+                                         for kind in FAILURE_KINDS),
+        "slowest cases: " + ", ".join(f"{case_id} {s:.1f} s"
+                                      for s, case_id in reversed(summary.slowest)),
+    ]
+    if summary.rejections:
+        lines.append("allowed errors on valid input:")
+        lines += [f"  {n:4d} x {sig}" for sig, n in summary.rejections.most_common(8)]
+    groups: dict[str, list[Json]] = {}
+    for failure in summary.failures:
+        groups.setdefault(f"[{failure['kind']}] {signature(failure['message'])}",
+                          []).append(failure)
+    if groups:
+        lines.append(f"distinct failure messages: {len(groups)}")
+    for key, members in groups.items():
+        smallest = min(members, key=lambda f: case_size(f["case"]))
+        lines.append(f"  {len(members):4d} x {key}")
+        if details:
+            lines.append(f"       smallest: {smallest['message'][:400]}")
+            replay = json.dumps(smallest["case"])
+            lines.append(f"       python tools/fuzz.py --replay '{replay}'")
+    if details and summary.failures:
+        lines.append("all failures:")
+        for f in summary.failures:
+            lines.append(f"  [{f['kind']}] {f['message'][:300]}")
+            lines.append(f"    {json.dumps(f['case'])}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ shrinking
+
+
+def _shrink_candidates(case: Case) -> Iterator[Case]:
+    """Simpler variants of a case: fewer rows, features, outputs, layers, params."""
+    def variant(edit: Callable[[Case], None]) -> Case:
+        new = json.loads(json.dumps(case))
+        edit(new)
+        return new
+    data, params = case["data"], case["params"]
+    for i in range(len(case["calls"])):
+        if len(case["calls"]) > 1:
+            yield variant(lambda c, i=i: c["calls"].pop(i))
+        n = case["calls"][i].get("n", data["n"])
+        for smaller in sorted({n // 2, n - 1, (n * 3) // 4} - {n}):
+            if smaller >= 1:
+                yield variant(lambda c, i=i, m=smaller: c["calls"][i].update(n=m))
+        for key in ("sample_weight", "val", "set_params"):
+            if case["calls"][i].get(key):
+                yield variant(lambda c, i=i, k=key: c["calls"][i].pop(k))
+    yield from _shrink_data(case, variant)
+    defaults = {"loss": "squared_error", "output_threshold": 0.0,
+                "nonneg_weights": None, "monotonic_cst": None,
+                "output_constraint": None, "target_scaling": "auto",
+                "n_threads": None, "early_stopping": False, "warm_start": False,
+                "alpha": 0.0001, "verbose": False, "nonneg_bias": False, "tol": 1e-4}
+    for key in sorted(params):
+        if key in defaults and params[key] != defaults[key]:
+            yield variant(lambda c, k=key: c["params"].update({k: defaults[k]}))
+        elif key not in defaults and key not in ("hidden_layer_sizes", "solver",
+                                                 "output_activation", "random_state"):
+            yield variant(lambda c, k=key: c["params"].pop(k))
+    hidden = params["hidden_layer_sizes"]
+    for j in range(len(hidden)):
+        yield variant(lambda c, j=j: c["params"]["hidden_layer_sizes"].pop(j))
+        if isinstance(hidden[j], int) and hidden[j] > 1:
+            yield variant(lambda c, j=j: c["params"]["hidden_layer_sizes"].__setitem__(
+                j, max(1, hidden[j] // 2)))
+
+
+def _shrink_data(case: Case, variant: Callable[[Callable[[Case], None]], Case]
+                 ) -> Iterator[Case]:
+    data = case["data"]
+    if data["n_outputs"] > 1:
+        yield variant(lambda c: _set_outputs(c, 1))
+    p = data["n_features"]
+    for smaller in sorted({p // 2, p - 1} - {p}):
+        if smaller >= 1:
+            yield variant(lambda c, m=smaller: _set_features(c, m))
+    plain = {"view": None, "readonly": False, "container": "numpy", "order": "C",
+             "const_cols": [], "col_log10_scales": {}, "x_offset": 0.0,
+             "x_log10_scale": 0.0, "y_zero_share": 0.0, "y_dtype": None}
+    for key, value in plain.items():
+        if data.get(key) != value:
+            yield variant(lambda c, k=key, v=value: c["data"].update({k: v}))
+
+
+def _set_outputs(case: Case, k: int) -> None:
+    data, params = case["data"], case["params"]
+    data["n_outputs"] = k
+    data["y_log10_scale"] = data["y_log10_scale"][:k]
+    for key in ("output_threshold", "target_scaling"):
+        if isinstance(params.get(key), list):
+            params[key] = params[key][:k]
+
+
+def _set_features(case: Case, p: int) -> None:
+    data, params = case["data"], case["params"]
+    data["n_features"] = p
+    data["const_cols"] = [c for c in data["const_cols"] if c < p]
+    data["col_log10_scales"] = {c: e for c, e in data["col_log10_scales"].items()
+                                if int(c) < p}
+    if params.get("monotonic_cst") is not None:
+        params["monotonic_cst"] = params["monotonic_cst"][:p]
+
+
+def shrink(case: Case, timeout: float, rounds: int = 200) -> tuple[Case, Outcome]:
+    """Greedy simplification keeping the failure's kind and message signature."""
+    pool = Supervisor(timeout)
+    try:
+        def run(c: Case) -> Outcome:
+            pool.submit(0, c)
+            return pool.receive()
+        target = run(case)
+        if not target.failed:
+            return case, target
+        key = (target.status, signature(target.message))
+        improved, tries = True, 0
+        while improved and tries < rounds:
+            improved = False
+            for candidate in _shrink_candidates(case):
+                tries += 1
+                outcome = run(candidate)
+                if outcome.status == "crash" and pool.proc.poll() is not None:
+                    pool.close()
+                    pool = Supervisor(timeout)
+                if (outcome.status, signature(outcome.message)) == key:
+                    case, target, improved = candidate, outcome, True
+                    print(f"shrunk ({tries} tries): {json.dumps(case)}",
+                          file=sys.stderr)
+                    break
+                if tries >= rounds:
+                    break
+        return case, target
+    finally:
+        pool.close()
+
+
+# ------------------------------------------------------------------ command line
+
+
+def _load_cases(path: str) -> list[Case]:
+    cases = []
+    for line in Path(path).read_text().splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            record = json.loads(line)
+            cases.append(record.get("case", record))
+    return cases
+
+
+def _replay(cases: list[Case]) -> int:
+    """Runs cases in this process: a failure raises, with its traceback."""
+    for case in cases:
+        print(f"replaying case {case.get('id', '?')}", file=sys.stderr)
+        outcome = run_case(case, reraise=True)
+        print(f"  {outcome.status}: {outcome.message[:500]}", file=sys.stderr)
+        if outcome.status != "ok":  # an allowed error: where it came from
+            print(outcome.detail, file=sys.stderr)
+    return 0
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, help="stop drawing cases after this")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cases", type=int, help="stop after this many cases")
+    parser.add_argument("--out", help="write failures here as JSON lines")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help="seconds per case before it counts as a hang")
+    parser.add_argument("--replay", help="run this case JSON in-process")
+    parser.add_argument("--replay-file", help="run the cases of this JSON-lines file")
+    parser.add_argument("--shrink-file", help="simplify a failing case of this file")
+    parser.add_argument("--index", type=int, help="only this line of the file")
+    parser.add_argument("--quiet", action="store_true", help="summary without cases")
+    parser.add_argument("--supervise", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def _selected(path: str, index: int | None) -> list[Case]:
+    cases = _load_cases(path)
+    return cases if index is None else [cases[index]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    if args.supervise:
+        supervise(args.timeout)
+        return 0
+    if args.replay or args.replay_file:
+        return _replay([json.loads(args.replay)] if args.replay
+                       else _selected(args.replay_file, args.index))
+    if args.shrink_file:
+        for case in _selected(args.shrink_file, args.index):
+            small, outcome = shrink(case, args.timeout)
+            print(f"[{outcome.status}] {outcome.message[:300]}\n{json.dumps(small)}")
+        return 0
+    if args.seconds is None and args.cases is None:
+        args.seconds = 60.0
+
+    def report(failure: Json) -> None:
+        print(f"FAIL [{failure['kind']}] case {failure['case']['id']}: "
+              f"{failure['message'][:200]}", file=sys.stderr, flush=True)
+
+    summary = run_campaign(args.seed, args.cases, args.seconds, args.workers,
+                           args.timeout, on_failure=report)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.writelines(json.dumps(failure) + "\n" for failure in summary.failures)
+    print(format_summary(summary, details=not args.quiet))
+    return 1 if summary.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
