@@ -795,7 +795,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         y_val = validation.y.reshape(validation.X.shape[0], -1)
         if y_val.shape[1] != scale.size:
             raise ValueError(f"y_val has {y_val.shape[1]} output(s), y has {scale.size}.")
-        return Data(np.ascontiguousarray(validation.X, dtype=dtype), y_val / scale,
+        # Scales fitted on the training targets can be far smaller than these: the
+        # scaled values saturate (as predictions do) instead of reaching inf.
+        largest = np.finfo(np.float64).max
+        with np.errstate(over="ignore"):
+            scaled = np.clip(y_val.astype(np.float64) / scale, -largest, largest)
+        return Data(np.ascontiguousarray(validation.X, dtype=dtype), scaled,
                     validation.sample_weight)
 
     def predict(self, X):
