@@ -105,7 +105,8 @@ def test_predictions_stay_finite_and_above_the_threshold_for_huge_inputs(
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(60, 3)).astype(dtype)
     y = threshold + np.exp(X[:, 0])
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8, 8), output_activation=output_activation,
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(8, 8),
+                               output_activation=output_activation,
                                output_threshold=threshold, max_iter=20,
                                random_state=seed).fit(X, y)
     largest = np.finfo(dtype).max

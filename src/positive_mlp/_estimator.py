@@ -72,15 +72,17 @@ def _drop_zero_weights(data: Data) -> Data:
     return Data(data.X[keep], data.y[keep], data.sample_weight[keep])
 
 
-def _in_range(values: np.ndarray, dtype, what: str) -> np.ndarray:
-    """``values`` in ``dtype``; a ValueError when they do not fit its finite range (a
-    threshold far from tiny targets, divided by their small scale)."""
+def _scaled(values: np.ndarray, scale: np.ndarray, dtype, what: str) -> np.ndarray:
+    """``values / scale`` in ``dtype``; a ValueError when it leaves the dtype's finite
+    range (a threshold far from tiny targets, divided by their small scale)."""
+    with np.errstate(over="ignore"):
+        values = values / scale
     largest = np.finfo(dtype).max
     if np.all(np.abs(values) <= largest):
         return values.astype(dtype, copy=False)
     raise ValueError(
-        f"{what} reaches {np.max(np.abs(values)):.3g}, beyond the largest {np.dtype(dtype)} "
-        f"({largest:.3g}): output_threshold is too far from the targets for their "
+        f"{what} reaches {np.max(np.abs(values)):.3g}, beyond the largest "
+        f"{np.dtype(dtype)} ({largest:.3g}): output_threshold is too far from the targets for their "
         "scale. Move output_threshold closer to the targets, or fit float64 data."
     )
 
@@ -670,11 +672,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.target_scale_ = scale
         self.output_threshold_ = threshold
         # From here on the network sees scaled targets: y / scale, threshold / scale.
-        threshold = threshold / scale
         if np.any(scale != 1.0):
-            data = Data(data.X, _in_range(data.y / scale, X.dtype, "y / target_scale_"),
+            data = Data(data.X, _scaled(data.y, scale, X.dtype, "y / target_scale_"),
                         data.sample_weight)
-        _in_range(threshold, X.dtype, "output_threshold / target_scale_")
+        _scaled(threshold, scale, X.dtype, "output_threshold / target_scale_")  # checks
+        threshold = threshold / scale  # kept in float64
         if validation is not None:
             validation = self._cast_validation(validation, X.shape[1], X.dtype, scale)
 
@@ -899,7 +901,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             start_at_target_mean(params, layout, self.output_activation, mean_above,
                                  self._output_weight_scale(layout, signs))
         if signs is not None:
-            if self.nonneg_method == "projection":  # the start at the mean may not be
+            if self.nonneg_method == "projection":
+                # the output bias placed at the targets' mean can be below 0
                 project_onto_signs(params, signs)
             params = to_free(params, signs, self.nonneg_method)
         self._optimizer_state = None

@@ -204,7 +204,8 @@ def _divergence_error(est, loss: float, reference_loss: float,
     )
 
 
-def _not_finite_at_start_error(reference_loss: float, data: Data) -> TrainingDivergedError:
+def _not_finite_at_start_error(reference_loss: float,
+                               data: Data) -> TrainingDivergedError:
     return TrainingDivergedError(
         f"The loss is already {reference_loss} before the first update: the network's "
         "arithmetic overflows on these data at its starting weights, so no learning "
@@ -300,7 +301,8 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
             result = trainer.run_epoch(params, state.first_moment, state.second_moment,
                                        state.step, data.X, data.y, data.sample_weight,
                                        data.multipliers, options)
-            if _diverged(result.loss, reference_loss) or not np.all(np.isfinite(params)):
+            finite = np.all(np.isfinite(params))
+            if not finite or _diverged(result.loss, reference_loss):
                 restore_and_raise(result.loss)
             state.step = result.step
             est.n_iter_ += 1

@@ -98,8 +98,8 @@ def warn_if_threshold_too_far(y: np.ndarray, threshold: np.ndarray) -> None:
     warnings.warn(
         f"output_threshold={threshold[j]:.6g} is so far from the targets of output {j} "
         f"(they span {spread[j] * magnitude[j]:.3g}, at a distance up to "
-        f"{distance[j] * magnitude[j]:.3g} from it) that {y.dtype} cannot resolve their "
-        "variation: the predictions will barely vary. Move output_threshold closer to "
-        "the targets (for example to 0, or just below min(y)).",
+        f"{distance[j] * magnitude[j]:.3g} from it) that {y.dtype} cannot resolve "
+        "their variation: the predictions will barely vary. Move output_threshold "
+        "closer to the targets (for example to 0, or just below min(y)).",
         UserWarning,
     )
