@@ -220,4 +220,4 @@ def test_bounded_output_makes_the_output_constraint_vacuous():
     reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), output_constraint="lagrangian",
                                max_iter=20, random_state=0).fit(X, y)
     assert reg.constraint_violation_ == {"share_below": 0.0, "max_violation": 0.0}
-    np.testing.assert_array_equal(reg._multipliers, 0.0)
+    np.testing.assert_array_equal(reg._record.multipliers, 0.0)

@@ -68,7 +68,7 @@ def test_partial_fit_in_chunks_tracks_one_epoch_of_fit():
         chunked.partial_fit(X[rows], y[rows])
     np.testing.assert_allclose(_params(chunked), _params(one_epoch), rtol=1e-12)
     assert chunked.t_ == one_epoch.t_ == 160
-    assert chunked._optimizer_state.step == 8
+    assert chunked._record.optimizer_state.step == 8
 
 
 def test_partial_fit_from_fresh_keeps_the_optimiser_state_and_lowers_the_loss():
@@ -77,7 +77,7 @@ def test_partial_fit_from_fresh_keeps_the_optimiser_state_and_lowers_the_loss():
                                random_state=0)
     for _ in range(30):
         reg.partial_fit(X, y)
-    assert reg._optimizer_state.step == 30  # one full batch (160 <= 200) per call
+    assert reg._record.optimizer_state.step == 30  # one full batch (160 <= 200) per call
     assert len(reg.loss_curve_) == 30 and reg.t_ == 30 * len(X)
     assert reg.loss_curve_[-1] < 0.7 * reg.loss_curve_[0]
     with pytest.raises(ValueError, match="X has 2 features"):

@@ -38,7 +38,6 @@ class OutputConstraint(Enum):
     lagrangian = ...
 
 class NetworkSpec:
-    layer_sizes: list[int]
     def __init__(
         self,
         layer_sizes: list[int],
@@ -84,8 +83,6 @@ class Network:
 
     def __init__(self, spec: NetworkSpec, threshold: ArrayLike,
                  signs: ArrayLike | None = None) -> None: ...
-    @property
-    def n_params(self) -> int: ...
     def predict(self, params: ArrayLike, X: ArrayLike, n_threads: int = 1) -> NDArray: ...
     def effective_params(self, params: ArrayLike) -> NDArray: ...
     def loss(self, params: ArrayLike, X: ArrayLike, y: ArrayLike,

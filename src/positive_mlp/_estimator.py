@@ -5,7 +5,6 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.optimize
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
@@ -34,7 +33,14 @@ from positive_mlp._network import (
     single_threaded_blas,
     start_at_target_mean,
 )
-from positive_mlp._solvers import Data, fit_lbfgs, fit_stochastic
+from positive_mlp._solvers import (
+    Data,
+    Settings,
+    TrainingRecord,
+    fit_lbfgs,
+    fit_stochastic,
+    lbfgs_bounds,
+)
 from positive_mlp._validation import (
     check_loss_settings,
     check_targets,
@@ -85,15 +91,6 @@ def _scaled(values: np.ndarray, scale: np.ndarray, dtype, what: str) -> np.ndarr
         f"{np.dtype(dtype)} ({largest:.3g}): output_threshold is too far from the targets for their "
         "scale. Move output_threshold closer to the targets, or fit float64 data."
     )
-
-
-def _lbfgs_bounds(signs: np.ndarray | None, method: str):
-    """Lower (upper) bound 0 on non-negative (non-positive) parameters, for projection."""
-    if signs is None or method != "projection":
-        return None
-    lower = np.where(signs > 0, 0.0, -np.inf)
-    upper = np.where(signs < 0, 0.0, np.inf)
-    return scipy.optimize.Bounds(lower, upper)
 
 
 def _scale_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
@@ -698,20 +695,36 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             constraint_margin=self._constraint_margin(data, threshold),
         )
         n_threads = self._thread_count()
+        settings = Settings.from_params(self.get_params())
+        record = self._record if continuing else TrainingRecord.fresh(
+            tracks_validation=self.early_stopping and self.solver != "lbfgs")
         try:
             with single_threaded_blas():
                 if self.solver == "lbfgs":
-                    fit_lbfgs(self, network, params, data, _lbfgs_bounds(
-                        signs, self.nonneg_method), n_threads)
+                    bounds = lbfgs_bounds(signs, self.nonneg_method)
+                    fit_lbfgs(settings, record, network, params, data, bounds, n_threads)
                 else:
-                    fit_stochastic(self, network, params, data, validation, rng,
-                                   incremental, n_threads)
+                    fit_stochastic(settings, record, network, params, data, validation,
+                                   rng, incremental, n_threads)
         finally:  # also after a divergence: keep the last good parameters
             self.coefs_, self.intercepts_ = layout.unpack(network.effective_params(params))
+            self._publish(record)
         if self.output_constraint is not None:
             train_pred = self._predict_validated(data.X)
             self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
         return self
+
+    def _publish(self, record: TrainingRecord) -> None:
+        """The training record as the fitted attributes (MLPRegressor's names)."""
+        self._record = record
+        self.n_iter_ = record.n_iter
+        self.t_ = record.t
+        if record.loss is not None:
+            self.loss_ = record.loss
+        self.loss_curve_ = record.loss_curve
+        self.best_loss_ = record.best_loss
+        self.validation_scores_ = record.validation_scores
+        self.best_validation_score_ = record.best_validation_score
 
     def _thread_count(self) -> int:
         if self.n_threads is not None:
@@ -889,7 +902,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _initial_params(self, layout: ParameterLayout, data: Data,
                         threshold: np.ndarray, rng, dtype,
                         signs: np.ndarray | None) -> np.ndarray:
-        """Fresh (free) parameters, and a training record that starts empty."""
+        """Fresh (free) parameters."""
         params = glorot_uniform_params(layout, self.activation, rng, dtype)
         if signs is not None:
             start_constrained(params, layout, signs, rng)
@@ -905,14 +918,4 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 # the output bias placed at the targets' mean can be below 0
                 project_onto_signs(params, signs)
             params = to_free(params, signs, self.nonneg_method)
-        self._optimizer_state = None
-        self._multipliers = None
-        self._no_improvement_count = 0
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_curve_ = []
-        tracks_validation = self.early_stopping and self.solver != "lbfgs"
-        self.best_loss_ = None if tracks_validation else np.inf
-        self.validation_scores_ = [] if tracks_validation else None
-        self.best_validation_score_ = -np.inf if tracks_validation else None
         return params

@@ -8,7 +8,7 @@ curve, early stopping, learning-rate schedules, messages and warnings.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import scipy.optimize
@@ -43,6 +43,67 @@ class OptimizerState:
         return self.solver == solver and self.first_moment.shape == params.shape
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The estimator's training parameters, read once per fit call: the solvers see
+    these and the training record, never the estimator."""
+
+    solver: str
+    alpha: float
+    batch_size: int | str
+    learning_rate: str
+    learning_rate_init: float
+    power_t: float
+    max_iter: int
+    shuffle: bool
+    tol: float
+    verbose: bool
+    momentum: float
+    nesterovs_momentum: bool
+    early_stopping: bool
+    validation_fraction: float
+    beta_1: float
+    beta_2: float
+    epsilon: float
+    n_iter_no_change: int | float
+    max_fun: int
+    lagrangian: bool  # output_constraint='lagrangian': multipliers to carry
+
+    @classmethod
+    def from_params(cls, params: dict) -> Settings:
+        """From ``get_params()``."""
+        names = [f.name for f in fields(cls) if f.name != "lagrangian"]
+        return cls(**{name: params[name] for name in names},
+                   lagrangian=params["output_constraint"] == "lagrangian")
+
+
+@dataclass
+class TrainingRecord:
+    """What training has done and carries to the next call (warm start, partial_fit).
+
+    The solvers update it; the estimator publishes it as its fitted attributes
+    (``n_iter_``, ``t_``, ``loss_``, ``loss_curve_``, ``best_loss_``,
+    ``validation_scores_``, ``best_validation_score_``).
+    """
+
+    n_iter: int = 0  # epochs or L-BFGS-B iterations of the last call
+    t: int = 0  # training samples seen by the stochastic solvers
+    loss: float | None = None
+    loss_curve: list[float] = field(default_factory=list)
+    best_loss: float | None = np.inf  # None when a validation score decides
+    validation_scores: list[float] | None = None
+    best_validation_score: float | None = None
+    no_improvement_count: int = 0
+    optimizer_state: OptimizerState | None = None
+    multipliers: np.ndarray | None = None  # 'lagrangian': one per training target
+
+    @classmethod
+    def fresh(cls, tracks_validation: bool) -> TrainingRecord:
+        if not tracks_validation:
+            return cls()
+        return cls(best_loss=None, validation_scores=[], best_validation_score=-np.inf)
+
+
 @dataclass
 class Data:
     """Rows to train or validate on: X, 2-D y, and optional sample weights."""
@@ -72,26 +133,26 @@ def resolve_batch_size(batch_size, n_samples: int) -> int:
     return int(np.clip(batch_size, 1, n_samples))
 
 
-def _epoch_options(est, batch_size: int) -> _core.EpochOptions:
+def _epoch_options(settings: Settings, batch_size: int) -> _core.EpochOptions:
     optimizer = _core.OptimizerOptions()
-    optimizer.solver = _SOLVERS[est.solver]
-    optimizer.momentum = est.momentum
-    optimizer.nesterov = est.nesterovs_momentum
-    optimizer.beta_1, optimizer.beta_2 = est.beta_1, est.beta_2
-    optimizer.epsilon = est.epsilon
+    optimizer.solver = _SOLVERS[settings.solver]
+    optimizer.momentum = settings.momentum
+    optimizer.nesterov = settings.nesterovs_momentum
+    optimizer.beta_1, optimizer.beta_2 = settings.beta_1, settings.beta_2
+    optimizer.epsilon = settings.epsilon
     options = _core.EpochOptions()
     options.batch_size = batch_size
-    options.shuffle = est.shuffle
-    options.alpha = est.alpha
+    options.shuffle = settings.shuffle
+    options.alpha = settings.alpha
     options.optimizer = optimizer
     return options
 
 
-def _split_validation(est, data: Data, rng) -> tuple[Data, Data]:
+def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
     arrays = [data.X, data.y] + ([data.sample_weight] if data.sample_weight is not None
                                  else [])
     parts = train_test_split(*arrays, random_state=rng,
-                             test_size=est.validation_fraction)
+                             test_size=settings.validation_fraction)
     if parts[1].shape[0] < 2:
         raise ValueError(
             "The validation set is too small. Increase 'validation_fraction' or the "
@@ -119,52 +180,54 @@ def validation_score(y: np.ndarray, pred: np.ndarray,
     return score if np.isfinite(score) else -np.inf
 
 
-def _record_progress(est, network, params, validation: Data | None, best: dict,
-                     n_threads: int) -> None:
+def _record_progress(settings: Settings, record: TrainingRecord, network, params,
+                     validation: Data | None, best: dict, n_threads: int) -> None:
     """Updates the no-improvement count from the training loss or validation score."""
     if validation is not None:
         pred = network.predict(params, validation.X, n_threads)
         score = validation_score(validation.y, pred, validation.sample_weight)
-        est.validation_scores_.append(score)
-        if est.verbose:
+        record.validation_scores.append(score)
+        if settings.verbose:
             print(f"Validation score: {score:f}")
-        if score < est.best_validation_score_ + est.tol:
-            est._no_improvement_count += 1
+        if score < record.best_validation_score + settings.tol:
+            record.no_improvement_count += 1
         else:
-            est._no_improvement_count = 0
-        if score > est.best_validation_score_:
-            est.best_validation_score_ = score
+            record.no_improvement_count = 0
+        if score > record.best_validation_score:
+            record.best_validation_score = score
             best["params"] = params.copy()
         return
-    loss = est.loss_curve_[-1]
-    if loss > est.best_loss_ - est.tol:
-        est._no_improvement_count += 1
+    loss = record.loss_curve[-1]
+    if loss > record.best_loss - settings.tol:
+        record.no_improvement_count += 1
     else:
-        est._no_improvement_count = 0
-    est.best_loss_ = min(est.best_loss_, loss)
+        record.no_improvement_count = 0
+    record.best_loss = min(record.best_loss, loss)
 
 
-def _stop_or_slow_down(est, state: OptimizerState, early_stopping: bool) -> bool:
+def _stop_or_slow_down(settings: Settings, state: OptimizerState,
+                       early_stopping: bool) -> bool:
     """After n_iter_no_change epochs without progress: stop, or divide the rate by 5."""
     what = "Validation score" if early_stopping else "Training loss"
     message = (
-        f"{what} did not improve more than tol={est.tol:f} for "
-        f"{est.n_iter_no_change} consecutive epochs."
+        f"{what} did not improve more than tol={settings.tol:f} for "
+        f"{settings.n_iter_no_change} consecutive epochs."
     )
-    adaptive = est.solver == "sgd" and est.learning_rate == "adaptive"
+    adaptive = settings.solver == "sgd" and settings.learning_rate == "adaptive"
     if adaptive and state.learning_rate > _MIN_ADAPTIVE_LEARNING_RATE:
         state.learning_rate /= 5.0
-        if est.verbose:
+        if settings.verbose:
             print(f"{message} Setting learning rate to {state.learning_rate:f}")
         return False
-    if est.verbose:
+    if settings.verbose:
         print(f"{message} Stopping.")
     return True
 
 
-def _end_of_epoch_learning_rate(est, state: OptimizerState) -> None:
-    if est.solver == "sgd" and est.learning_rate == "invscaling":
-        state.learning_rate = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+def _end_of_epoch_learning_rate(settings: Settings, record: TrainingRecord,
+                                state: OptimizerState) -> None:
+    if settings.solver == "sgd" and settings.learning_rate == "invscaling":
+        state.learning_rate = settings.learning_rate_init / (record.t + 1) ** settings.power_t
 
 
 def _diverged(loss: float, reference_loss: float) -> bool:
@@ -190,14 +253,15 @@ def _scale_advice(data: Data) -> tuple[str, bool]:
     return advice, max(largest_x, largest_y) > _LARGE_VALUE
 
 
-def _divergence_error(est, loss: float, reference_loss: float,
+def _divergence_error(settings: Settings, record: TrainingRecord, loss: float,
+                      reference_loss: float,
                       data: Data) -> TrainingDivergedError:
     scale, scale_is_likely = _scale_advice(data)
-    rate = f"lower learning_rate_init (now {est.learning_rate_init})"
+    rate = f"lower learning_rate_init (now {settings.learning_rate_init})"
     advice = (f"{scale}, then if needed {rate}." if scale_is_likely
               else f"{rate[0].upper()}{rate[1:]}, or {scale[0].lower()}{scale[1:]}.")
     return TrainingDivergedError(
-        f"Training diverged in epoch {est.n_iter_ + 1}: the loss went from "
+        f"Training diverged in epoch {record.n_iter + 1}: the loss went from "
         f"{reference_loss:.6g} at the start to {loss:.6g}, or the parameters left the "
         "finite range. The model keeps the parameters of the last good epoch. "
         f"{advice}"
@@ -213,16 +277,16 @@ def _not_finite_at_start_error(reference_loss: float,
     )
 
 
-def _with_multipliers(est, data: Data) -> Data:
-    """For 'lagrangian': the multipliers of these rows, kept on the estimator so that
-    warm starts and partial_fit continue the dual ascent."""
-    if est.output_constraint != "lagrangian":
+def _with_multipliers(settings: Settings, record: TrainingRecord, data: Data) -> Data:
+    """For 'lagrangian': the multipliers of these rows, kept in the training record so
+    that warm starts and partial_fit continue the dual ascent."""
+    if not settings.lagrangian:
         return data
-    multipliers = getattr(est, "_multipliers", None)
+    multipliers = record.multipliers
     if multipliers is None or multipliers.shape != data.y.shape or (
             multipliers.dtype != data.y.dtype):
         multipliers = np.zeros_like(data.y)
-    est._multipliers = multipliers
+    record.multipliers = multipliers
     return Data(data.X, data.y, data.sample_weight, multipliers)
 
 
@@ -231,14 +295,15 @@ def _with_multipliers(est, data: Data) -> Data:
 _NOTHING_LEARNED_SHARE = 0.99
 
 
-def _warn_if_nothing_learned(est, reference_loss: float) -> None:
-    if min(est.loss_curve_) < _NOTHING_LEARNED_SHARE * reference_loss:
+def _warn_if_nothing_learned(settings: Settings, record: TrainingRecord,
+                            reference_loss: float) -> None:
+    if min(record.loss_curve) < _NOTHING_LEARNED_SHARE * reference_loss:
         return
     warnings.warn(
-        f"Training stopped after {est.n_iter_} epochs with the loss still within 1% of "
+        f"Training stopped after {record.n_iter} epochs with the loss still within 1% of "
         f"its starting value ({reference_loss:.6g}): the model has learned almost "
-        f"nothing. Raise learning_rate_init (now {est.learning_rate_init}) or lower "
-        f"tol (now {est.tol}).",
+        f"nothing. Raise learning_rate_init (now {settings.learning_rate_init}) or lower "
+        f"tol (now {settings.tol}).",
         ConvergenceWarning,
     )
 
@@ -254,7 +319,7 @@ def sample_loss(network, params: np.ndarray, data: Data, alpha: float) -> float:
     return network.loss(params, data.X[rows], data.y[rows], weights, multipliers, alpha)
 
 
-def fit_stochastic(est, network, params: np.ndarray, data: Data,
+def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: np.ndarray, data: Data,
                    validation: Data | None, rng: np.random.RandomState,
                    incremental: bool, n_threads: int = 1) -> None:
     """Runs epochs of sgd or adam on ``params`` in place, as MLPRegressor does.
@@ -266,35 +331,35 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
     so far, as scikit-learn does. A diverging loss raises TrainingDivergedError.
     Large batches are split over up to ``n_threads`` threads.
     """
-    state = getattr(est, "_optimizer_state", None)
-    if state is None or not state.fits(est.solver, params):
-        state = OptimizerState.fresh(est.solver, params.size, params.dtype,
-                                     est.learning_rate_init)
-    est._optimizer_state = state
-    early_stopping = est.early_stopping and not incremental
+    state = record.optimizer_state
+    if state is None or not state.fits(settings.solver, params):
+        state = OptimizerState.fresh(settings.solver, params.size, params.dtype,
+                                     settings.learning_rate_init)
+    record.optimizer_state = state
+    early_stopping = settings.early_stopping and not incremental
     if early_stopping and validation is None:
-        data, validation = _split_validation(est, data, rng)
+        data, validation = _split_validation(settings, data, rng)
     if not early_stopping:
         validation = None
-    data = _with_multipliers(est, data)
+    data = _with_multipliers(settings, record, data)
     n_samples = data.X.shape[0]
-    batch_size = resolve_batch_size(est.batch_size, n_samples)
+    batch_size = resolve_batch_size(settings.batch_size, n_samples)
     trainer = core_for(params.dtype).EpochTrainer(network, n_samples, batch_size,
                                                   n_threads)
-    options = _epoch_options(est, batch_size)
-    reference_loss = sample_loss(network, params, data, est.alpha)
+    options = _epoch_options(settings, batch_size)
+    reference_loss = sample_loss(network, params, data, settings.alpha)
     if not np.isfinite(reference_loss):
         raise _not_finite_at_start_error(reference_loss, data)
     best: dict = {}
-    est.n_iter_ = 0
+    record.n_iter = 0
     last_good = params.copy(), state.first_moment.copy(), state.second_moment.copy()
 
     def restore_and_raise(loss: float):
         params[:], state.first_moment[:], state.second_moment[:] = last_good
-        raise _divergence_error(est, loss, reference_loss, data)
+        raise _divergence_error(settings, record, loss, reference_loss, data)
 
     try:
-        for _ in range(1 if incremental else est.max_iter):
+        for _ in range(1 if incremental else settings.max_iter):
             options.seed = int(rng.randint(np.iinfo(np.int32).max))
             options.optimizer.learning_rate = state.learning_rate
             last_good = params.copy(), state.first_moment.copy(), state.second_moment.copy()
@@ -305,28 +370,29 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
             if not finite or _diverged(result.loss, reference_loss):
                 restore_and_raise(result.loss)
             state.step = result.step
-            est.n_iter_ += 1
-            est.t_ += n_samples
-            est.loss_ = result.loss
-            est.loss_curve_.append(result.loss)
-            if est.verbose:
-                print(f"Iteration {est.n_iter_}, loss = {result.loss:.8f}")
-            _record_progress(est, network, params, validation, best, n_threads)
+            record.n_iter += 1
+            record.t += n_samples
+            record.loss = result.loss
+            record.loss_curve.append(result.loss)
+            if settings.verbose:
+                print(f"Iteration {record.n_iter}, loss = {result.loss:.8f}")
+            _record_progress(settings, record, network, params, validation, best,
+                             n_threads)
             if data.multipliers is not None and (
-                    result.below_threshold > 0 or abs(result.constraint) > est.tol):
+                    result.below_threshold > 0 or abs(result.constraint) > settings.tol):
                 # infeasible, or multipliers still far from complementary slackness:
                 # the dual ascent is not done
-                est._no_improvement_count = 0
-            _end_of_epoch_learning_rate(est, state)
-            if est._no_improvement_count > est.n_iter_no_change:
-                if _stop_or_slow_down(est, state, early_stopping):
-                    _warn_if_nothing_learned(est, reference_loss)
+                record.no_improvement_count = 0
+            _end_of_epoch_learning_rate(settings, record, state)
+            if record.no_improvement_count > settings.n_iter_no_change:
+                if _stop_or_slow_down(settings, state, early_stopping):
+                    _warn_if_nothing_learned(settings, record, reference_loss)
                     break
-                est._no_improvement_count = 0
+                record.no_improvement_count = 0
         else:
             if not incremental:
                 warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached "
+                    f"Stochastic Optimizer: Maximum iterations ({settings.max_iter}) reached "
                     "and the optimization hasn't converged yet.",
                     ConvergenceWarning,
                 )
@@ -337,9 +403,19 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
         return
     # The epoch losses are measured before each batch's update: judge the last
     # update too, so that a fit never returns parameters it has not checked.
-    final_loss = sample_loss(network, params, data, est.alpha)
+    final_loss = sample_loss(network, params, data, settings.alpha)
     if _diverged(final_loss, reference_loss):
         restore_and_raise(final_loss)
+
+
+def lbfgs_bounds(signs: np.ndarray | None,
+                 method: str) -> scipy.optimize.Bounds | None:
+    """Lower (upper) bound 0 on non-negative (non-positive) parameters, for projection."""
+    if signs is None or method != "projection":
+        return None
+    lower = np.where(signs > 0, 0.0, -np.inf)
+    upper = np.where(signs < 0, 0.0, np.inf)
+    return scipy.optimize.Bounds(lower, upper)
 
 
 # 'lagrangian' with L-BFGS-B: rounds of a full minimisation with fixed multipliers,
@@ -348,7 +424,7 @@ def fit_stochastic(est, network, params: np.ndarray, data: Data,
 _MAX_LAGRANGIAN_ROUNDS = 30
 
 
-def fit_lbfgs(est, network, params: np.ndarray, data: Data,
+def fit_lbfgs(settings: Settings, record: TrainingRecord, network, params: np.ndarray, data: Data,
               bounds: scipy.optimize.Bounds | None = None, n_threads: int = 1) -> None:
     """Minimises the full-data loss with scipy's L-BFGS-B, updating ``params`` in place.
 
@@ -357,11 +433,12 @@ def fit_lbfgs(est, network, params: np.ndarray, data: Data,
     prints one line per iteration. With ``output_constraint='lagrangian'`` the
     multipliers are updated between rounds of minimisation.
     """
-    data = _with_multipliers(est, data)
+    data = _with_multipliers(settings, record, data)
     rounds = _MAX_LAGRANGIAN_ROUNDS if data.multipliers is not None else 1
-    est.n_iter_ = 0
+    record.n_iter = 0
     for _ in range(rounds):
-        if not _minimise_lbfgs(est, network, params, data, bounds, n_threads):
+        if not _minimise_lbfgs(settings, record, network, params, data, bounds,
+                               n_threads):
             return  # interrupted
         if data.multipliers is None:
             return
@@ -369,7 +446,7 @@ def fit_lbfgs(est, network, params: np.ndarray, data: Data,
             return
 
 
-def _minimise_lbfgs(est, network, params: np.ndarray, data: Data,
+def _minimise_lbfgs(settings: Settings, record: TrainingRecord, network, params: np.ndarray, data: Data,
                     bounds: scipy.optimize.Bounds | None, n_threads: int) -> bool:
     """One L-BFGS-B run from ``params``; False when Ctrl-C stopped it."""
     grad = np.empty_like(params)
@@ -377,7 +454,7 @@ def _minimise_lbfgs(est, network, params: np.ndarray, data: Data,
     def loss_and_gradient(x: np.ndarray):
         loss = network.loss_and_gradient(x.astype(params.dtype, copy=False), data.X,
                                           data.y, data.sample_weight, data.multipliers,
-                                          est.alpha, grad, n_threads)
+                                          settings.alpha, grad, n_threads)
         return loss, grad.astype(np.float64)
 
     last_iterate = params.astype(np.float64)
@@ -385,22 +462,22 @@ def _minimise_lbfgs(est, network, params: np.ndarray, data: Data,
     def record_iteration(intermediate_result):
         nonlocal last_iterate
         last_iterate = intermediate_result.x.copy()
-        est.loss_curve_.append(float(intermediate_result.fun))
-        if est.verbose:
-            print(f"Iteration {len(est.loss_curve_)}, loss = {est.loss_curve_[-1]:.8f}")
+        record.loss_curve.append(float(intermediate_result.fun))
+        if settings.verbose:
+            print(f"Iteration {len(record.loss_curve)}, loss = {record.loss_curve[-1]:.8f}")
 
     try:
         result = scipy.optimize.minimize(
             loss_and_gradient, last_iterate, method="L-BFGS-B", jac=True,
             bounds=bounds, callback=record_iteration,
-            options={"maxfun": est.max_fun, "maxiter": est.max_iter, "gtol": est.tol},
+            options={"maxfun": settings.max_fun, "maxiter": settings.max_iter, "gtol": settings.tol},
         )
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
         params[:] = last_iterate
-        est.n_iter_ = len(est.loss_curve_)
-        est.loss_ = est.loss_curve_[-1] if est.loss_curve_ else np.nan
-        est.best_loss_ = min(est.loss_curve_, default=np.nan)
+        record.n_iter = len(record.loss_curve)
+        record.loss = record.loss_curve[-1] if record.loss_curve else np.nan
+        record.best_loss = min(record.loss_curve, default=np.nan)
         return False
     if not np.isfinite(result.fun):
         raise TrainingDivergedError(
@@ -408,9 +485,9 @@ def _minimise_lbfgs(est, network, params: np.ndarray, data: Data,
             "use a bounded output_activation with a loss that suits the targets."
         )
     params[:] = result.x
-    est.n_iter_ += int(result.nit)
-    est.loss_ = float(result.fun)
-    est.best_loss_ = min(est.loss_curve_, default=est.loss_)
+    record.n_iter += int(result.nit)
+    record.loss = float(result.fun)
+    record.best_loss = min(record.loss_curve, default=record.loss)
     if result.status != 0:
         warnings.warn(
             f"lbfgs failed to converge after {result.nit} iteration(s) "
