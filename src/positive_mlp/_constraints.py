@@ -12,6 +12,7 @@ from numbers import Integral
 import numpy as np
 
 from positive_mlp._network import ParameterLayout
+from positive_mlp._options import WEIGHT_METHODS
 
 
 def constrained_layers(nonneg_weights, n_layers: int) -> list[int]:
@@ -94,7 +95,7 @@ def project_onto_signs(params: np.ndarray, signs: np.ndarray) -> None:
 def to_free(weights: np.ndarray, signs: np.ndarray | None, method: str) -> np.ndarray:
     """The free parameters whose reparametrisation gives ``weights`` (a copy)."""
     free = np.array(weights, copy=True)
-    if signs is None or method not in ("square", "exp"):
+    if signs is None or not WEIGHT_METHODS[method].reparametrises:
         return free
     mask = signs != 0
     magnitude = np.abs(weights[mask])

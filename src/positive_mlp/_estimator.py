@@ -24,7 +24,6 @@ from positive_mlp._constraints import (
     to_free,
 )
 from positive_mlp._network import (
-    BOUNDED_TRANSFORMS,
     ParameterLayout,
     available_cores,
     blas_threads,
@@ -32,6 +31,16 @@ from positive_mlp._network import (
     glorot_uniform_params,
     single_threaded_blas,
     start_at_target_mean,
+)
+from positive_mlp._options import (
+    ACTIVATIONS,
+    BOUNDED_TRANSFORMS,
+    LOSSES,
+    OUTPUT_CONSTRAINTS,
+    OUTPUT_TRANSFORMS,
+    SOLVERS,
+    WEIGHT_METHODS,
+    names,
 )
 from positive_mlp._solvers import (
     Data,
@@ -449,20 +458,20 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "loss": [StrOptions({"squared_error", "poisson", "gamma"})],
+        "loss": [StrOptions(names(LOSSES))],
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
-        "output_activation": [StrOptions({"softplus", "exp", "relu", "identity"})],
+        "activation": [StrOptions(names(ACTIVATIONS))],
+        "output_activation": [StrOptions(names(OUTPUT_TRANSFORMS))],
         "output_threshold": [Real, "array-like"],
         "nonneg_weights": [None, StrOptions({"all", "output", "hidden"}), "array-like"],
         "nonneg_bias": ["boolean"],
-        "nonneg_method": [StrOptions({"projection", "square", "exp"})],
+        "nonneg_method": [StrOptions(names(WEIGHT_METHODS))],
         "monotonic_cst": [None, "array-like", dict],
-        "output_constraint": [None, StrOptions({"penalty", "lagrangian"})],
+        "output_constraint": [None, StrOptions(names(OUTPUT_CONSTRAINTS))],
         "constraint_strength": [Interval(Real, 0, None, closed="neither")],
         "target_scaling": [None, StrOptions({"auto", "std", "mean", "rms"}), "array-like"],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "solver": [StrOptions(names(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
@@ -639,7 +648,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _check_partial_fit_applies(self) -> bool:
         """partial_fit exists only where one call means one epoch."""
-        if self.solver not in ("sgd", "adam"):
+        if not SOLVERS[self.solver].stochastic:
             raise AttributeError(
                 "partial_fit is only available for the stochastic solvers 'sgd' and "
                 f"'adam', which train one epoch per call; solver={self.solver!r} "
@@ -697,10 +706,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         n_threads = self._thread_count()
         settings = Settings.from_params(self.get_params())
         record = self._record if continuing else TrainingRecord.fresh(
-            tracks_validation=self.early_stopping and self.solver != "lbfgs")
+            tracks_validation=self.early_stopping and SOLVERS[self.solver].stochastic)
         try:
             with single_threaded_blas():
-                if self.solver == "lbfgs":
+                if not SOLVERS[self.solver].stochastic:
                     bounds = lbfgs_bounds(signs, self.nonneg_method)
                     fit_lbfgs(settings, record, network, params, data, bounds, n_threads)
                 else:
@@ -760,7 +769,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _output_weight_scale(self, layout: ParameterLayout,
                              signs: np.ndarray | None) -> float:
-        if signs is None or self.nonneg_method == "projection":
+        if signs is None or not WEIGHT_METHODS[self.nonneg_method].reparametrises:
             return 0.0
         output_signs = layout.unpack(signs)[0][-1]
         return _REPARAMETRISED_OUTPUT_START if np.any(output_signs) else 0.0
@@ -793,7 +802,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 "X_val and y_val are passed to fit while early_stopping=False; they "
                 "are only used for early stopping. Set early_stopping=True."
             )
-        if self.solver == "lbfgs":
+        if not SOLVERS[self.solver].stochastic:
             raise ValueError("X_val and y_val need solver='sgd' or 'adam'; 'lbfgs' "
                              "does not use early stopping.")
         X_val, y_val = validate_data(self, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES,
@@ -914,7 +923,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             start_at_target_mean(params, layout, self.output_activation, mean_above,
                                  self._output_weight_scale(layout, signs))
         if signs is not None:
-            if self.nonneg_method == "projection":
+            if not WEIGHT_METHODS[self.nonneg_method].reparametrises:
                 # the output bias placed at the targets' mean can be below 0
                 project_onto_signs(params, signs)
             params = to_free(params, signs, self.nonneg_method)

@@ -19,37 +19,14 @@ import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the core calls)
 from threadpoolctl import ThreadpoolController
 
 from positive_mlp import _core
-
-_ACTIVATIONS = {
-    "identity": _core.Activation.identity,
-    "logistic": _core.Activation.logistic,
-    "tanh": _core.Activation.tanh,
-    "relu": _core.Activation.relu,
-}
-_OUTPUT_TRANSFORMS = {
-    "identity": _core.OutputTransform.identity,
-    "relu": _core.OutputTransform.relu,
-    "softplus": _core.OutputTransform.softplus,
-    "exp": _core.OutputTransform.exp,
-}
-_LOSSES = {
-    "squared_error": _core.Loss.squared_error,
-    "poisson": _core.Loss.poisson,
-    "gamma": _core.Loss.gamma,
-}
-_WEIGHT_METHODS = {
-    "none": _core.WeightMethod.none,
-    "projection": _core.WeightMethod.projection,
-    "square": _core.WeightMethod.square,
-    "exp": _core.WeightMethod.exp,
-}
-_OUTPUT_CONSTRAINTS = {
-    None: _core.OutputConstraint.none,
-    "penalty": _core.OutputConstraint.penalty,
-    "lagrangian": _core.OutputConstraint.lagrangian,
-}
-BOUNDED_TRANSFORMS = frozenset({"relu", "softplus", "exp"})
-
+from positive_mlp._options import (
+    ACTIVATIONS,
+    BOUNDED_TRANSFORMS,
+    LOSSES,
+    OUTPUT_CONSTRAINTS,
+    OUTPUT_TRANSFORMS,
+    WEIGHT_METHODS,
+)
 
 @dataclass(frozen=True)
 class ParameterLayout:
@@ -219,11 +196,12 @@ def build_network(layout: ParameterLayout, activation: str, output_activation: s
     """
     spec = _core.NetworkSpec(
         layer_sizes=list(layout.layer_sizes),
-        activation=_ACTIVATIONS[activation],
-        output_transform=_OUTPUT_TRANSFORMS[output_activation],
-        loss=_LOSSES[loss],
-        weight_method=_WEIGHT_METHODS[weight_method if signs is not None else "none"],
-        output_constraint=_OUTPUT_CONSTRAINTS[output_constraint],
+        activation=ACTIVATIONS[activation],
+        output_transform=OUTPUT_TRANSFORMS[output_activation].core,
+        loss=LOSSES[loss].core,
+        weight_method=(WEIGHT_METHODS[weight_method].core if signs is not None
+                       else _core.WeightMethod.none),
+        output_constraint=OUTPUT_CONSTRAINTS[output_constraint],
         constraint_strength=constraint_strength,
         constraint_margin=[] if constraint_margin is None else list(constraint_margin),
     )
@@ -240,17 +218,6 @@ def glorot_uniform_params(layout: ParameterLayout, activation: str,
         coefs.append(rng.uniform(-bound, bound, (n_in, n_out)))
         intercepts.append(rng.uniform(-bound, bound, n_out))
     return layout.pack(coefs, intercepts, dtype)
-
-
-def inverse_transform(output_activation: str, value: np.ndarray) -> np.ndarray:
-    """The pre-activation z at which the output transform g(z) equals ``value`` > 0."""
-    value = np.asarray(value, dtype=np.float64)
-    if output_activation == "softplus":
-        # log(exp(v) - 1) = v + log(1 - exp(-v)), stable for large and small v.
-        return value + np.log(-np.expm1(-value))
-    if output_activation == "exp":
-        return np.log(value)
-    return value  # relu and identity
 
 
 # Smallest mean distance above the threshold used to place the output bias: targets
@@ -275,4 +242,5 @@ def start_at_target_mean(params: np.ndarray, layout: ParameterLayout,
     start = mean_above_threshold
     if output_activation in BOUNDED_TRANSFORMS:
         start = np.maximum(start, _MIN_START_ABOVE_THRESHOLD)
-    intercepts[-1][:] = inverse_transform(output_activation, start)
+    start = np.asarray(start, dtype=np.float64)
+    intercepts[-1][:] = OUTPUT_TRANSFORMS[output_activation].inverse(start)

@@ -18,8 +18,8 @@ from sklearn.model_selection import train_test_split
 
 from positive_mlp import _core
 from positive_mlp._network import core_for
+from positive_mlp._options import SOLVERS, WEIGHT_METHODS
 
-_SOLVERS = {"sgd": _core.Solver.sgd, "adam": _core.Solver.adam}
 _MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # below this, 'adaptive' stops instead of dividing
 
 
@@ -135,7 +135,7 @@ def resolve_batch_size(batch_size, n_samples: int) -> int:
 
 def _epoch_options(settings: Settings, batch_size: int) -> _core.EpochOptions:
     optimizer = _core.OptimizerOptions()
-    optimizer.solver = _SOLVERS[settings.solver]
+    optimizer.solver = SOLVERS[settings.solver].core
     optimizer.momentum = settings.momentum
     optimizer.nesterov = settings.nesterovs_momentum
     optimizer.beta_1, optimizer.beta_2 = settings.beta_1, settings.beta_2
@@ -411,7 +411,7 @@ def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: 
 def lbfgs_bounds(signs: np.ndarray | None,
                  method: str) -> scipy.optimize.Bounds | None:
     """Lower (upper) bound 0 on non-negative (non-positive) parameters, for projection."""
-    if signs is None or method != "projection":
+    if signs is None or WEIGHT_METHODS[method].reparametrises:
         return None
     lower = np.where(signs > 0, 0.0, -np.inf)
     upper = np.where(signs < 0, 0.0, np.inf)

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from positive_mlp._network import BOUNDED_TRANSFORMS
+from positive_mlp._options import BOUNDED_TRANSFORMS, LOSSES, OUTPUT_TRANSFORMS
 
 
 def threshold_per_output(output_threshold, n_outputs: int) -> np.ndarray:
@@ -24,25 +24,32 @@ def threshold_per_output(output_threshold, n_outputs: int) -> np.ndarray:
     return threshold
 
 
+def _one_of(options) -> str:
+    """'a', 'b' or 'c', in the tables' order."""
+    quoted = [repr(name) for name in OUTPUT_TRANSFORMS if name in options]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+
+
 def check_loss_settings(loss: str, output_activation: str, threshold: np.ndarray) -> None:
     """Rejects a loss that the output transform cannot keep finite."""
-    if loss == "squared_error":
+    if not LOSSES[loss].needs_positive_predictions:
         return
     if output_activation not in BOUNDED_TRANSFORMS:
         raise ValueError(
             f"loss={loss!r} needs strictly positive predictions, which "
-            "output_activation='identity' cannot guarantee; use 'softplus', 'exp' "
-            "or 'relu'."
+            f"output_activation={output_activation!r} cannot guarantee; use "
+            f"{_one_of(BOUNDED_TRANSFORMS)}."
         )
     if np.any(threshold < 0):
         raise ValueError(
             f"loss={loss!r} needs strictly positive predictions, so output_threshold "
             f"must be >= 0, got {threshold.tolist()}."
         )
-    if output_activation == "relu" and np.any(threshold <= 0):
+    if OUTPUT_TRANSFORMS[output_activation].reaches_zero and np.any(threshold <= 0):
         raise ValueError(
-            f"loss={loss!r} with output_activation='relu' needs output_threshold > 0: "
-            "relu reaches its threshold exactly, where the deviance is infinite."
+            f"loss={loss!r} with output_activation={output_activation!r} needs "
+            f"output_threshold > 0: {output_activation!r} reaches its threshold "
+            "exactly, where the deviance is infinite."
         )
 
 
@@ -52,14 +59,7 @@ def check_targets(y: np.ndarray, loss: str, output_activation: str,
 
     ``y`` has shape (n_samples, n_outputs).
     """
-    if loss == "gamma" and np.any(y <= 0):
-        n_bad = int(np.sum(y <= 0))
-        raise ValueError(
-            f"loss='gamma' requires strictly positive y; {n_bad} value(s) are <= 0."
-        )
-    if loss == "poisson" and np.any(y < 0):
-        n_bad = int(np.sum(y < 0))
-        raise ValueError(f"loss='poisson' requires y >= 0; {n_bad} value(s) are < 0.")
+    LOSSES[loss].check_targets(loss, y)
     if output_activation in BOUNDED_TRANSFORMS:
         below = y < threshold
         if np.any(below):
