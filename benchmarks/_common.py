@@ -54,8 +54,10 @@ class Problem:
     def describe(self) -> str:
         hidden = "x".join(map(str, self.hidden))
         batch = "full" if self.solver == "lbfgs" else str(self.batch_size)
-        return (f"{self.n_samples}x{self.n_features} ({hidden}) batch {batch} "
-                f"{self.dtype} {self.solver}")
+        return (
+            f"{self.n_samples}x{self.n_features} ({hidden}) batch {batch} "
+            f"{self.dtype} {self.solver}"
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +99,14 @@ def blas_threads() -> int:
     for lib in threadpool_info():
         if lib["user_api"] == "blas" and "numpy" in lib["filepath"]:
             return int(lib["num_threads"])
-    return max((int(lib["num_threads"]) for lib in threadpool_info()
-                if lib["user_api"] == "blas"), default=1)
+    return max(
+        (
+            int(lib["num_threads"])
+            for lib in threadpool_info()
+            if lib["user_api"] == "blas"
+        ),
+        default=1,
+    )
 
 
 @dataclass(frozen=True)
@@ -120,23 +128,31 @@ def setup_threads(no_torch: bool, torch_threads: int) -> Threads:
 
 def print_run_header(threads: Threads) -> None:
     print(f"cores: {n_cores()}, load average (1 min): {load_average():.2f}")
-    print(f"threads: ours {threads.blas} core threads (n_threads=None), BLAS 1 each; "
-          f"MLPRegressor numpy BLAS {threads.blas} (default); PyTorch "
-          f"{threads.torch if threads.use_torch else 'not run'}")
+    print(
+        f"threads: ours {threads.blas} core threads (n_threads=None), BLAS 1 each; "
+        f"MLPRegressor numpy BLAS {threads.blas} (default); PyTorch "
+        f"{threads.torch if threads.use_torch else 'not run'}"
+    )
 
 
 def thread_labels(blas: int, torch_threads: int) -> dict[str, str]:
     """What each implementation's name in the tables ran on. Ours: n_threads=None
     gives the core as many threads as the BLAS has (blas), each product on one."""
     ours = f"core={blas}"
-    return {"ours": ours, "ours-softplus": ours, "ours-nonneg": ours,
-            "MLPRegressor": f"blas={blas}",
-            "MLPRegressor-1t": "blas=1", "PyTorch": f"torch={torch_threads}",
-            "PyTorch-1t": "torch=1"}
+    return {
+        "ours": ours,
+        "ours-softplus": ours,
+        "ours-nonneg": ours,
+        "MLPRegressor": f"blas={blas}",
+        "MLPRegressor-1t": "blas=1",
+        "PyTorch": f"torch={torch_threads}",
+        "PyTorch-1t": "torch=1",
+    }
 
 
-def gemm_peak_gflops(dtype: str, size: int = 2048, repeats: int = 10,
-                     threads: int | None = None) -> float:
+def gemm_peak_gflops(
+    dtype: str, size: int = 2048, repeats: int = 10, threads: int | None = None
+) -> float:
     """Best GFLOP/s of numpy's ``a @ b`` on ``size x size`` matrices of ``dtype``.
 
     ``threads=None`` leaves numpy's BLAS at its default (all cores); ``threads=1``
@@ -156,8 +172,9 @@ def gemm_peak_gflops(dtype: str, size: int = 2048, repeats: int = 10,
 # --------------------------------------------------------------------- data and FLOPs
 
 
-def make_data(n_samples: int, n_features: int, dtype: str = "float64",
-              seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def make_data(
+    n_samples: int, n_features: int, dtype: str = "float64", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Standard-normal X and a smooth non-negative target (valid for every output)."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n_samples, n_features), dtype=np.dtype(dtype).type)
@@ -209,11 +226,21 @@ def rotated(items: Sequence[Any], shift: int) -> list[Any]:
 def sklearn_params(problem: Problem, epochs: int, seed: int) -> dict[str, Any]:
     """Keyword arguments meaning the same to MLPRegressor and PositiveMLPRegressor:
     exactly ``epochs`` epochs (or L-BFGS iterations), shuffled mini-batches."""
-    return dict(hidden_layer_sizes=problem.hidden, solver=problem.solver,
-                batch_size=problem.batch_size, alpha=ALPHA,
-                learning_rate_init=LEARNING_RATE, beta_1=BETAS[0], beta_2=BETAS[1],
-                epsilon=EPSILON, max_iter=epochs, tol=0.0, n_iter_no_change=NEVER_STOP,
-                shuffle=True, random_state=seed)
+    return dict(
+        hidden_layer_sizes=problem.hidden,
+        solver=problem.solver,
+        batch_size=problem.batch_size,
+        alpha=ALPHA,
+        learning_rate_init=LEARNING_RATE,
+        beta_1=BETAS[0],
+        beta_2=BETAS[1],
+        epsilon=EPSILON,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=NEVER_STOP,
+        shuffle=True,
+        random_state=seed,
+    )
 
 
 def _fit_estimator(estimator, X: np.ndarray, y: np.ndarray) -> RunResult:
@@ -223,18 +250,33 @@ def _fit_estimator(estimator, X: np.ndarray, y: np.ndarray) -> RunResult:
     return RunResult(seconds, int(estimator.n_iter_), float(estimator.loss_))
 
 
-def fit_ours(problem: Problem, X: np.ndarray, y: np.ndarray, epochs: int,
-             seed: int = 0, output_activation: str = "identity",
-             **extra) -> RunResult:
+def fit_ours(
+    problem: Problem,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    seed: int = 0,
+    output_activation: str = "identity",
+    **extra,
+) -> RunResult:
     """PositiveMLPRegressor (its BLAS runs single-threaded during fit); ``extra`` are
     further parameters of ours (constraints)."""
-    estimator = PositiveMLPRegressor(output_activation=output_activation,
-                                     **sklearn_params(problem, epochs, seed), **extra)
+    estimator = PositiveMLPRegressor(
+        output_activation=output_activation,
+        **sklearn_params(problem, epochs, seed),
+        **extra,
+    )
     return _fit_estimator(estimator, X, y)
 
 
-def fit_sklearn(problem: Problem, X: np.ndarray, y: np.ndarray, epochs: int,
-                seed: int = 0, blas_threads: int | None = None) -> RunResult:
+def fit_sklearn(
+    problem: Problem,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    seed: int = 0,
+    blas_threads: int | None = None,
+) -> RunResult:
     """scikit-learn's MLPRegressor, on numpy's BLAS with its default threads unless
     ``blas_threads`` limits them."""
     estimator = MLPRegressor(**sklearn_params(problem, epochs, seed))
@@ -297,8 +339,10 @@ def _torch_adam(model):
     import torch
 
     linears = [m for m in model if isinstance(m, torch.nn.Linear)]
-    groups = [{"params": [m.weight for m in linears], "weight_decay": 0.0},
-              {"params": [m.bias for m in linears], "weight_decay": 0.0}]
+    groups = [
+        {"params": [m.weight for m in linears], "weight_decay": 0.0},
+        {"params": [m.bias for m in linears], "weight_decay": 0.0},
+    ]
     return torch.optim.Adam(groups, lr=LEARNING_RATE, betas=BETAS, eps=EPSILON)
 
 
@@ -309,7 +353,7 @@ def _torch_epoch(model, optimizer, X, y, batch: int, generator) -> float:
     n, total = X.shape[0], 0.0
     order = torch.randperm(n, generator=generator)
     for start in range(0, n, batch):
-        rows = order[start:start + batch]
+        rows = order[start : start + batch]
         optimizer.param_groups[0]["weight_decay"] = ALPHA / rows.numel()
         optimizer.zero_grad(set_to_none=True)
         residual = model(X.index_select(0, rows)) - y.index_select(0, rows)
@@ -320,8 +364,14 @@ def _torch_epoch(model, optimizer, X, y, batch: int, generator) -> float:
     return total / n
 
 
-def fit_torch(problem: Problem, X: np.ndarray, y: np.ndarray, epochs: int,
-              seed: int = 0, threads: int | None = None) -> RunResult:
+def fit_torch(
+    problem: Problem,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    seed: int = 0,
+    threads: int | None = None,
+) -> RunResult:
     """A PyTorch CPU loop equivalent to MLPRegressor's Adam epochs.
 
     Same network and start, lr, betas and eps (PyTorch adds eps to the bias-corrected
@@ -345,12 +395,16 @@ def fit_torch(problem: Problem, X: np.ndarray, y: np.ndarray, epochs: int,
     batch = min(problem.batch_size, X.shape[0])
     generator = torch.Generator().manual_seed(seed)
     losses: list[float] = []
-    seconds = timed(lambda: losses.extend(
-        _torch_epoch(model, optimizer, X_t, y_t, batch, generator)
-        for _ in range(epochs)))
+    seconds = timed(
+        lambda: losses.extend(
+            _torch_epoch(model, optimizer, X_t, y_t, batch, generator)
+            for _ in range(epochs)
+        )
+    )
     with torch.no_grad():
-        squared_norm = sum(float(w.square().sum())
-                           for w in optimizer.param_groups[0]["params"])
+        squared_norm = sum(
+            float(w.square().sum()) for w in optimizer.param_groups[0]["params"]
+        )
     n_batches = -(-X.shape[0] // batch)
     loss = losses[-1] + 0.5 * ALPHA * squared_norm * n_batches / X.shape[0]
     return RunResult(seconds, epochs, loss)
@@ -370,6 +424,7 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A plain fixed-width text table of ``columns`` of ``rows``."""
+
     def cell(value: Any) -> str:
         if isinstance(value, float):
             if value != value:
@@ -380,6 +435,10 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [[cell(row.get(c, "")) for c in columns] for row in rows]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
-    lines += ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in
-                        enumerate(zip(r, widths))) for r in cells]
+    lines += [
+        "  ".join(
+            v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))
+        )
+        for r in cells
+    ]
     return "\n".join(lines)

@@ -14,10 +14,11 @@ like-for-like model; ``ours-softplus`` = the default bounded output, to show its
 cost; ``MLPRegressor``; ``PyTorch`` (Adam rows only; see ``_common.fit_torch``);
 with ``--with-nonneg`` also ``ours-nonneg`` (softplus output and every weight kept
 >= 0 by projection: the cost of constraints); with ``--single-thread-peers`` also
-``MLPRegressor-1t`` and ``PyTorch-1t``, the peers limited to one thread. With solver='lbfgs' an "epoch" is one L-BFGS
-iteration, counted as one loss-and-gradient evaluation over all rows, so its GFLOP/s
-is a lower bound. The GEMM peak is the best of numpy's matmul on all cores and on one
-(on a loaded machine the threaded one can be the slower).
+``MLPRegressor-1t`` and ``PyTorch-1t``, the peers limited to one thread. With
+solver='lbfgs' an "epoch" is one L-BFGS iteration, counted as one loss-and-gradient
+evaluation over all rows, so its GFLOP/s is a lower bound. The GEMM peak is the best of
+numpy's matmul on all cores and on one (on a loaded machine the threaded one can be the
+slower).
 
     python benchmarks/bench_fit.py            # full grid, results/fit.csv + PNG
     python benchmarks/bench_fit.py --quick    # smoke test, results/quick/
@@ -32,9 +33,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 import _common as c
+import numpy as np
 
 ROWS: dict[str, c.Problem] = {
     "s-b32": c.Problem(20000, 20, (64, 64), 32),
@@ -56,27 +56,50 @@ Fitter = Callable[[c.Problem, np.ndarray, np.ndarray, int], c.RunResult]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke test: rows {' '.join(QUICK_ROWS)} (unless --rows) "
-                             "on 2000 samples, 2 epochs, 1 repeat, small GEMM")
-    parser.add_argument("--rows", nargs="+", choices=list(ROWS), default=None,
-                        help="grid rows to run (default: all)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke test: rows {' '.join(QUICK_ROWS)} (unless --rows) "
+        "on 2000 samples, 2 epochs, 1 repeat, small GEMM",
+    )
+    parser.add_argument(
+        "--rows",
+        nargs="+",
+        choices=list(ROWS),
+        default=None,
+        help="grid rows to run (default: all)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--n-samples", type=int, default=None,
-                        help="override the rows' n_samples")
+    parser.add_argument(
+        "--n-samples", type=int, default=None, help="override the rows' n_samples"
+    )
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=c.n_cores())
-    parser.add_argument("--with-nonneg", action="store_true",
-                        help="also time ours with a softplus output and every weight "
-                             "kept >= 0 by projection (ours-nonneg)")
-    parser.add_argument("--single-thread-peers", action="store_true",
-                        help="also time MLPRegressor and PyTorch on one thread")
-    parser.add_argument("--gemm-size", type=int, default=2048,
-                        help="side of the square matrices of the GEMM peak")
-    parser.add_argument("--pause", type=float, default=0.5,
-                        help="seconds of idle between fits, so that the previous "
-                             "fit's spinning BLAS/OpenMP threads go to sleep")
+    parser.add_argument(
+        "--with-nonneg",
+        action="store_true",
+        help="also time ours with a softplus output and every weight "
+        "kept >= 0 by projection (ours-nonneg)",
+    )
+    parser.add_argument(
+        "--single-thread-peers",
+        action="store_true",
+        help="also time MLPRegressor and PyTorch on one thread",
+    )
+    parser.add_argument(
+        "--gemm-size",
+        type=int,
+        default=2048,
+        help="side of the square matrices of the GEMM peak",
+    )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.5,
+        help="seconds of idle between fits, so that the previous "
+        "fit's spinning BLAS/OpenMP threads go to sleep",
+    )
     args = parser.parse_args(argv)
     if args.rows is None:
         args.rows = QUICK_ROWS if args.quick else list(ROWS)
@@ -86,36 +109,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def fitters(problem: c.Problem, use_torch: bool, torch_threads: int,
-            single_thread_peers: bool, with_nonneg: bool = False) -> dict[str, Fitter]:
+def fitters(
+    problem: c.Problem,
+    use_torch: bool,
+    torch_threads: int,
+    single_thread_peers: bool,
+    with_nonneg: bool = False,
+) -> dict[str, Fitter]:
     """The implementations to time on ``problem``, ours first."""
     runs: dict[str, Fitter] = {
         OURS: c.fit_ours,
-        "ours-softplus": lambda p, X, y, e: c.fit_ours(p, X, y, e,
-                                                       output_activation="softplus"),
+        "ours-softplus": lambda p, X, y, e: c.fit_ours(
+            p, X, y, e, output_activation="softplus"
+        ),
     }
     if with_nonneg:  # the cost of constraints: every weight projected onto >= 0
         runs["ours-nonneg"] = lambda p, X, y, e: c.fit_ours(
-            p, X, y, e, output_activation="softplus", nonneg_weights="all")
+            p, X, y, e, output_activation="softplus", nonneg_weights="all"
+        )
     runs["MLPRegressor"] = c.fit_sklearn
     if single_thread_peers:
-        runs["MLPRegressor-1t"] = lambda p, X, y, e: c.fit_sklearn(p, X, y, e,
-                                                                   blas_threads=1)
+        runs["MLPRegressor-1t"] = lambda p, X, y, e: c.fit_sklearn(
+            p, X, y, e, blas_threads=1
+        )
     if use_torch and problem.solver == "adam":
-        runs["PyTorch"] = lambda p, X, y, e: c.fit_torch(p, X, y, e,
-                                                         threads=torch_threads)
+        runs["PyTorch"] = lambda p, X, y, e: c.fit_torch(
+            p, X, y, e, threads=torch_threads
+        )
         if single_thread_peers:
             runs["PyTorch-1t"] = lambda p, X, y, e: c.fit_torch(p, X, y, e, threads=1)
     return runs
 
 
-def time_row(problem: c.Problem, runs: dict[str, Fitter], epochs: int, repeats: int,
-             pause: float) -> dict[str, list[c.RunResult]]:
+def time_row(
+    problem: c.Problem, runs: dict[str, Fitter], epochs: int, repeats: int, pause: float
+) -> dict[str, list[c.RunResult]]:
     """Alternates the implementations' fits, ``repeats`` each, after a warm-up."""
     X, y = c.make_data(problem.n_samples, problem.n_features, problem.dtype)
     warm = min(problem.n_samples, 512)
-    warm_problem = replace(problem, n_samples=warm,
-                           batch_size=min(problem.batch_size, warm))
+    warm_problem = replace(
+        problem, n_samples=warm, batch_size=min(problem.batch_size, warm)
+    )
     for fit in runs.values():
         fit(warm_problem, X[:warm], y[:warm], 1)
     results: dict[str, list[c.RunResult]] = {name: [] for name in runs}
@@ -131,9 +165,15 @@ def machine_peak(peaks: dict[tuple[str, int | None], float], dtype: str) -> floa
     return max(peaks[dtype, None], peaks[dtype, 1])
 
 
-def summarise(name: str, problem: c.Problem, results: dict[str, list[c.RunResult]],
-              peaks: dict[tuple[str, int | None], float], threads: dict[str, str],
-              epochs: int, repeats: int) -> list[dict]:
+def summarise(
+    name: str,
+    problem: c.Problem,
+    results: dict[str, list[c.RunResult]],
+    peaks: dict[tuple[str, int | None], float],
+    threads: dict[str, str],
+    epochs: int,
+    repeats: int,
+) -> list[dict]:
     """One CSV record per implementation of a grid row."""
     flops = c.train_flops(problem.n_samples, problem.layer_sizes)
     ours = c.median(r.per_epoch for r in results[OURS])
@@ -142,28 +182,40 @@ def summarise(name: str, problem: c.Problem, results: dict[str, list[c.RunResult
     for impl, runs in results.items():
         per_epoch = c.median(r.per_epoch for r in runs)
         gflops = flops / per_epoch / 1e9
-        records.append({
-            "row": name, "n_samples": problem.n_samples,
-            "n_features": problem.n_features,
-            "hidden": "x".join(map(str, problem.hidden)),
-            "batch_size": problem.n_samples if problem.solver == "lbfgs"
-            else min(problem.batch_size, problem.n_samples),
-            "dtype": problem.dtype, "solver": problem.solver, "epochs": epochs,
-            "repeats": repeats, "impl": impl, "threads": threads[impl],
-            "s_per_epoch": per_epoch,
-            "s_per_epoch_min": min(r.per_epoch for r in runs),
-            "gflops": gflops, "peak_gflops": peak, "peak_share": gflops / peak,
-            "peak_all_threads_gflops": peaks[problem.dtype, None],
-            "peak_1thread_gflops": peak_1, "peak_1thread_share": gflops / peak_1,
-            "time_vs_ours": per_epoch / ours,
-            "final_loss": c.median(r.loss for r in runs),
-            "load_avg_1min": c.load_average(),
-        })
+        records.append(
+            {
+                "row": name,
+                "n_samples": problem.n_samples,
+                "n_features": problem.n_features,
+                "hidden": "x".join(map(str, problem.hidden)),
+                "batch_size": problem.n_samples
+                if problem.solver == "lbfgs"
+                else min(problem.batch_size, problem.n_samples),
+                "dtype": problem.dtype,
+                "solver": problem.solver,
+                "epochs": epochs,
+                "repeats": repeats,
+                "impl": impl,
+                "threads": threads[impl],
+                "s_per_epoch": per_epoch,
+                "s_per_epoch_min": min(r.per_epoch for r in runs),
+                "gflops": gflops,
+                "peak_gflops": peak,
+                "peak_share": gflops / peak,
+                "peak_all_threads_gflops": peaks[problem.dtype, None],
+                "peak_1thread_gflops": peak_1,
+                "peak_1thread_share": gflops / peak_1,
+                "time_vs_ours": per_epoch / ours,
+                "final_loss": c.median(r.loss for r in runs),
+                "load_avg_1min": c.load_average(),
+            }
+        )
     return records
 
 
-def plot_throughput(records: list[dict], peaks: dict[tuple[str, int | None], float],
-                    path: Path) -> None:
+def plot_throughput(
+    records: list[dict], peaks: dict[tuple[str, int | None], float], path: Path
+) -> None:
     """GFLOP/s against batch size (Adam rows), one panel per network."""
     import matplotlib
 
@@ -176,24 +228,43 @@ def plot_throughput(records: list[dict], peaks: dict[tuple[str, int | None], flo
         return
     impls = list(dict.fromkeys(r["impl"] for r in adam))
     colours = {impl: f"C{i}" for i, impl in enumerate(impls)}
-    fig, axes = plt.subplots(1, len(networks), figsize=(6 * len(networks), 4.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(networks), figsize=(6 * len(networks), 4.5), squeeze=False
+    )
     for ax, (n_features, hidden) in zip(axes[0], networks):
-        rows = [r for r in adam if r["n_features"] == n_features
-                and r["hidden"] == hidden]
+        rows = [
+            r for r in adam if r["n_features"] == n_features and r["hidden"] == hidden
+        ]
         for impl, dtype in sorted({(r["impl"], r["dtype"]) for r in rows}):
-            series = sorted((r["batch_size"], r["gflops"]) for r in rows
-                            if (r["impl"], r["dtype"]) == (impl, dtype))
-            ax.plot(*zip(*series), marker="o", color=colours[impl],
-                    ls="-" if dtype == "float64" else "-.", label=f"{impl} {dtype}")
+            series = sorted(
+                (r["batch_size"], r["gflops"])
+                for r in rows
+                if (r["impl"], r["dtype"]) == (impl, dtype)
+            )
+            ax.plot(
+                *zip(*series),
+                marker="o",
+                color=colours[impl],
+                ls="-" if dtype == "float64" else "-.",
+                label=f"{impl} {dtype}",
+            )
         for dtype in sorted({r["dtype"] for r in rows}):
             ax.axhline(machine_peak(peaks, dtype), ls="--", lw=0.8, color="grey")
             ax.axhline(peaks[dtype, 1], ls=":", lw=0.8, color="grey")
-            ax.annotate(f"GEMM peak {dtype}: machine (--), 1 core (:)",
-                        (0.01, machine_peak(peaks, dtype)),
-                        xycoords=("axes fraction", "data"), fontsize=7, va="bottom")
-        ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="GFLOP/s",
-               title=f"{rows[0]['n_samples']} x {n_features}, hidden ({hidden})")
+            ax.annotate(
+                f"GEMM peak {dtype}: machine (--), 1 core (:)",
+                (0.01, machine_peak(peaks, dtype)),
+                xycoords=("axes fraction", "data"),
+                fontsize=7,
+                va="bottom",
+            )
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="batch size",
+            ylabel="GFLOP/s",
+            title=f"{rows[0]['n_samples']} x {n_features}, hidden ({hidden})",
+        )
         batches = sorted({r["batch_size"] for r in rows})
         ax.set_xticks(batches, [str(b) for b in batches], minor=False)
         ax.set_xticks([], minor=True)
@@ -210,44 +281,84 @@ def ratio_summary(records: list[dict]) -> str:
     lines: dict[str, dict] = {}
     for r in records:
         lines.setdefault(r["row"], {"row": r["row"]})[r["impl"]] = r["time_vs_ours"]
-    return ("Summary: s/epoch divided by ours' (> 1 means ours is faster)\n"
-            + c.format_table(list(lines.values()), ["row", *impls]))
+    return (
+        "Summary: s/epoch divided by ours' (> 1 means ours is faster)\n"
+        + c.format_table(list(lines.values()), ["row", *impls])
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     run_threads = c.setup_threads(args.no_torch, args.torch_threads)
-    use_torch, torch_threads, blas = run_threads.use_torch, run_threads.torch, run_threads.blas
+    use_torch, torch_threads, blas = (
+        run_threads.use_torch,
+        run_threads.torch,
+        run_threads.blas,
+    )
     threads = run_threads.labels
-    problems = {name: ROWS[name] if args.n_samples is None
-                else replace(ROWS[name], n_samples=args.n_samples,
-                             batch_size=min(ROWS[name].batch_size, args.n_samples))
-                for name in args.rows}
+    problems = {
+        name: ROWS[name]
+        if args.n_samples is None
+        else replace(
+            ROWS[name],
+            n_samples=args.n_samples,
+            batch_size=min(ROWS[name].batch_size, args.n_samples),
+        )
+        for name in args.rows
+    }
     c.print_run_header(run_threads)
     dtypes = sorted({p.dtype for p in problems.values()})
-    peaks = {(d, t): c.gemm_peak_gflops(d, args.gemm_size, threads=t)
-             for d in dtypes for t in (None, 1)}
+    peaks = {
+        (d, t): c.gemm_peak_gflops(d, args.gemm_size, threads=t)
+        for d in dtypes
+        for t in (None, 1)
+    }
     for d in dtypes:
-        print(f"GEMM peak {d} ({args.gemm_size}^2 matmul): {peaks[d, None]:.1f} "
-              f"GFLOP/s on {blas} threads, {peaks[d, 1]:.1f} GFLOP/s on 1")
-    print(f"{args.epochs} epochs per fit, {args.repeats} repeats, {args.pause} s pause "
-          "between fits; s_per_epoch is the median; time_vs_ours = s_per_epoch divided "
-          "by ours' (> 1: ours is faster); peak_share against the best GEMM rate\n")
+        print(
+            f"GEMM peak {d} ({args.gemm_size}^2 matmul): {peaks[d, None]:.1f} "
+            f"GFLOP/s on {blas} threads, {peaks[d, 1]:.1f} GFLOP/s on 1"
+        )
+    print(
+        f"{args.epochs} epochs per fit, {args.repeats} repeats, {args.pause} s pause "
+        "between fits; s_per_epoch is the median; time_vs_ours = s_per_epoch divided "
+        "by ours' (> 1: ours is faster); peak_share against the best GEMM rate\n"
+    )
 
     records: list[dict] = []
     for name, problem in problems.items():
-        runs = fitters(problem, use_torch, torch_threads, args.single_thread_peers,
-                       args.with_nonneg)
+        runs = fitters(
+            problem,
+            use_torch,
+            torch_threads,
+            args.single_thread_peers,
+            args.with_nonneg,
+        )
         results = time_row(problem, runs, args.epochs, args.repeats, args.pause)
-        rows = summarise(name, problem, results, peaks, threads, args.epochs,
-                         args.repeats)
+        rows = summarise(
+            name, problem, results, peaks, threads, args.epochs, args.repeats
+        )
         records += rows
-        print(f"[{name}] {problem.describe()}: "
-              f"{c.train_flops(problem.n_samples, problem.layer_sizes) / 1e9:.2f} "
-              "GFLOP per epoch")
-        print(c.format_table(rows, ["impl", "threads", "s_per_epoch", "gflops",
-                                    "peak_share", "peak_1thread_share", "time_vs_ours",
-                                    "final_loss"]) + "\n")
+        print(
+            f"[{name}] {problem.describe()}: "
+            f"{c.train_flops(problem.n_samples, problem.layer_sizes) / 1e9:.2f} "
+            "GFLOP per epoch"
+        )
+        print(
+            c.format_table(
+                rows,
+                [
+                    "impl",
+                    "threads",
+                    "s_per_epoch",
+                    "gflops",
+                    "peak_share",
+                    "peak_1thread_share",
+                    "time_vs_ours",
+                    "final_loss",
+                ],
+            )
+            + "\n"
+        )
         sys.stdout.flush()
 
     print(ratio_summary(records))

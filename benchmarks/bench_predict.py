@@ -23,12 +23,12 @@ import warnings
 from collections.abc import Callable
 from functools import partial
 
+import _common as c
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 from threadpoolctl import threadpool_limits
 
-import _common as c
 from positive_mlp import PositiveMLPRegressor
 
 N_FEATURES = 20
@@ -40,16 +40,21 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke test: 10^4 and 10^5 rows, 2 repeats")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke test: 10^4 and 10^5 rows, 2 repeats"
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[10**5, 10**6])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--torch-threads", type=int, default=c.n_cores())
-    parser.add_argument("--single-thread-peers", action="store_true",
-                        help="also time MLPRegressor and PyTorch on one thread")
-    parser.add_argument("--pause", type=float, default=0.2,
-                        help="seconds of idle between timed calls")
+    parser.add_argument(
+        "--single-thread-peers",
+        action="store_true",
+        help="also time MLPRegressor and PyTorch on one thread",
+    )
+    parser.add_argument(
+        "--pause", type=float, default=0.2, help="seconds of idle between timed calls"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.repeats, args.pause = [10**4, 10**5], 2, 0.1
@@ -91,8 +96,9 @@ def single_threaded(predict: Predictor) -> Predictor:
     return predict_on_one_thread
 
 
-def predictors(hidden: tuple[int, ...], args: argparse.Namespace,
-               use_torch: bool) -> dict[str, Predictor]:
+def predictors(
+    hidden: tuple[int, ...], args: argparse.Namespace, use_torch: bool
+) -> dict[str, Predictor]:
     """The implementations' predict functions for one network, ours first."""
     models = fitted_models(hidden)
     runs: dict[str, Predictor] = {name: m.predict for name, m in models.items()}
@@ -110,8 +116,9 @@ def predictors(hidden: tuple[int, ...], args: argparse.Namespace,
     return runs
 
 
-def time_predictions(runs: dict[str, Predictor], X: np.ndarray, repeats: int,
-                     pause: float) -> dict[str, list[float]]:
+def time_predictions(
+    runs: dict[str, Predictor], X: np.ndarray, repeats: int, pause: float
+) -> dict[str, list[float]]:
     """Seconds of each implementation's predict on X: alternated, after a warm-up."""
     for predict in runs.values():
         predict(X[:1000])
@@ -123,21 +130,34 @@ def time_predictions(runs: dict[str, Predictor], X: np.ndarray, repeats: int,
     return seconds
 
 
-def summarise(hidden: tuple[int, ...], n_rows: int, seconds: dict[str, list[float]],
-              threads: dict[str, str], repeats: int) -> list[dict]:
+def summarise(
+    hidden: tuple[int, ...],
+    n_rows: int,
+    seconds: dict[str, list[float]],
+    threads: dict[str, str],
+    repeats: int,
+) -> list[dict]:
     flops = c.predict_flops(n_rows, (N_FEATURES, *hidden, 1))
     ours = c.median(seconds[OURS])
     records = []
     for impl, times in seconds.items():
         t = c.median(times)
-        records.append({
-            "n_rows": n_rows, "n_features": N_FEATURES,
-            "hidden": "x".join(map(str, hidden)), "impl": impl,
-            "threads": threads[impl], "repeats": repeats, "seconds": t,
-            "seconds_min": min(times), "rows_per_s": n_rows / t,
-            "gflops": flops / t / 1e9, "time_vs_ours": t / ours,
-            "load_avg_1min": c.load_average(),
-        })
+        records.append(
+            {
+                "n_rows": n_rows,
+                "n_features": N_FEATURES,
+                "hidden": "x".join(map(str, hidden)),
+                "impl": impl,
+                "threads": threads[impl],
+                "repeats": repeats,
+                "seconds": t,
+                "seconds_min": min(times),
+                "rows_per_s": n_rows / t,
+                "gflops": flops / t / 1e9,
+                "time_vs_ours": t / ours,
+                "load_avg_1min": c.load_average(),
+            }
+        )
     return records
 
 
@@ -146,8 +166,10 @@ def main(argv: list[str] | None = None) -> None:
     run_threads = c.setup_threads(args.no_torch, args.torch_threads)
     use_torch, threads = run_threads.use_torch, run_threads.labels
     c.print_run_header(run_threads)
-    print(f"{args.repeats} repeats, {args.pause} s pause between calls; seconds is the "
-          "median; time_vs_ours = seconds divided by ours' (> 1: ours is faster)\n")
+    print(
+        f"{args.repeats} repeats, {args.pause} s pause between calls; seconds is the "
+        "median; time_vs_ours = seconds divided by ours' (> 1: ours is faster)\n"
+    )
 
     records: list[dict] = []
     for hidden in NETWORKS:
@@ -158,8 +180,20 @@ def main(argv: list[str] | None = None) -> None:
             rows = summarise(hidden, n_rows, seconds, threads, args.repeats)
             records += rows
             print(f"[{n_rows} rows, {N_FEATURES} features, hidden {hidden}]")
-            print(c.format_table(rows, ["impl", "threads", "seconds", "rows_per_s",
-                                        "gflops", "time_vs_ours"]) + "\n")
+            print(
+                c.format_table(
+                    rows,
+                    [
+                        "impl",
+                        "threads",
+                        "seconds",
+                        "rows_per_s",
+                        "gflops",
+                        "time_vs_ours",
+                    ],
+                )
+                + "\n"
+            )
             sys.stdout.flush()
             del X
 

@@ -25,8 +25,7 @@ from positive_mlp.demo import describe_settings, evaluate, format_table
 
 SEED = 0
 N_SAMPLES = 2000
-SETTINGS: dict = {"hidden_layer_sizes": (32,), "early_stopping": True,
-                  "max_iter": 1000}
+SETTINGS: dict = {"hidden_layer_sizes": (32,), "early_stopping": True, "max_iter": 1000}
 
 
 def make_counts(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -39,24 +38,32 @@ def make_counts(n_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def main() -> None:
     X, y = make_counts(N_SAMPLES, SEED)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25,
-                                                        random_state=SEED)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=SEED
+    )
     settings = {**SETTINGS, "random_state": SEED}
     models = {
         "MLPRegressor": MLPRegressor(**settings),
         "PositiveMLPRegressor": PositiveMLPRegressor(**settings),
         "MLPRegressor(loss='poisson')": MLPRegressor(loss="poisson", **settings),
         "PositiveMLPRegressor(loss='poisson', exp)": PositiveMLPRegressor(
-            loss="poisson", output_activation="exp", **settings),
+            loss="poisson", output_activation="exp", **settings
+        ),
     }
     results = evaluate(models, X_train, X_test, y_train, y_test)
 
-    print(f"Data: {N_SAMPLES} generated rows (NumPy seed {SEED}): features x0..x4 "
-          "standard normal,")
-    print("  y ~ Poisson(exp(0.8 x0 - 0.6 x1 + 0.4 x2 x3 - 0.2)), counts from 0 to "
-          f"{int(y.max())}, {np.mean(y == 0):.0%} zeros.")
-    print(f"Split: {len(y_train)} training / {len(y_test)} test rows (seed {SEED}); "
-          "features standardised.")
+    print(
+        f"Data: {N_SAMPLES} generated rows (NumPy seed {SEED}): features x0..x4 "
+        "standard normal,"
+    )
+    print(
+        "  y ~ Poisson(exp(0.8 x0 - 0.6 x1 + 0.4 x2 x3 - 0.2)), counts from 0 to "
+        f"{int(y.max())}, {np.mean(y == 0):.0%} zeros."
+    )
+    print(
+        f"Split: {len(y_train)} training / {len(y_test)} test rows (seed {SEED}); "
+        "features standardised."
+    )
     print(f"All models: {describe_settings(SETTINGS, SEED)}.")
     print()
     print(format_table(results))

@@ -46,8 +46,12 @@ from positive_mlp import PositiveMLPRegressor
 SEED = 0
 N_ROWS, N_TRAIN = 5000, 4000
 CLIP_FOR_DEVIANCE = 1e-3
-SETTINGS: dict = {"hidden_layer_sizes": (32,), "early_stopping": True,
-                  "max_iter": 2000, "random_state": SEED}
+SETTINGS: dict = {
+    "hidden_layer_sizes": (32,),
+    "early_stopping": True,
+    "max_iter": 2000,
+    "random_state": SEED,
+}
 
 
 def make_counts(rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
@@ -69,26 +73,38 @@ def models_for(loss: str) -> dict[str, RegressorMixin]:
     glm = PoissonRegressor() if loss == "poisson" else GammaRegressor()
     return {
         f"PositiveMLPRegressor loss='{loss}', exp": PositiveMLPRegressor(
-            loss=loss, output_activation="exp", **SETTINGS),
+            loss=loss, output_activation="exp", **SETTINGS
+        ),
         f"PositiveMLPRegressor loss='{loss}', softplus": PositiveMLPRegressor(
-            loss=loss, **SETTINGS),
+            loss=loss, **SETTINGS
+        ),
         "PositiveMLPRegressor squared error, softplus": PositiveMLPRegressor(
-            **SETTINGS),
+            **SETTINGS
+        ),
         "MLPRegressor loss='poisson'": MLPRegressor(loss="poisson", **SETTINGS),
         "MLPRegressor squared error": MLPRegressor(**SETTINGS),
         f"{type(glm).__name__} (linear)": glm,
     }
 
 
-def report(title: str, X: np.ndarray, y: np.ndarray, loss: str,
-           deviance: Callable[[np.ndarray, np.ndarray], float]) -> None:
+def report(
+    title: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    loss: str,
+    deviance: Callable[[np.ndarray, np.ndarray], float],
+) -> None:
     X_train, X_test = X[:N_TRAIN], X[N_TRAIN:]
     y_train, y_test = y[:N_TRAIN], y[N_TRAIN:]
-    print(f"{title}: mean {y.mean():.2f}, median {np.median(y):.2f}, max "
-          f"{y.max():.1f}, zeros {np.mean(y == 0):.0%}; {N_TRAIN} train / "
-          f"{len(y_test)} test rows.")
-    header = (f"{'model':<45} {deviance.__name__:>21} {'R2':>6} {'< 0':>5} "
-              f"{'lowest':>7} {'iters':>5}")
+    print(
+        f"{title}: mean {y.mean():.2f}, median {np.median(y):.2f}, max "
+        f"{y.max():.1f}, zeros {np.mean(y == 0):.0%}; {N_TRAIN} train / "
+        f"{len(y_test)} test rows."
+    )
+    header = (
+        f"{'model':<45} {deviance.__name__:>21} {'R2':>6} {'< 0':>5} "
+        f"{'lowest':>7} {'iters':>5}"
+    )
     print(header)
     print("-" * len(header))
     any_clipped = False
@@ -98,12 +114,16 @@ def report(title: str, X: np.ndarray, y: np.ndarray, loss: str,
         clipped = np.maximum(pred, CLIP_FOR_DEVIANCE)
         marker = "*" if np.any(pred < CLIP_FOR_DEVIANCE) else " "
         any_clipped |= marker == "*"
-        print(f"{name:<45} {deviance(y_test, clipped):20.4f}{marker} "
-              f"{r2_score(y_test, pred):6.3f} {int(np.sum(pred < 0)):5d} "
-              f"{pred.min():7.3f} {model.n_iter_:5d}")
+        print(
+            f"{name:<45} {deviance(y_test, clipped):20.4f}{marker} "
+            f"{r2_score(y_test, pred):6.3f} {int(np.sum(pred < 0)):5d} "
+            f"{pred.min():7.3f} {model.n_iter_:5d}"
+        )
     if any_clipped:
-        print(f"* predictions below {CLIP_FOR_DEVIANCE} raised to it for the deviance "
-              "only.")
+        print(
+            f"* predictions below {CLIP_FOR_DEVIANCE} raised to it for the deviance "
+            "only."
+        )
     print()
 
 

@@ -65,38 +65,55 @@ class Row:
     n_iter: int
 
 
-def fit_one(X: np.ndarray, Y: np.ndarray, features: str, solver: str,
-            method: str | None) -> Row:
-    constraint = {} if method is None else {"nonneg_weights": "all",
-                                            "nonneg_method": method}
-    model = PositiveMLPRegressor(hidden_layer_sizes=(4,), solver=solver,
-                                 max_iter=MAX_ITER, random_state=SEED,
-                                 **SOLVER_SETTINGS[solver], **constraint)
+def fit_one(
+    X: np.ndarray, Y: np.ndarray, features: str, solver: str, method: str | None
+) -> Row:
+    constraint = (
+        {} if method is None else {"nonneg_weights": "all", "nonneg_method": method}
+    )
+    model = PositiveMLPRegressor(
+        hidden_layer_sizes=(4,),
+        solver=solver,
+        max_iter=MAX_ITER,
+        random_state=SEED,
+        **SOLVER_SETTINGS[solver],
+        **constraint,
+    )
     # A few fits use all MAX_ITER epochs; the 'iters' column shows which, so the
     # warning would only repeat what the table says.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X, Y)
     squared = (model.predict(X) - Y) ** 2
-    return Row(features, solver, method or "none (unconstrained)",
-               float(squared.mean()), squared.mean(axis=0),
-               [float(W.min()) for W in model.coefs_],
-               [int(np.sum(W == 0)) for W in model.coefs_],
-               [W.size for W in model.coefs_], model.n_iter_)
+    return Row(
+        features,
+        solver,
+        method or "none (unconstrained)",
+        float(squared.mean()),
+        squared.mean(axis=0),
+        [float(W.min()) for W in model.coefs_],
+        [int(np.sum(W == 0)) for W in model.coefs_],
+        [W.size for W in model.coefs_],
+        model.n_iter_,
+    )
 
 
 def print_table(rows: list[Row]) -> None:
-    header = (f"{'features':<9} {'solver':<6} {'nonneg_method':<21} {'MSE':>6}  "
-              f"{'MSE set/ver/vir':<17} {'min W0':>9} {'min W1':>9} "
-              f"{'zeros W0':>8} {'zeros W1':>8} {'iters':>5}")
+    header = (
+        f"{'features':<9} {'solver':<6} {'nonneg_method':<21} {'MSE':>6}  "
+        f"{'MSE set/ver/vir':<17} {'min W0':>9} {'min W1':>9} "
+        f"{'zeros W0':>8} {'zeros W1':>8} {'iters':>5}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         per_class = "/".join(f"{v:.3f}" for v in r.mse_per_class)
         zeros = [f"{z}/{n}" for z, n in zip(r.zeros, r.sizes)]
-        print(f"{r.features:<9} {r.solver:<6} {r.method:<21} {r.mse:6.3f}  "
-              f"{per_class:<17} {r.min_weight[0]:9.2g} {r.min_weight[1]:9.2g} "
-              f"{zeros[0]:>8} {zeros[1]:>8} {r.n_iter:5d}")
+        print(
+            f"{r.features:<9} {r.solver:<6} {r.method:<21} {r.mse:6.3f}  "
+            f"{per_class:<17} {r.min_weight[0]:9.2g} {r.min_weight[1]:9.2g} "
+            f"{zeros[0]:>8} {zeros[1]:>8} {r.n_iter:5d}"
+        )
 
 
 def main() -> None:
@@ -104,19 +121,29 @@ def main() -> None:
     X = StandardScaler().fit_transform(iris.data)
     Y = np.eye(3)[iris.target]
     inputs = {"x": X, "x and -x": np.hstack([X, -X])}
-    rows = [fit_one(inputs[features], Y, features, solver, method)
-            for features in inputs for solver in SOLVER_SETTINGS for method in METHODS]
+    rows = [
+        fit_one(inputs[features], Y, features, solver, method)
+        for features in inputs
+        for solver in SOLVER_SETTINGS
+        for method in METHODS
+    ]
 
-    print("Iris (150 rows, 4 standardised features) as a 3-output regression of the "
-          "one-hot classes.")
-    print(f"Network: hidden_layer_sizes=(4,), random_state={SEED}, "
-          f"max_iter={MAX_ITER}; adam: {SOLVER_SETTINGS['adam']}.")
+    print(
+        "Iris (150 rows, 4 standardised features) as a 3-output regression of the "
+        "one-hot classes."
+    )
+    print(
+        f"Network: hidden_layer_sizes=(4,), random_state={SEED}, "
+        f"max_iter={MAX_ITER}; adam: {SOLVER_SETTINGS['adam']}."
+    )
     print("Constrained rows: nonneg_weights='all'. MSE is on the training rows.\n")
     print_table(rows)
     constrained = [r for r in rows if r.method in METHODS]
     lowest = min(min(r.min_weight) for r in constrained)
-    print(f"\nSmallest weight over all constrained models: {lowest:.3g} "
-          f"({'all >= 0' if lowest >= 0 else 'NEGATIVE WEIGHT FOUND'}).")
+    print(
+        f"\nSmallest weight over all constrained models: {lowest:.3g} "
+        f"({'all >= 0' if lowest >= 0 else 'NEGATIVE WEIGHT FOUND'})."
+    )
 
 
 if __name__ == "__main__":

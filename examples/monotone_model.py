@@ -54,8 +54,11 @@ class Violations:
 
 def true_demand(X: np.ndarray) -> np.ndarray:
     price, advertising, season = X.T
-    return (40 * np.exp(-0.25 * price) * (1 + 0.4 * np.log1p(advertising))
-            + 5 * np.sin(2 * np.pi * season) + 10)
+    return (
+        40 * np.exp(-0.25 * price) * (1 + 0.4 * np.log1p(advertising))
+        + 5 * np.sin(2 * np.pi * season)
+        + 10
+    )
 
 
 def make_data(n_rows: int, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
@@ -71,17 +74,25 @@ def sweep(model: RegressorMixin, X: np.ndarray, feature: int) -> np.ndarray:
     return model.predict(X_grid).reshape(len(X), GRID_POINTS)
 
 
-def violations(model: RegressorMixin, X: np.ndarray, feature: int,
-               direction: int) -> Violations:
+def violations(
+    model: RegressorMixin, X: np.ndarray, feature: int, direction: int
+) -> Violations:
     wrong_way = -direction * np.diff(sweep(model, X, feature), axis=1)
     bad = wrong_way > 0
-    return Violations(float(bad.mean()), float(bad.any(axis=1).mean()),
-                      float(max(wrong_way.max(), 0.0)))
+    return Violations(
+        float(bad.mean()),
+        float(bad.any(axis=1).mean()),
+        float(max(wrong_way.max(), 0.0)),
+    )
 
 
 def make_model(monotonic_cst: list[int] | None, seed: int) -> Pipeline:
-    return make_pipeline(StandardScaler(), PositiveMLPRegressor(
-        monotonic_cst=monotonic_cst, random_state=seed, **SETTINGS))
+    return make_pipeline(
+        StandardScaler(),
+        PositiveMLPRegressor(
+            monotonic_cst=monotonic_cst, random_state=seed, **SETTINGS
+        ),
+    )
 
 
 def main() -> None:
@@ -90,12 +101,18 @@ def main() -> None:
     X_test, y_test = make_data(N_TEST, rng)
     X_swept = X_test[:N_SWEPT]
 
-    print(f"Demand data (seed {SEED}): {N_TRAIN} training rows, {N_TEST} test rows; "
-          f"features {FEATURES}. Network: {SETTINGS}.")
-    print(f"Violations on {N_SWEPT} test rows x {GRID_POINTS - 1} grid steps per "
-          "feature; R2 on the noisy test demand and on its true mean.\n")
-    header = (f"{'model':<12} {'seed':>4} {'R2 test':>7} {'R2 mean':>7}   "
-              f"{'price: steps  rows  worst':<27} {'advertising: steps  rows  worst'}")
+    print(
+        f"Demand data (seed {SEED}): {N_TRAIN} training rows, {N_TEST} test rows; "
+        f"features {FEATURES}. Network: {SETTINGS}."
+    )
+    print(
+        f"Violations on {N_SWEPT} test rows x {GRID_POINTS - 1} grid steps per "
+        "feature; R2 on the noisy test demand and on its true mean.\n"
+    )
+    header = (
+        f"{'model':<12} {'seed':>4} {'R2 test':>7} {'R2 mean':>7}   "
+        f"{'price: steps  rows  worst':<27} {'advertising: steps  rows  worst'}"
+    )
     print(header)
     print("-" * len(header))
     fitted: dict[str, Pipeline] = {}
@@ -108,9 +125,11 @@ def main() -> None:
             for feature in (0, 1):
                 v = violations(model, X_swept, feature, MONOTONIC_CST[feature])
                 cells.append(f"{v.steps:12.1%} {v.rows:5.0%} {v.worst:6.2f}")
-            print(f"{name:<12} {seed:4d} {r2_score(y_test, pred):7.3f} "
-                  f"{r2_score(true_demand(X_test), pred):7.3f}   {cells[0]:<27} "
-                  f"{cells[1]:>18}")
+            print(
+                f"{name:<12} {seed:4d} {r2_score(y_test, pred):7.3f} "
+                f"{r2_score(true_demand(X_test), pred):7.3f}   {cells[0]:<27} "
+                f"{cells[1]:>18}"
+            )
 
     row = X_test[:1]
     prices = np.linspace(LOW[0], HIGH[0], GRID_POINTS)[::5]
@@ -119,8 +138,10 @@ def main() -> None:
     curve_rows = {"true mean": true_demand(X_curve)}
     for name, model in fitted.items():
         curve_rows[f"{name} (seed {MODEL_SEEDS[0]})"] = model.predict(X_curve)
-    print(f"\nDemand over price for test row 0 (advertising {row[0, 1]:.2f}, "
-          f"season {row[0, 2]:.2f}):")
+    print(
+        f"\nDemand over price for test row 0 (advertising {row[0, 1]:.2f}, "
+        f"season {row[0, 2]:.2f}):"
+    )
     print(f"{'price':<17}" + "".join(f"{p:7.2f}" for p in prices))
     for name, values in curve_rows.items():
         print(f"{name:<17}" + "".join(f"{v:7.2f}" for v in values))

@@ -46,8 +46,12 @@ from positive_mlp import PositiveMLPRegressor
 SEED = 0
 N_SETS, N_TRAIN, N_ROWS = 1500, 1200, 200
 PARAMETERS = ("shape", "scale", "fraction")
-SETTINGS: dict = {"hidden_layer_sizes": (64,), "solver": "sgd", "max_iter": 300,
-                  "random_state": SEED}
+SETTINGS: dict = {
+    "hidden_layer_sizes": (64,),
+    "solver": "sgd",
+    "max_iter": 300,
+    "random_state": SEED,
+}
 
 
 @dataclass(frozen=True)
@@ -74,31 +78,47 @@ def simulate(seed: int) -> tuple[np.ndarray, np.ndarray]:
     return X.reshape(N_SETS, 2 * N_ROWS), np.column_stack([shape, scale, fraction])
 
 
-def score(name: str, model: RegressorMixin, X_train: np.ndarray, y_train: np.ndarray,
-          X_test: np.ndarray, y_test: np.ndarray) -> Scores:
+def score(
+    name: str,
+    model: RegressorMixin,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+) -> Scores:
     start = time.perf_counter()
     model.fit(X_train, y_train)
     seconds = time.perf_counter() - start
     pred = model.predict(X_test)
     error = pred - y_test
-    rmse = np.sqrt(np.mean(error ** 2, axis=0))
-    return Scores(name, np.sum(pred <= 0, axis=0), pred.min(axis=0),
-                  np.mean(np.abs(error), axis=0), rmse, rmse / y_test.std(axis=0),
-                  seconds)
+    rmse = np.sqrt(np.mean(error**2, axis=0))
+    return Scores(
+        name,
+        np.sum(pred <= 0, axis=0),
+        pred.min(axis=0),
+        np.mean(np.abs(error), axis=0),
+        rmse,
+        rmse / y_test.std(axis=0),
+        seconds,
+    )
 
 
 def print_table(results: list[Scores], n_test: int) -> None:
-    header = (f"{'model':<22} {'parameter':<9} {'<= 0':>8} {'lowest':>8} {'MAE':>7} "
-              f"{'RMSE':>7} {'RMSE/std':>8} {'fit s':>6}")
+    header = (
+        f"{'model':<22} {'parameter':<9} {'<= 0':>8} {'lowest':>8} {'MAE':>7} "
+        f"{'RMSE':>7} {'RMSE/std':>8} {'fit s':>6}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         for k, parameter in enumerate(PARAMETERS):
             fit_time = f"{r.seconds:6.1f}" if k == 0 else ""
-            print(f"{r.model if k == 0 else '':<22} {parameter:<9} "
-                  f"{f'{r.n_not_positive[k]}/{n_test}':>8} {r.lowest[k]:8.3f} "
-                  f"{r.mae[k]:7.4f} {r.rmse[k]:7.4f} {r.relative_rmse[k]:8.3f} "
-                  f"{fit_time:>6}")
+            print(
+                f"{r.model if k == 0 else '':<22} {parameter:<9} "
+                f"{f'{r.n_not_positive[k]}/{n_test}':>8} {r.lowest[k]:8.3f} "
+                f"{r.mae[k]:7.4f} {r.rmse[k]:7.4f} {r.relative_rmse[k]:8.3f} "
+                f"{fit_time:>6}"
+            )
 
 
 def main() -> None:
@@ -109,26 +129,40 @@ def main() -> None:
     y_train, y_test = params[:N_TRAIN], params[N_TRAIN:]
     models: dict[str, RegressorMixin] = {
         "constant (train mean)": DummyRegressor(),
-        "PositiveMLPRegressor": make_pipeline(StandardScaler(),
-                                              PositiveMLPRegressor(**SETTINGS)),
+        "PositiveMLPRegressor": make_pipeline(
+            StandardScaler(), PositiveMLPRegressor(**SETTINGS)
+        ),
         "  target_scaling=None": make_pipeline(
-            StandardScaler(), PositiveMLPRegressor(target_scaling=None, **SETTINGS)),
+            StandardScaler(), PositiveMLPRegressor(target_scaling=None, **SETTINGS)
+        ),
         "MLPRegressor": make_pipeline(StandardScaler(), MLPRegressor(**SETTINGS)),
     }
-    results = [score(name, model, X_train, y_train, X_test, y_test)
-               for name, model in models.items()]
+    results = [
+        score(name, model, X_train, y_train, X_test, y_test)
+        for name, model in models.items()
+    ]
 
-    print(f"{N_SETS} simulated data sets of {N_ROWS} rows x 2 columns (seed {SEED}), "
-          f"flattened to {2 * N_ROWS} features; {N_TRAIN} for training, "
-          f"{N_SETS - N_TRAIN} for testing.")
-    print("Test parameters: " + ", ".join(
-        f"{p} {y_test[:, k].min():.3f}-{y_test[:, k].max():.3f} "
-        f"(std {y_test[:, k].std():.3f})" for k, p in enumerate(PARAMETERS)) + ".")
+    print(
+        f"{N_SETS} simulated data sets of {N_ROWS} rows x 2 columns (seed {SEED}), "
+        f"flattened to {2 * N_ROWS} features; {N_TRAIN} for training, "
+        f"{N_SETS - N_TRAIN} for testing."
+    )
+    print(
+        "Test parameters: "
+        + ", ".join(
+            f"{p} {y_test[:, k].min():.3f}-{y_test[:, k].max():.3f} "
+            f"(std {y_test[:, k].std():.3f})"
+            for k, p in enumerate(PARAMETERS)
+        )
+        + "."
+    )
     print(f"Networks: {SETTINGS}, StandardScaler on X.\n")
     print_table(results, len(y_test))
     every = results[1].n_not_positive.sum() + results[2].n_not_positive.sum() == 0
-    print(f"\nPositiveMLPRegressor: all 3 parameters positive on every test case: "
-          f"{every}.")
+    print(
+        f"\nPositiveMLPRegressor: all 3 parameters positive on every test case: "
+        f"{every}."
+    )
 
 
 if __name__ == "__main__":

@@ -40,20 +40,31 @@ from positive_mlp import PositiveMLPRegressor
 SEED = 0
 N_ROWS, N_TRAIN, N_FEATURES, N_FACTORS = 2000, 1500, 784, 8
 EPOCHS = 12
-SETTINGS: dict = {"hidden_layer_sizes": (784, 784), "max_iter": EPOCHS,
-                  "random_state": SEED}
+SETTINGS: dict = {
+    "hidden_layer_sizes": (784, 784),
+    "max_iter": EPOCHS,
+    "random_state": SEED,
+}
 MODELS: dict[str, dict] = {
     "identity, no constraint": {"output_activation": "identity"},
-    "identity + penalty": {"output_activation": "identity",
-                           "output_constraint": "penalty"},
-    "identity + penalty (strength 100)": {"output_activation": "identity",
-                                          "output_constraint": "penalty",
-                                          "constraint_strength": 100.0},
-    "identity + lagrangian": {"output_activation": "identity",
-                              "output_constraint": "lagrangian"},
-    "identity + lagrangian (strength 100)": {"output_activation": "identity",
-                                             "output_constraint": "lagrangian",
-                                             "constraint_strength": 100.0},
+    "identity + penalty": {
+        "output_activation": "identity",
+        "output_constraint": "penalty",
+    },
+    "identity + penalty (strength 100)": {
+        "output_activation": "identity",
+        "output_constraint": "penalty",
+        "constraint_strength": 100.0,
+    },
+    "identity + lagrangian": {
+        "output_activation": "identity",
+        "output_constraint": "lagrangian",
+    },
+    "identity + lagrangian (strength 100)": {
+        "output_activation": "identity",
+        "output_constraint": "lagrangian",
+        "constraint_strength": 100.0,
+    },
     "softplus": {"output_activation": "softplus"},
 }
 
@@ -76,13 +87,20 @@ def make_data(seed: int) -> tuple[np.ndarray, np.ndarray]:
     mixing = rng.normal(size=(N_FACTORS, N_FEATURES)) / np.sqrt(N_FACTORS)
     X = factors @ mixing + 0.5 * rng.normal(size=(N_ROWS, N_FEATURES))
     f0, f1, f2 = factors[:, 0], factors[:, 1], factors[:, 2]
-    y = np.column_stack([np.logaddexp(0.0, 2 * f0 - 1.5),
-                         0.3 * np.exp(f1 + 0.5 * f2 - 0.5)])
+    y = np.column_stack(
+        [np.logaddexp(0.0, 2 * f0 - 1.5), 0.3 * np.exp(f1 + 0.5 * f2 - 0.5)]
+    )
     return X, y
 
 
-def fit_and_score(name: str, params: dict, X_train: np.ndarray, y_train: np.ndarray,
-                  X_test: np.ndarray, y_test: np.ndarray) -> Row:
+def fit_and_score(
+    name: str,
+    params: dict,
+    X_train: np.ndarray,
+    y_train: np.ndarray,
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+) -> Row:
     model = PositiveMLPRegressor(**SETTINGS, **params)
     start = time.perf_counter()
     # 12 epochs is deliberately short (run time); every model would warn alike.
@@ -91,38 +109,62 @@ def fit_and_score(name: str, params: dict, X_train: np.ndarray, y_train: np.ndar
         model.fit(X_train, y_train)
     seconds = time.perf_counter() - start
     pred_train, pred_test = model.predict(X_train), model.predict(X_test)
-    return Row(name, float(np.mean(pred_train < 0)), float(np.mean(pred_test < 0)),
-               getattr(model, "constraint_violation_", None),
-               r2_score(y_train, pred_train), r2_score(y_test, pred_test), seconds)
+    return Row(
+        name,
+        float(np.mean(pred_train < 0)),
+        float(np.mean(pred_test < 0)),
+        getattr(model, "constraint_violation_", None),
+        r2_score(y_train, pred_train),
+        r2_score(y_test, pred_test),
+        seconds,
+    )
 
 
 def print_table(rows: list[Row]) -> None:
-    header = (f"{'model':<37} {'neg train':>9} {'neg test':>8} "
-              f"{'share_below':>11} {'max_violation':>13} {'R2 train':>8} "
-              f"{'R2 test':>7} {'fit s':>6}")
+    header = (
+        f"{'model':<37} {'neg train':>9} {'neg test':>8} "
+        f"{'share_below':>11} {'max_violation':>13} {'R2 train':>8} "
+        f"{'R2 test':>7} {'fit s':>6}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
-        share, worst = (("-", "-") if r.violation is None else
-                        (f"{r.violation['share_below']:.2%}",
-                         f"{r.violation['max_violation']:.4f}"))
-        print(f"{r.name:<37} {r.negative_train:9.2%} {r.negative_test:8.2%} "
-              f"{share:>11} {worst:>13} {r.r2_train:8.3f} {r.r2_test:7.3f} "
-              f"{r.seconds:6.1f}")
+        share, worst = (
+            ("-", "-")
+            if r.violation is None
+            else (
+                f"{r.violation['share_below']:.2%}",
+                f"{r.violation['max_violation']:.4f}",
+            )
+        )
+        print(
+            f"{r.name:<37} {r.negative_train:9.2%} {r.negative_test:8.2%} "
+            f"{share:>11} {worst:>13} {r.r2_train:8.3f} {r.r2_test:7.3f} "
+            f"{r.seconds:6.1f}"
+        )
 
 
 def main() -> None:
     X, y = make_data(SEED)
     X_train, X_test = X[:N_TRAIN], X[N_TRAIN:]
     y_train, y_test = y[:N_TRAIN], y[N_TRAIN:]
-    print(f"Data: {N_ROWS} generated rows (seed {SEED}), {N_FEATURES} features from "
-          f"{N_FACTORS} factors; {N_TRAIN} training / {N_ROWS - N_TRAIN} test rows.")
-    print("Targets below 0.05: " + ", ".join(
-        f"y{k} {np.mean(y[:, k] < 0.05):.0%}" for k in range(y.shape[1])) + ".")
-    print(f"Network 784-784-784-2, adam, {EPOCHS} epochs, random_state={SEED}. "
-          "'neg' = share of predictions < 0 (rows x outputs).\n")
-    rows = [fit_and_score(name, params, X_train, y_train, X_test, y_test)
-            for name, params in MODELS.items()]
+    print(
+        f"Data: {N_ROWS} generated rows (seed {SEED}), {N_FEATURES} features from "
+        f"{N_FACTORS} factors; {N_TRAIN} training / {N_ROWS - N_TRAIN} test rows."
+    )
+    print(
+        "Targets below 0.05: "
+        + ", ".join(f"y{k} {np.mean(y[:, k] < 0.05):.0%}" for k in range(y.shape[1]))
+        + "."
+    )
+    print(
+        f"Network 784-784-784-2, adam, {EPOCHS} epochs, random_state={SEED}. "
+        "'neg' = share of predictions < 0 (rows x outputs).\n"
+    )
+    rows = [
+        fit_and_score(name, params, X_train, y_train, X_test, y_test)
+        for name, params in MODELS.items()
+    ]
     print_table(rows)
 
 

@@ -35,8 +35,18 @@ def forward(layout: ParameterLayout, params, X, activation, output, threshold):
     return threshold + OUTPUT[output](a)
 
 
-def loss(layout, params, X, y, activation, output, threshold, loss_name, alpha,
-         sample_weight=None):
+def loss(
+    layout,
+    params,
+    X,
+    y,
+    activation,
+    output,
+    threshold,
+    loss_name,
+    alpha,
+    sample_weight=None,
+):
     """Weighted mean over samples of the per-row sum over outputs, plus L2."""
     pred = forward(layout, params, X, activation, output, threshold)
     w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, float)

@@ -68,8 +68,9 @@ def test_identity_output_accepts_any_target():
 def test_per_output_thresholds_bound_each_output():
     X, y = _data(n_outputs=2, offset=6.0)
     threshold = [1.0, 5.0]
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), output_threshold=threshold,
-                               max_iter=20, random_state=0).fit(X, y)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), output_threshold=threshold, max_iter=20, random_state=0
+    ).fit(X, y)
     pred = reg.predict(1e4 * X)
     assert np.all(pred >= threshold)
     np.testing.assert_array_equal(reg.output_threshold_, threshold)
@@ -77,7 +78,9 @@ def test_per_output_thresholds_bound_each_output():
 
 def test_threshold_of_wrong_length_is_rejected():
     X, y = _data(n_outputs=2)
-    with pytest.raises(ValueError, match="output_threshold must be a float or have one"):
+    with pytest.raises(
+        ValueError, match="output_threshold must be a float or have one"
+    ):
         PositiveMLPRegressor(output_threshold=[0.0, 0.0, 0.0]).fit(X, y)
 
 
@@ -114,13 +117,19 @@ def test_loss_domains_are_checked():
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_same_random_state_gives_the_same_model(solver):
     X, y = _data()
-    fits = [PositiveMLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=15,
-                                 random_state=3).fit(X, y) for _ in range(2)]
-    for a, b in zip(fits[0].coefs_ + fits[0].intercepts_,
-                    fits[1].coefs_ + fits[1].intercepts_):
+    fits = [
+        PositiveMLPRegressor(
+            hidden_layer_sizes=(8,), solver=solver, max_iter=15, random_state=3
+        ).fit(X, y)
+        for _ in range(2)
+    ]
+    for a, b in zip(
+        fits[0].coefs_ + fits[0].intercepts_, fits[1].coefs_ + fits[1].intercepts_
+    ):
         np.testing.assert_array_equal(a, b)
-    other = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=15,
-                                 random_state=4).fit(X, y)
+    other = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), solver=solver, max_iter=15, random_state=4
+    ).fit(X, y)
     assert not np.allclose(other.coefs_[0], fits[0].coefs_[0])
 
 
@@ -133,15 +142,21 @@ def test_same_random_state_gives_the_same_model(solver):
     seed=st.integers(0, 2**16),
     scale=st.floats(1e-3, 1e6),
 )
-def test_predictions_never_fall_below_the_threshold(output_activation, activation,
-                                                   threshold, seed, scale):
+def test_predictions_never_fall_below_the_threshold(
+    output_activation, activation, threshold, seed, scale
+):
     rng = np.random.RandomState(seed)
     X = rng.normal(size=(40, 3))
     y = threshold + rng.exponential(size=40)
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(6, 5), activation=activation,
-                               output_activation=output_activation,
-                               output_threshold=threshold, max_iter=3,
-                               learning_rate_init=0.1, random_state=seed).fit(X, y)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(6, 5),
+        activation=activation,
+        output_activation=output_activation,
+        output_threshold=threshold,
+        max_iter=3,
+        learning_rate_init=0.1,
+        random_state=seed,
+    ).fit(X, y)
     X_new = np.clip(scale * rng.standard_cauchy(size=(200, 3)), -1e6, 1e6)
     pred = reg.predict(X_new)
     assert np.all(np.isfinite(pred))
@@ -150,25 +165,40 @@ def test_predictions_never_fall_below_the_threshold(output_activation, activatio
 
 @pytest.mark.parametrize(
     "output_activation, loss, effect",
-    [("softplus", "squared_error", "additive"), ("relu", "squared_error", "additive"),
-     ("softplus", "gamma", "additive"), ("exp", "poisson", "multiplicative"),
-     ("exp", "gamma", "multiplicative")],
+    [
+        ("softplus", "squared_error", "additive"),
+        ("relu", "squared_error", "additive"),
+        ("softplus", "gamma", "additive"),
+        ("exp", "poisson", "multiplicative"),
+        ("exp", "gamma", "multiplicative"),
+    ],
 )
 def test_training_starts_at_the_targets_far_from_zero(output_activation, loss, effect):
     """A target around 1000 is fitted well in 200 epochs, and the first prediction is
     its mean. (The effect is multiplicative for 'exp', whose log link needs it.)"""
     X, y = _data(n_samples=200, offset=1000.0, seed=1)
     y = y + 5 * X[:, 0] if effect == "additive" else y * np.exp(0.3 * X[:, 0])
-    reg = PositiveMLPRegressor(loss=loss, hidden_layer_sizes=(16,),
-                               output_activation=output_activation, random_state=0,
-                               max_iter=200, learning_rate_init=0.01, tol=0.0)
+    reg = PositiveMLPRegressor(
+        loss=loss,
+        hidden_layer_sizes=(16,),
+        output_activation=output_activation,
+        random_state=0,
+        max_iter=200,
+        learning_rate_init=0.01,
+        tol=0.0,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         reg.fit(X, y)
     assert r2_score(y, reg.predict(X)) > 0.9
-    start = PositiveMLPRegressor(loss=loss, hidden_layer_sizes=(16,), max_iter=1,
-                                 output_activation=output_activation, random_state=0,
-                                 learning_rate_init=1e-9)
+    start = PositiveMLPRegressor(
+        loss=loss,
+        hidden_layer_sizes=(16,),
+        max_iter=1,
+        output_activation=output_activation,
+        random_state=0,
+        learning_rate_init=1e-9,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         start.fit(X, y)
@@ -178,8 +208,9 @@ def test_training_starts_at_the_targets_far_from_zero(output_activation, loss, e
 @quiet_convergence
 def test_verbose_prints_one_line_per_epoch(capsys):
     X, y = _data()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=7, verbose=True,
-                               random_state=0).fit(X, y)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(4,), max_iter=7, verbose=True, random_state=0
+    ).fit(X, y)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Iter")]
     assert len(lines) == reg.n_iter_ == 7
     assert lines[0].startswith("Iteration 1, loss = ")
@@ -188,8 +219,13 @@ def test_verbose_prints_one_line_per_epoch(capsys):
 @quiet_convergence
 def test_lbfgs_records_its_loss_curve_and_keeps_float32(capsys):
     X, y = _data()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30,
-                               verbose=True, random_state=0)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,),
+        solver="lbfgs",
+        max_iter=30,
+        verbose=True,
+        random_state=0,
+    )
     reg.fit(X.astype(np.float32), y.astype(np.float32))
     assert len(reg.loss_curve_) == reg.n_iter_ > 0
     assert reg.loss_curve_[-1] < reg.loss_curve_[0]
@@ -212,8 +248,9 @@ def test_float32_input_trains_and_predicts_in_float32():
 @quiet_convergence
 def test_warm_start_continues_the_loss_curve():
     X, y = _data()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=10, warm_start=True,
-                               random_state=0, tol=0.0)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), max_iter=10, warm_start=True, random_state=0, tol=0.0
+    )
     reg.fit(X, y)
     curve = list(reg.loss_curve_)
     reg.fit(X, y)
@@ -225,8 +262,9 @@ def test_warm_start_continues_the_loss_curve():
 @quiet_convergence
 def test_warm_start_with_a_different_shape_is_an_error():
     X, y = _data()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=200, warm_start=True,
-                               random_state=0).fit(X, y)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), max_iter=200, warm_start=True, random_state=0
+    ).fit(X, y)
     with pytest.raises(ValueError, match="warm_start=True cannot continue"):
         reg.set_params(hidden_layer_sizes=(9,)).fit(X, y)
     with pytest.raises(ValueError, match="warm_start=True cannot continue"):
@@ -235,9 +273,14 @@ def test_warm_start_with_a_different_shape_is_an_error():
 
 def test_early_stopping_keeps_the_best_validation_score():
     X, y = _data(n_samples=300)
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), early_stopping=True,
-                               n_iter_no_change=3, max_iter=500, random_state=0,
-                               learning_rate_init=0.05).fit(X, y)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(16,),
+        early_stopping=True,
+        n_iter_no_change=3,
+        max_iter=500,
+        random_state=0,
+        learning_rate_init=0.05,
+    ).fit(X, y)
     assert reg.n_iter_ < 500
     assert len(reg.validation_scores_) == reg.n_iter_
     assert reg.best_validation_score_ == max(reg.validation_scores_)
@@ -247,9 +290,16 @@ def test_early_stopping_keeps_the_best_validation_score():
 @quiet_convergence
 def test_adaptive_learning_rate_divides_by_five_on_plateaus(capsys):
     X, y = _data()
-    PositiveMLPRegressor(hidden_layer_sizes=(4,), solver="sgd", learning_rate="adaptive",
-                         n_iter_no_change=1, tol=1e3, max_iter=10, verbose=True,
-                         random_state=0).fit(X, y)
+    PositiveMLPRegressor(
+        hidden_layer_sizes=(4,),
+        solver="sgd",
+        learning_rate="adaptive",
+        n_iter_no_change=1,
+        tol=1e3,
+        max_iter=10,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
     out = capsys.readouterr().out
     assert "Setting learning rate to 0.000200" in out
 
@@ -279,8 +329,9 @@ def test_ctrl_c_stops_promptly_and_keeps_the_model(solver):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(100_000, 20))
     y = 1.0 + np.abs(X[:, 0])
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(512, 512), solver=solver,
-                               max_iter=10_000, random_state=0)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(512, 512), solver=solver, max_iter=10_000, random_state=0
+    )
     _interrupt_after(0.5)
     start = time.perf_counter()
     with pytest.warns(UserWarning, match="Training interrupted by user"):
@@ -296,10 +347,18 @@ THREADED_SETTINGS = [
     {"solver": "adam"},
     {"solver": "lbfgs"},
     {"solver": "sgd", "weighted": True},
-    {"solver": "adam", "output_activation": "identity", "output_constraint": "lagrangian"},
+    {
+        "solver": "adam",
+        "output_activation": "identity",
+        "output_constraint": "lagrangian",
+    },
     {"solver": "adam", "nonneg_weights": "all"},
-    {"solver": "sgd", "nonneg_weights": "hidden", "nonneg_method": "square",
-     "weighted": True},
+    {
+        "solver": "sgd",
+        "nonneg_weights": "hidden",
+        "nonneg_method": "square",
+        "weighted": True,
+    },
 ]
 
 
@@ -313,16 +372,23 @@ def test_threads_change_speed_not_results(settings):
     rng = np.random.RandomState(0)
     X = rng.normal(size=(6000, 8))
     y = 1.0 + np.abs(X[:, 0]) + X[:, 1] ** 2
-    weights = rng.uniform(0.0, 2.0, size=len(y)) if settings.pop("weighted", False) else None
-    settings.update(hidden_layer_sizes=(32,), batch_size=2048, max_iter=5,
-                    random_state=0, tol=0.0)
+    weights = (
+        rng.uniform(0.0, 2.0, size=len(y)) if settings.pop("weighted", False) else None
+    )
+    settings.update(
+        hidden_layer_sizes=(32,), batch_size=2048, max_iter=5, random_state=0, tol=0.0
+    )
     one = PositiveMLPRegressor(n_threads=1, **settings).fit(X, y, sample_weight=weights)
     two = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y, sample_weight=weights)
-    again = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y, sample_weight=weights)
+    again = PositiveMLPRegressor(n_threads=2, **settings).fit(
+        X, y, sample_weight=weights
+    )
     np.testing.assert_array_equal(two.predict(X), again.predict(X))
     np.testing.assert_allclose(two.predict(X), one.predict(X), rtol=1e-6)
     np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-6)
-    np.testing.assert_array_equal(two.set_params(n_threads=1).predict(X), two.predict(X))
+    np.testing.assert_array_equal(
+        two.set_params(n_threads=1).predict(X), two.predict(X)
+    )
 
 
 @quiet_convergence
@@ -332,8 +398,13 @@ def test_threads_on_batches_with_fewer_rows_than_threads():
     rng = np.random.RandomState(0)
     X = rng.normal(size=(5, 1))
     y = 1.0 + np.abs(X[:, 0])
-    settings = {"hidden_layer_sizes": (512, 512), "batch_size": 2, "max_iter": 2,
-                "random_state": 0, "shuffle": False}
+    settings = {
+        "hidden_layer_sizes": (512, 512),
+        "batch_size": 2,
+        "max_iter": 2,
+        "random_state": 0,
+        "shuffle": False,
+    }
     one = PositiveMLPRegressor(n_threads=1, **settings).fit(X, y)
     two = PositiveMLPRegressor(n_threads=2, **settings).fit(X, y)
     np.testing.assert_allclose(two.loss_curve_, one.loss_curve_, rtol=1e-12)
@@ -344,8 +415,9 @@ def test_stopping_before_learning_anything_is_warned():
     """A step too small to move: training stops at the constant starting model after
     n_iter_no_change epochs, which MLPRegressor would return without a word."""
     X, y = _data()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), learning_rate_init=1e-7,
-                               random_state=0)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(4,), learning_rate_init=1e-7, random_state=0
+    )
     with pytest.warns(ConvergenceWarning, match="learned almost nothing"):
         reg.fit(X, y)
     assert reg.n_iter_ == reg.n_iter_no_change + 2  # the first epoch sets the mark

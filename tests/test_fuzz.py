@@ -62,9 +62,16 @@ def regression_outcomes() -> dict[str, object]:
 def _regression_params() -> list:
     """One pytest param per case; a case with an "xfail" field (an open bug) is a
     strict xfail, so that its fix shows up as a failure asking to drop the field."""
-    return [pytest.param(case, id=case["id"], marks=[pytest.mark.xfail(
-                reason=case["xfail"], strict=True)] if case.get("xfail") else [])
-            for case in _regression_cases()]
+    return [
+        pytest.param(
+            case,
+            id=case["id"],
+            marks=[pytest.mark.xfail(reason=case["xfail"], strict=True)]
+            if case.get("xfail")
+            else [],
+        )
+        for case in _regression_cases()
+    ]
 
 
 @pytest.mark.parametrize("case", _regression_params())

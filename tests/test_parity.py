@@ -32,12 +32,17 @@ def _linnerud():  # three positive outputs
 
 @pytest.mark.parametrize(
     "solver, data, hidden",
-    [("adam", _diabetes, (16, 8)), ("sgd", _diabetes, (16, 8)),
-     ("lbfgs", _diabetes, (16, 8)), ("adam", _linnerud, (16, 8)),
-     ("sgd", _linnerud, (16, 8)),
-     # 2817 parameters: updated in several blocks, and batches of 200 rows split
-     # over two threads
-     ("adam", _diabetes, (64, 32)), ("sgd", _diabetes, (64, 32))],
+    [
+        ("adam", _diabetes, (16, 8)),
+        ("sgd", _diabetes, (16, 8)),
+        ("lbfgs", _diabetes, (16, 8)),
+        ("adam", _linnerud, (16, 8)),
+        ("sgd", _linnerud, (16, 8)),
+        # 2817 parameters: updated in several blocks, and batches of 200 rows split
+        # over two threads
+        ("adam", _diabetes, (64, 32)),
+        ("sgd", _diabetes, (64, 32)),
+    ],
 )
 def test_identity_output_reproduces_mlpregressor_exactly(solver, data, hidden):
     """Same initial weights (the same draws from random_state), no shuffling: the
@@ -47,11 +52,17 @@ def test_identity_output_reproduces_mlpregressor_exactly(solver, data, hidden):
     outputs) and its gradient (a sum over outputs) disagree, so its line search
     follows another path than ours, whose loss and gradient agree."""
     X, y = data()
-    settings = dict(hidden_layer_sizes=hidden, solver=solver, max_iter=25,
-                    random_state=0, shuffle=False,
-                    learning_rate_init=1e-4 if solver == "sgd" else 0.01)
-    ours = PositiveMLPRegressor(output_activation="identity", n_threads=2,
-                                **settings).fit(X, y)
+    settings = dict(
+        hidden_layer_sizes=hidden,
+        solver=solver,
+        max_iter=25,
+        random_state=0,
+        shuffle=False,
+        learning_rate_init=1e-4 if solver == "sgd" else 0.01,
+    )
+    ours = PositiveMLPRegressor(
+        output_activation="identity", n_threads=2, **settings
+    ).fit(X, y)
     theirs = MLPRegressor(**settings).fit(X, y)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
@@ -65,8 +76,9 @@ def test_identity_output_reproduces_mlpregressor_exactly(solver, data, hidden):
 def test_test_r2_agrees_with_mlpregressor_when_shuffling(data):
     X, y = data()
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-    settings = dict(hidden_layer_sizes=(32,), max_iter=300, random_state=0,
-                    learning_rate_init=0.01)
+    settings = dict(
+        hidden_layer_sizes=(32,), max_iter=300, random_state=0, learning_rate_init=0.01
+    )
     ours = PositiveMLPRegressor(output_activation="identity", **settings)
     theirs = MLPRegressor(**settings)
     r2_ours = ours.fit(X_train, y_train).score(X_test, y_test)
@@ -74,17 +86,26 @@ def test_test_r2_agrees_with_mlpregressor_when_shuffling(data):
     assert abs(r2_ours - r2_theirs) < 0.02
 
 
-@pytest.mark.parametrize("data, early_stopping", [(_diabetes, True), (_friedman, False)])
+@pytest.mark.parametrize(
+    "data, early_stopping", [(_diabetes, True), (_friedman, False)]
+)
 def test_poisson_with_exp_output_is_not_worse_than_mlpregressor(data, early_stopping):
     """MLPRegressor(loss='poisson') uses an exp output, as ours does here; ours starts
     at the targets' mean and reaches at least its test R2 (within 0.02). (Without
     early stopping, both overfit the 330 training rows of diabetes.)"""
     X, y = data()
     X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
-    settings = dict(loss="poisson", hidden_layer_sizes=(32,), max_iter=300,
-                    random_state=0, learning_rate_init=0.01,
-                    early_stopping=early_stopping)
-    ours = PositiveMLPRegressor(output_activation="exp", **settings).fit(X_train, y_train)
+    settings = dict(
+        loss="poisson",
+        hidden_layer_sizes=(32,),
+        max_iter=300,
+        random_state=0,
+        learning_rate_init=0.01,
+        early_stopping=early_stopping,
+    )
+    ours = PositiveMLPRegressor(output_activation="exp", **settings).fit(
+        X_train, y_train
+    )
     theirs = MLPRegressor(**settings).fit(X_train, y_train)
     r2_ours = r2_score(y_test, ours.predict(X_test))
     r2_theirs = r2_score(y_test, theirs.predict(X_test))

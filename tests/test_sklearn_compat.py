@@ -23,12 +23,17 @@ CONFIGURATIONS = [
     PositiveMLPRegressor(solver="lbfgs", loss="gamma"),
     PositiveMLPRegressor(solver="sgd", early_stopping=True, validation_fraction=0.25),
     PositiveMLPRegressor(nonneg_weights="all"),
-    PositiveMLPRegressor(nonneg_weights="output", nonneg_method="square", solver="lbfgs"),
-    PositiveMLPRegressor(nonneg_weights="hidden", nonneg_method="exp", nonneg_bias=True),
+    PositiveMLPRegressor(
+        nonneg_weights="output", nonneg_method="square", solver="lbfgs"
+    ),
+    PositiveMLPRegressor(
+        nonneg_weights="hidden", nonneg_method="exp", nonneg_bias=True
+    ),
     PositiveMLPRegressor(output_activation="identity", output_constraint="penalty"),
     PositiveMLPRegressor(output_activation="identity", output_constraint="lagrangian"),
-    PositiveMLPRegressor(output_activation="identity", output_constraint="lagrangian",
-                         solver="lbfgs"),
+    PositiveMLPRegressor(
+        output_activation="identity", output_constraint="lagrangian", solver="lbfgs"
+    ),
 ]
 
 
@@ -58,12 +63,15 @@ def test_tags_declare_what_the_estimator_supports():
     """MLPRegressor's tags deny the multi-output support it has."""
     from sklearn.utils import get_tags
 
-    bounded, plain = get_tags(PositiveMLPRegressor()), get_tags(
-        PositiveMLPRegressor(output_activation="identity"))
+    bounded, plain = (
+        get_tags(PositiveMLPRegressor()),
+        get_tags(PositiveMLPRegressor(output_activation="identity")),
+    )
     assert bounded.target_tags.multi_output and plain.target_tags.multi_output
     assert bounded.target_tags.positive_only and not plain.target_tags.positive_only
-    assert get_tags(PositiveMLPRegressor(loss="poisson",
-                                         output_activation="exp")).target_tags.positive_only
+    assert get_tags(
+        PositiveMLPRegressor(loss="poisson", output_activation="exp")
+    ).target_tags.positive_only
 
 
 def _diabetes():
@@ -74,9 +82,10 @@ def _diabetes():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_pipeline_and_cross_validation():
     X, y = _diabetes()
-    model = make_pipeline(StandardScaler(),
-                          PositiveMLPRegressor(hidden_layer_sizes=(16,), max_iter=300,
-                                               random_state=0))
+    model = make_pipeline(
+        StandardScaler(),
+        PositiveMLPRegressor(hidden_layer_sizes=(16,), max_iter=300, random_state=0),
+    )
     scores = cross_val_score(model, X, y, cv=3)
     assert scores.mean() > 0.3
     assert np.all(model.fit(X, y).predict(X * 50) >= 0)
@@ -86,8 +95,10 @@ def test_pipeline_and_cross_validation():
 def test_grid_search_over_architecture_penalty_and_output():
     X, y = _diabetes()
     grid = GridSearchCV(
-        make_pipeline(StandardScaler(), PositiveMLPRegressor(max_iter=50, random_state=0,
-                                                              learning_rate_init=0.01)),
+        make_pipeline(
+            StandardScaler(),
+            PositiveMLPRegressor(max_iter=50, random_state=0, learning_rate_init=0.01),
+        ),
         {
             "positivemlpregressor__hidden_layer_sizes": [(8,), (16, 8)],
             "positivemlpregressor__alpha": [1e-4, 1.0],
@@ -104,8 +115,9 @@ def test_grid_search_over_architecture_penalty_and_output():
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_clone_and_pickle_round_trip(solver):
     X, y = _diabetes()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver=solver, max_iter=20,
-                               random_state=0).fit(X, y)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), solver=solver, max_iter=20, random_state=0
+    ).fit(X, y)
     restored = pickle.loads(pickle.dumps(reg))
     np.testing.assert_array_equal(restored.predict(X), reg.predict(X))
     twin = clone(reg)
@@ -117,8 +129,9 @@ def test_clone_and_pickle_round_trip(solver):
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_pickled_model_keeps_training_with_warm_start():
     X, y = _diabetes()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=5, warm_start=True,
-                               random_state=0, tol=0.0).fit(X, y)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), max_iter=5, warm_start=True, random_state=0, tol=0.0
+    ).fit(X, y)
     restored = pickle.loads(pickle.dumps(reg))
     reg.fit(X, y)
     restored.fit(X, y)

@@ -40,11 +40,13 @@ def _rmse(model, train, test):
 
 def test_the_small_parameter_counts_once_outputs_are_scaled(parameter_data):
     train, test = parameter_data
-    settings = dict(hidden_layer_sizes=(64,), solver="sgd", max_iter=300,
-                    random_state=0)
+    settings = dict(
+        hidden_layer_sizes=(64,), solver="sgd", max_iter=300, random_state=0
+    )
     pred, scaled = _rmse(PositiveMLPRegressor(**settings), train, test)
-    _, unscaled = _rmse(PositiveMLPRegressor(target_scaling=None, **settings), train,
-                        test)
+    _, unscaled = _rmse(
+        PositiveMLPRegressor(target_scaling=None, **settings), train, test
+    )
     assert np.all(pred > 0)
     assert scaled[2] < 0.5 * unscaled[2]  # the small parameter
     assert scaled[2] < 0.5 * test[1][:, 2].std()  # and it is actually learned
@@ -62,22 +64,28 @@ def _data(n_samples=200, seed=0):
 
 def test_scales_are_measured_per_output_and_predictions_are_in_user_units():
     X, y = _data()
-    for kind, expected in [("std", y.std(axis=0)), ("mean", y.mean(axis=0)),
-                           ("rms", np.sqrt(np.mean(y**2, axis=0)))]:
-        reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=30,
-                                   target_scaling=kind, random_state=0).fit(X, y)
+    for kind, expected in [
+        ("std", y.std(axis=0)),
+        ("mean", y.mean(axis=0)),
+        ("rms", np.sqrt(np.mean(y**2, axis=0))),
+    ]:
+        reg = PositiveMLPRegressor(
+            hidden_layer_sizes=(8,), max_iter=30, target_scaling=kind, random_state=0
+        ).fit(X, y)
         np.testing.assert_allclose(reg.target_scale_, expected, rtol=1e-10)
         assert np.all(np.abs(reg.predict(X).mean(axis=0) / y.mean(axis=0) - 1) < 0.05)
-    fixed = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=5,
-                                 target_scaling=[2.0, 0.5]).fit(X, y)
+    fixed = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), max_iter=5, target_scaling=[2.0, 0.5]
+    ).fit(X, y)
     np.testing.assert_array_equal(fixed.target_scale_, [2.0, 0.5])
 
 
 def test_scaling_keeps_every_threshold():
     X, y = _data()
     threshold = [980.0, 0.0001]
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=30,
-                               output_threshold=threshold, random_state=0).fit(X, y)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), max_iter=30, output_threshold=threshold, random_state=0
+    ).fit(X, y)
     assert np.all(reg.predict(1e5 * X) >= threshold)
 
 
@@ -85,8 +93,9 @@ def test_the_plain_linear_output_is_not_scaled_by_default():
     X, y = _data()
     reg = PositiveMLPRegressor(output_activation="identity", max_iter=5).fit(X, y)
     np.testing.assert_array_equal(reg.target_scale_, [1.0, 1.0])
-    scaled = PositiveMLPRegressor(output_activation="identity", target_scaling="std",
-                                  max_iter=5).fit(X, y)
+    scaled = PositiveMLPRegressor(
+        output_activation="identity", target_scaling="std", max_iter=5
+    ).fit(X, y)
     assert np.all(scaled.target_scale_ != 1.0)
 
 
@@ -124,8 +133,13 @@ def test_invalid_scales_are_rejected(scales):
 @pytest.mark.parametrize("size", [1e-200, 1e200])
 def test_targets_of_extreme_size_are_scaled_without_overflow(size):
     X, y = _data()
-    reg = PositiveMLPRegressor(loss="poisson", output_activation="exp", solver="lbfgs",
-                               max_iter=20, random_state=0).fit(X, y[:, 1] * size)
+    reg = PositiveMLPRegressor(
+        loss="poisson",
+        output_activation="exp",
+        solver="lbfgs",
+        max_iter=20,
+        random_state=0,
+    ).fit(X, y[:, 1] * size)
     assert np.all(np.isfinite(reg.target_scale_)) and np.all(reg.target_scale_ > 0)
     pred = reg.predict(X)
     assert np.all(np.isfinite(pred)) and np.all(pred > 0)

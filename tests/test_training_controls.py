@@ -25,10 +25,13 @@ def _params(reg):
 def test_integer_weights_equal_repeated_rows_with_lbfgs():
     X, y = _data()
     weights = np.random.RandomState(1).randint(0, 4, size=len(y))
-    settings = dict(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=60, random_state=0)
+    settings = dict(
+        hidden_layer_sizes=(6,), solver="lbfgs", max_iter=60, random_state=0
+    )
     weighted = PositiveMLPRegressor(**settings).fit(X, y, sample_weight=weights)
-    repeated = PositiveMLPRegressor(**settings).fit(np.repeat(X, weights, axis=0),
-                                                    np.repeat(y, weights))
+    repeated = PositiveMLPRegressor(**settings).fit(
+        np.repeat(X, weights, axis=0), np.repeat(y, weights)
+    )
     np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-6)
 
 
@@ -60,8 +63,13 @@ def test_partial_fit_in_chunks_tracks_one_epoch_of_fit():
     """Chunks that are whole batches, no shuffling: k partial_fit calls make exactly
     the updates of one fit epoch (identity output: no data-dependent start)."""
     X, y = _data(n_samples=160)
-    settings = dict(hidden_layer_sizes=(6,), batch_size=20, shuffle=False,
-                    output_activation="identity", random_state=0)
+    settings = dict(
+        hidden_layer_sizes=(6,),
+        batch_size=20,
+        shuffle=False,
+        output_activation="identity",
+        random_state=0,
+    )
     one_epoch = PositiveMLPRegressor(max_iter=1, **settings).fit(X, y)
     chunked = PositiveMLPRegressor(**settings)
     for rows in np.array_split(np.arange(160), 4):
@@ -73,11 +81,14 @@ def test_partial_fit_in_chunks_tracks_one_epoch_of_fit():
 
 def test_partial_fit_from_fresh_keeps_the_optimiser_state_and_lowers_the_loss():
     X, y = _data()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), learning_rate_init=0.01,
-                               random_state=0)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), learning_rate_init=0.01, random_state=0
+    )
     for _ in range(30):
         reg.partial_fit(X, y)
-    assert reg._record.optimizer_state.step == 30  # one full batch (160 <= 200) per call
+    assert (
+        reg._record.optimizer_state.step == 30
+    )  # one full batch (160 <= 200) per call
     assert len(reg.loss_curve_) == 30 and reg.t_ == 30 * len(X)
     assert reg.loss_curve_[-1] < 0.7 * reg.loss_curve_[0]
     with pytest.raises(ValueError, match="X has 2 features"):
@@ -97,8 +108,14 @@ def test_partial_fit_exists_only_where_it_means_one_epoch(params):
 def test_warm_start_continues_exactly_where_training_stopped(solver):
     """Optimiser state included: 5 + 5 warm epochs are the same as 10 epochs."""
     X, y = _data()
-    settings = dict(hidden_layer_sizes=(6,), solver=solver, shuffle=False, tol=0.0,
-                    random_state=0, batch_size=40)
+    settings = dict(
+        hidden_layer_sizes=(6,),
+        solver=solver,
+        shuffle=False,
+        tol=0.0,
+        random_state=0,
+        batch_size=40,
+    )
     ten = PositiveMLPRegressor(max_iter=10, **settings).fit(X, y)
     warm = PositiveMLPRegressor(max_iter=5, warm_start=True, **settings).fit(X, y)
     warm.fit(X, y)
@@ -109,25 +126,37 @@ def test_warm_start_continues_exactly_where_training_stopped(solver):
 def test_explicit_validation_set_drives_early_stopping():
     X, y = _data(n_samples=300)
     X_val, y_val = _data(n_samples=100, seed=5)
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), early_stopping=True,
-                               n_iter_no_change=5, max_iter=300,
-                               learning_rate_init=0.01, random_state=0)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(16,),
+        early_stopping=True,
+        n_iter_no_change=5,
+        max_iter=300,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
     reg.fit(X, y, X_val=X_val, y_val=y_val)
     assert len(reg.validation_scores_) == reg.n_iter_ < 300
     # the best weights are restored, and they were scored on exactly this set
     assert r2_score(y_val, reg.predict(X_val)) == pytest.approx(
-        reg.best_validation_score_, rel=1e-12)
+        reg.best_validation_score_, rel=1e-12
+    )
 
 
 def test_validation_set_weights_enter_the_score():
     X, y = _data(n_samples=300)
     X_val, y_val = _data(n_samples=100, seed=5)
     w_val = np.linspace(0.1, 3.0, 100)
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), early_stopping=True,
-                               max_iter=30, learning_rate_init=0.01, random_state=0)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(16,),
+        early_stopping=True,
+        max_iter=30,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
     reg.fit(X, y, X_val=X_val, y_val=y_val, sample_weight_val=w_val)
     assert r2_score(y_val, reg.predict(X_val), sample_weight=w_val) == pytest.approx(
-        reg.best_validation_score_, rel=1e-12)
+        reg.best_validation_score_, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize(
@@ -135,8 +164,11 @@ def test_validation_set_weights_enter_the_score():
     [
         ({}, {"X_val": "X", "y_val": "y"}, "early_stopping=False"),
         ({"early_stopping": True}, {"X_val": "X"}, "must be given together"),
-        ({"early_stopping": True, "solver": "lbfgs"}, {"X_val": "X", "y_val": "y"},
-         "lbfgs"),
+        (
+            {"early_stopping": True, "solver": "lbfgs"},
+            {"X_val": "X", "y_val": "y"},
+            "lbfgs",
+        ),
     ],
 )
 def test_validation_set_misuse_is_an_error(params, fit_kwargs, message):
@@ -150,9 +182,14 @@ def test_validation_set_misuse_is_an_error(params, fit_kwargs, message):
 def test_a_diverging_fit_stops_with_a_clear_error(output_activation):
     """MLPRegressor returns predictions of -1e13 here without a word."""
     X, y = _data()
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(16,), solver="sgd",
-                               learning_rate_init=10.0, max_iter=50,
-                               output_activation=output_activation, random_state=0)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(16,),
+        solver="sgd",
+        learning_rate_init=10.0,
+        max_iter=50,
+        output_activation=output_activation,
+        random_state=0,
+    )
     with pytest.raises(TrainingDivergedError, match="Lower learning_rate_init"):
         reg.fit(X * 100, y * 100)
     assert all(np.all(np.isfinite(c)) for c in reg.coefs_ + reg.intercepts_)

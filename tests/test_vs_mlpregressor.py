@@ -28,8 +28,9 @@ from positive_mlp import PositiveMLPRegressor
 SEED = 0
 # Both fits converge (in at most about 1150 epochs over seeds 0-49), so pytest's
 # warnings-as-errors meets no ConvergenceWarning and none is filtered.
-SETTINGS = dict(hidden_layer_sizes=(16,), solver="adam", max_iter=3000,
-                random_state=SEED)
+SETTINGS = dict(
+    hidden_layer_sizes=(16,), solver="adam", max_iter=3000, random_state=SEED
+)
 
 
 def _worst_concavity():
@@ -41,8 +42,9 @@ def _worst_concavity():
 
 def test_no_negative_predictions_where_mlpregressor_has_some_at_a_comparable_r2():
     X, y = _worst_concavity()
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25,
-                                                        random_state=SEED)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=SEED
+    )
     theirs = make_pipeline(StandardScaler(), MLPRegressor(**SETTINGS))
     ours = make_pipeline(StandardScaler(), PositiveMLPRegressor(**SETTINGS))
     pred_theirs = theirs.fit(X_train, y_train).predict(X_test)

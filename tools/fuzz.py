@@ -95,12 +95,31 @@ _UNWANTED_WARNINGS = (RuntimeWarning, FutureWarning, DeprecationWarning)
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|\b(inf|nan)\b")
 _NONFINITE_MESSAGE = re.compile(r"contains (NaN|infinity)", re.IGNORECASE)
 _INVALID_MODES = (
-    "hidden_float", "hidden_zero", "threshold_nan", "threshold_length", "scaling_bad",
-    "nonneg_index", "monotonic_length", "monotonic_value", "loss_identity",
-    "loss_negative_threshold", "relu_zero_threshold", "y_below", "gamma_zero",
-    "poisson_negative", "x_nan", "x_inf", "weight_negative", "weight_length",
-    "val_without_early_stopping", "val_lbfgs", "val_features", "partial_fit_lbfgs",
-    "partial_fit_features", "warm_start_features", "predict_features",
+    "hidden_float",
+    "hidden_zero",
+    "threshold_nan",
+    "threshold_length",
+    "scaling_bad",
+    "nonneg_index",
+    "monotonic_length",
+    "monotonic_value",
+    "loss_identity",
+    "loss_negative_threshold",
+    "relu_zero_threshold",
+    "y_below",
+    "gamma_zero",
+    "poisson_negative",
+    "x_nan",
+    "x_inf",
+    "weight_negative",
+    "weight_length",
+    "val_without_early_stopping",
+    "val_lbfgs",
+    "val_features",
+    "partial_fit_lbfgs",
+    "partial_fit_features",
+    "warm_start_features",
+    "predict_features",
 )
 
 
@@ -136,15 +155,24 @@ def _draw_batch_and_rows(r: random.Random) -> tuple[Any, int]:
 def _draw_hidden(r: random.Random) -> list[int]:
     if r.random() < 0.05:
         return []
+
     def width() -> int:
         return r.randint(16, 64) if r.random() < 0.5 else int(_log_uniform(r, 1, 64))
+
     return [width() for _ in range(r.choice([1, 1, 2, 2, 3]))]
 
 
 def _draw_threshold(r: random.Random, n_outputs: int) -> Any:
     def one() -> float:
-        return _pick(r, {0.0: 3, r.choice([1e-3, 0.5, 3.0, 1e3, 0.1]): 2,
-                         r.choice([-1.0, -0.5, -1e3]): 1})
+        return _pick(
+            r,
+            {
+                0.0: 3,
+                r.choice([1e-3, 0.5, 3.0, 1e3, 0.1]): 2,
+                r.choice([-1.0, -0.5, -1e3]): 1,
+            },
+        )
+
     kind = _pick(r, {"zero": 5, "scalar": 3, "array": 2})
     if kind == "zero":
         return 0.0
@@ -169,8 +197,9 @@ def _make_valid_loss(params: Json, n_outputs: int) -> None:
     if params["output_activation"] == "relu":
         threshold = [t if t > 0 else 0.5 for t in threshold]
     setting = params["output_threshold"]
-    params["output_threshold"] = (threshold if isinstance(setting, list)
-                                  else threshold[0])
+    params["output_threshold"] = (
+        threshold if isinstance(setting, list) else threshold[0]
+    )
 
 
 def _loss_settings_valid(params: Json, n_outputs: int) -> bool:
@@ -180,8 +209,9 @@ def _loss_settings_valid(params: Json, n_outputs: int) -> bool:
         return True
     threshold = _thresholds(params["output_threshold"], n_outputs)
     activation = params["output_activation"]
-    return activation in _BOUNDED and bool(np.all(
-        threshold > 0 if activation == "relu" else threshold >= 0))
+    return activation in _BOUNDED and bool(
+        np.all(threshold > 0 if activation == "relu" else threshold >= 0)
+    )
 
 
 def _draw_nonneg(r: random.Random, n_layers: int) -> Any:
@@ -197,8 +227,11 @@ def _constrained_layers(setting: Any, n_layers: int) -> list[int]:
     if setting is None:
         return []
     if isinstance(setting, str):
-        return {"all": list(range(n_layers)), "output": [n_layers - 1],
-                "hidden": list(range(n_layers - 1))}[setting]
+        return {
+            "all": list(range(n_layers)),
+            "output": [n_layers - 1],
+            "hidden": list(range(n_layers - 1)),
+        }[setting]
     return sorted({int(i) % n_layers for i in setting})
 
 
@@ -209,8 +242,9 @@ def _draw_monotonic(r: random.Random, n_features: int) -> list[int] | None:
 
 
 def _draw_target_scaling(r: random.Random, n_outputs: int) -> Any:
-    kind = _pick(r, {"auto": 4, "std": 1.5, "mean": 1.5, "rms": 1.5, None: 1,
-                     "array": 0.5})
+    kind = _pick(
+        r, {"auto": 4, "std": 1.5, "mean": 1.5, "rms": 1.5, None: 1, "array": 0.5}
+    )
     if kind == "array":
         return [_log_uniform(r, 1e-3, 1e3) for _ in range(n_outputs)]
     return kind
@@ -232,15 +266,17 @@ def _draw_solver_params(r: random.Random, params: Json) -> None:
         params["max_fun"] = r.randint(1, 50)
 
 
-def _draw_params(r: random.Random, batch: Any, n: int, n_features: int,
-                 n_outputs: int) -> Json:
+def _draw_params(
+    r: random.Random, batch: Any, n: int, n_features: int, n_outputs: int
+) -> Json:
     hidden = _draw_hidden(r)
     params: Json = {
         "loss": _pick(r, {"squared_error": 2, "poisson": 1, "gamma": 1}),
         "hidden_layer_sizes": hidden,
         "activation": r.choice(["identity", "logistic", "tanh", "relu"]),
-        "output_activation": _pick(r, {"softplus": 3, "exp": 2.5, "relu": 2,
-                                       "identity": 2.5}),
+        "output_activation": _pick(
+            r, {"softplus": 3, "exp": 2.5, "relu": 2, "identity": 2.5}
+        ),
         "output_threshold": _draw_threshold(r, n_outputs),
         "nonneg_weights": _draw_nonneg(r, len(hidden) + 1),
         "nonneg_bias": r.random() < 0.25,
@@ -279,8 +315,9 @@ def _avoid_monotonic_conflict(r: random.Random, params: Json) -> None:
     """-1 on a feature whose first-layer weights are kept >= 0 is an error: mostly
     turn it into +1, sometimes keep it (then the case expects that error)."""
     cst = params["monotonic_cst"]
-    layers = _constrained_layers(params["nonneg_weights"],
-                                 len(params["hidden_layer_sizes"]) + 1)
+    layers = _constrained_layers(
+        params["nonneg_weights"], len(params["hidden_layer_sizes"]) + 1
+    )
     if cst is None or 0 not in layers or -1 not in cst:
         return
     if r.random() < 0.8:
@@ -289,21 +326,31 @@ def _avoid_monotonic_conflict(r: random.Random, params: Json) -> None:
         params["expect_error"] = "monotonic_conflict"
 
 
-def _draw_data(r: random.Random, n: int, n_features: int, n_outputs: int,
-               dtype: str) -> Json:
-    tiny, huge = ((-300, -200), (100, 150)) if dtype == "float64" else ((-37, -30),
-                                                                        (25, 33))
+def _draw_data(
+    r: random.Random, n: int, n_features: int, n_outputs: int, dtype: str
+) -> Json:
+    tiny, huge = (
+        ((-300, -200), (100, 150)) if dtype == "float64" else ((-37, -30), (25, 33))
+    )
+
     def y_scale() -> float:
         band = _pick(r, {(-2, 3): 6, (-8, 8): 2, tiny: 1, huge: 1})
         return round(r.uniform(*band), 2)
+
     columns = r.sample(range(n_features), min(n_features, r.randint(0, 4)))
-    col_scales = {str(c): _pick(r, {round(r.uniform(-5, 5), 1): 8, 30: 1, -30: 1})
-                  for c in columns}
+    col_scales = {
+        str(c): _pick(r, {round(r.uniform(-5, 5), 1): 8, 30: 1, -30: 1})
+        for c in columns
+    }
     if dtype == "int64":
         col_scales = {c: min(e, 5) for c, e in col_scales.items()}
     return {
-        "seed": r.randrange(2**31), "n": n, "n_features": n_features,
-        "n_outputs": n_outputs, "y_1d": r.random() < 0.85, "dtype": dtype,
+        "seed": r.randrange(2**31),
+        "n": n,
+        "n_features": n_features,
+        "n_outputs": n_outputs,
+        "y_1d": r.random() < 0.85,
+        "dtype": dtype,
         "y_dtype": "float64" if dtype == "float32" and r.random() < 0.1 else None,
         "order": r.choice(["C", "F"]),
         "view": _pick(r, {None: 6, "rows": 2, "cols": 2}),
@@ -312,8 +359,9 @@ def _draw_data(r: random.Random, n: int, n_features: int, n_outputs: int,
         "x_log10_scale": round(_pick(r, {0.0: 5, r.uniform(-3, 3): 3}), 2),
         "x_offset": _pick(r, {0.0: 6, 3.0: 1, -100.0: 1}),
         "col_log10_scales": col_scales,
-        "const_cols": r.sample(range(n_features),
-                               min(n_features, _pick(r, {0: 6, 1: 2, 2: 1}))),
+        "const_cols": r.sample(
+            range(n_features), min(n_features, _pick(r, {0: 6, 1: 2, 2: 1}))
+        ),
         "y_kind": r.choice(["softplus", "exp", "count", "gamma", "constant", "signed"]),
         "y_log10_scale": [y_scale() for _ in range(n_outputs)],
         "y_zero_share": _pick(r, {0.0: 5, 0.1: 2, 0.5: 1, 0.95: 1}),
@@ -325,10 +373,11 @@ def _draw_data(r: random.Random, n: int, n_features: int, n_outputs: int,
 def _draw_weights(r: random.Random) -> Json | None:
     if r.random() < 0.65:
         return None
-    return {"zero_share": _pick(r, {0.0: 3, 0.3: 2, 0.9: 2, 1.0: 0.3}),
-            "log10_scale": _pick(r, {0.0: 6, r.uniform(-3, 3): 3,
-                                     r.choice([-30, 30]): 1}),
-            "integer": r.random() < 0.3}
+    return {
+        "zero_share": _pick(r, {0.0: 3, 0.3: 2, 0.9: 2, 1.0: 0.3}),
+        "log10_scale": _pick(r, {0.0: 6, r.uniform(-3, 3): 3, r.choice([-30, 30]): 1}),
+        "integer": r.random() < 0.3,
+    }
 
 
 def _draw_calls(r: random.Random, params: Json, n: int) -> list[Json]:
@@ -338,12 +387,18 @@ def _draw_calls(r: random.Random, params: Json, n: int) -> list[Json]:
         if explicit and r.random() < 0.5:
             call["val"] = {"n": r.choice([1, 2, 5, max(2, rows // 4)])}
         return call
+
     stochastic = params["solver"] != "lbfgs" and not params["early_stopping"]
     if stochastic and r.random() < 0.25:
         calls = [fit(n)] if r.random() < 0.3 else []
-        return calls + [{"op": "partial_fit", "n": r.randint(1, n),
-                         "sample_weight": _draw_weights(r)}
-                        for _ in range(r.randint(2, 4))]
+        return calls + [
+            {
+                "op": "partial_fit",
+                "n": r.randint(1, n),
+                "sample_weight": _draw_weights(r),
+            }
+            for _ in range(r.randint(2, 4))
+        ]
     calls = [fit(n)]
     if params["warm_start"] or r.random() < 0.1:
         for _ in range(r.randint(1, 2)):
@@ -379,8 +434,9 @@ def _cap_work(case: Case) -> None:
     batch = params["batch_size"]
     batch = 200 if batch == "auto" else max(1, batch)
     while params["max_iter"] > 1 and (
-            rows * n_params * params["max_iter"] * rounds * 3 > _WORK_BUDGET
-            or math.ceil(rows / batch) * params["max_iter"] > _MAX_STEPS):
+        rows * n_params * params["max_iter"] * rounds * 3 > _WORK_BUDGET
+        or math.ceil(rows / batch) * params["max_iter"] > _MAX_STEPS
+    ):
         params["max_iter"] = max(1, params["max_iter"] // 2)
     factor = rows * n_params * params["max_iter"] * rounds * 3 / _WORK_BUDGET
     if factor > 1:
@@ -393,14 +449,18 @@ def draw_case(seed: int, index: int) -> Case:
     """The case number ``index`` of the campaign with this seed."""
     r = random.Random(f"positive-mlp-fuzz:{seed}:{index}")
     batch, n = _draw_batch_and_rows(r)
-    n_features = _pick(r, {r.randint(1, 5): 5, r.randint(6, 30): 3,
-                           r.randint(31, 200): 2})
+    n_features = _pick(
+        r, {r.randint(1, 5): 5, r.randint(6, 30): 3, r.randint(31, 200): 2}
+    )
     n_outputs = _pick(r, {1: 6, r.randint(2, 4): 2.5, r.randint(5, 20): 1.5})
     params = _draw_params(r, batch, n, n_features, n_outputs)
     dtype = _pick(r, {"float64": 6, "float32": 3.5, "int64": 0.5})
-    case: Case = {"id": f"{seed}:{index}",
-                  "data": _draw_data(r, n, n_features, n_outputs, dtype),
-                  "params": params, "calls": _draw_calls(r, params, n)}
+    case: Case = {
+        "id": f"{seed}:{index}",
+        "data": _draw_data(r, n, n_features, n_outputs, dtype),
+        "params": params,
+        "calls": _draw_calls(r, params, n),
+    }
     expected = params.pop("expect_error", None)
     if expected:
         case["expect_error"] = expected
@@ -425,8 +485,9 @@ def _make_invalid(r: random.Random, case: Case, mode: str) -> None:
     elif mode == "threshold_length":
         params["output_threshold"] = [0.0] * (k + 1)
     elif mode == "scaling_bad":
-        params["target_scaling"] = r.choice([[0.0] * k, [-1.0] * k, [1.0] * (k + 1),
-                                             [float("nan")] * k])
+        params["target_scaling"] = r.choice(
+            [[0.0] * k, [-1.0] * k, [1.0] * (k + 1), [float("nan")] * k]
+        )
     elif mode == "nonneg_index":
         params["nonneg_weights"] = [len(params["hidden_layer_sizes"]) + 1]
         params["monotonic_cst"] = None
@@ -437,26 +498,41 @@ def _make_invalid(r: random.Random, case: Case, mode: str) -> None:
     elif mode == "loss_identity":
         params.update(loss=r.choice(["poisson", "gamma"]), output_activation="identity")
     elif mode == "loss_negative_threshold":
-        params.update(loss=r.choice(["poisson", "gamma"]), output_threshold=-1.0,
-                      output_activation=r.choice(_BOUNDED))
+        params.update(
+            loss=r.choice(["poisson", "gamma"]),
+            output_threshold=-1.0,
+            output_activation=r.choice(_BOUNDED),
+        )
     elif mode == "relu_zero_threshold":
-        params.update(loss=r.choice(["poisson", "gamma"]), output_threshold=0.0,
-                      output_activation="relu")
+        params.update(
+            loss=r.choice(["poisson", "gamma"]),
+            output_threshold=0.0,
+            output_activation="relu",
+        )
     elif mode in ("y_below", "gamma_zero", "poisson_negative"):
         data["inject"] = mode
         if mode == "y_below" and not bounded:
             params["output_activation"] = "softplus"
         if mode != "y_below":
-            params.update(loss="gamma" if mode == "gamma_zero" else "poisson",
-                          output_threshold=0.0, output_activation="softplus")
+            params.update(
+                loss="gamma" if mode == "gamma_zero" else "poisson",
+                output_threshold=0.0,
+                output_activation="softplus",
+            )
     elif mode in ("x_nan", "x_inf"):
         data["inject"] = mode
     elif mode == "weight_negative":
-        first["sample_weight"] = {"zero_share": 0.0, "log10_scale": 0.0,
-                                  "negative": True}
+        first["sample_weight"] = {
+            "zero_share": 0.0,
+            "log10_scale": 0.0,
+            "negative": True,
+        }
     elif mode == "weight_length":
-        first["sample_weight"] = {"zero_share": 0.0, "log10_scale": 0.0,
-                                  "length_delta": 1}
+        first["sample_weight"] = {
+            "zero_share": 0.0,
+            "log10_scale": 0.0,
+            "length_delta": 1,
+        }
     elif mode == "val_without_early_stopping":
         params["early_stopping"] = False
         first.update(op="fit", val={"n": 5})
@@ -471,18 +547,21 @@ def _make_invalid(r: random.Random, case: Case, mode: str) -> None:
         case["calls"] = [{"op": "partial_fit", "n": data["n"]}]
     elif mode == "partial_fit_features":
         params.update(solver=r.choice(["sgd", "adam"]), early_stopping=False)
-        case["calls"] = [{"op": "partial_fit", "n": data["n"]},
-                         {"op": "partial_fit", "n": data["n"],
-                          "n_features": data["n_features"] + 1}]
+        case["calls"] = [
+            {"op": "partial_fit", "n": data["n"]},
+            {"op": "partial_fit", "n": data["n"], "n_features": data["n_features"] + 1},
+        ]
     elif mode == "warm_start_features":
         params.update(warm_start=True)
-        case["calls"] = [{"op": "fit", "n": data["n"]},
-                         {"op": "fit", "n": data["n"],
-                          "n_features": data["n_features"] + 1}]
+        case["calls"] = [
+            {"op": "fit", "n": data["n"]},
+            {"op": "fit", "n": data["n"], "n_features": data["n_features"] + 1},
+        ]
     elif mode == "predict_features":
-        case["calls"] = [{"op": "fit", "n": data["n"]},
-                         {"op": "predict", "n": 3,
-                          "n_features": data["n_features"] + 1}]
+        case["calls"] = [
+            {"op": "fit", "n": data["n"]},
+            {"op": "predict", "n": 3, "n_features": data["n_features"] + 1},
+        ]
     if mode.endswith("_features"):
         params["monotonic_cst"] = None
     if mode in ("x_nan", "x_inf") and data["dtype"] == "int64":
@@ -514,12 +593,13 @@ def _feature_scales(data: Json, p: int) -> np.ndarray:
     scales = np.full(p, 10.0 ** data["x_log10_scale"])
     for column, exponent in data["col_log10_scales"].items():
         if int(column) < p:
-            scales[int(column)] = 10.0 ** exponent
+            scales[int(column)] = 10.0**exponent
     return scales
 
 
-def _features(rng: np.random.Generator, data: Json, n: int, p: int
-              ) -> tuple[np.ndarray, np.ndarray]:
+def _features(
+    rng: np.random.Generator, data: Json, n: int, p: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(X in float64, the standard normal Z it was built from)."""
     Z = rng.standard_normal((n, p))
     scales = _feature_scales(data, p)
@@ -536,8 +616,9 @@ def _features(rng: np.random.Generator, data: Json, n: int, p: int
     return X, Z
 
 
-def _target_base(rng: np.random.Generator, kind: str, Z: np.ndarray, k: int
-                 ) -> np.ndarray:
+def _target_base(
+    rng: np.random.Generator, kind: str, Z: np.ndarray, k: int
+) -> np.ndarray:
     """Non-negative targets of unit size (signed for 'signed')."""
     n, p = Z.shape
     s = Z @ rng.standard_normal((p, k)) / math.sqrt(p)
@@ -556,12 +637,14 @@ def _target_base(rng: np.random.Generator, kind: str, Z: np.ndarray, k: int
 
 
 def _y_dtype(data: Json) -> np.dtype:
-    return np.dtype(data["y_dtype"] or ("float32" if data["dtype"] == "float32"
-                                        else "float64"))
+    return np.dtype(
+        data["y_dtype"] or ("float32" if data["dtype"] == "float32" else "float64")
+    )
 
 
-def _targets(rng: np.random.Generator, data: Json, Z: np.ndarray, params: Json
-             ) -> np.ndarray:
+def _targets(
+    rng: np.random.Generator, data: Json, Z: np.ndarray, params: Json
+) -> np.ndarray:
     k, loss = data["n_outputs"], params["loss"]
     threshold = _thresholds(params["output_threshold"], k)
     bounded = params["output_activation"] in _BOUNDED or loss != "squared_error"
@@ -574,8 +657,11 @@ def _targets(rng: np.random.Generator, data: Json, Z: np.ndarray, params: Json
     base[zero] = 0.0
     scale = 10.0 ** np.asarray(data["y_log10_scale"], dtype=np.float64)
     # 'zero': y = scale * base, far from a negative threshold (tiny targets above -1)
-    anchor = np.where(threshold < 0, 0.0, threshold) if data.get("y_anchor") == "zero" \
+    anchor = (
+        np.where(threshold < 0, 0.0, threshold)
+        if data.get("y_anchor") == "zero"
         else threshold
+    )
     y = (anchor + scale * base).astype(_y_dtype(data))
     if bounded:
         y = _not_below(y, threshold, loss == "gamma")
@@ -593,8 +679,9 @@ def _not_below(y: np.ndarray, threshold: np.ndarray, positive: bool) -> np.ndarr
     return y
 
 
-def _inject_target_error(y: np.ndarray, inject: str | None, threshold: np.ndarray,
-                         scale: np.ndarray) -> np.ndarray:
+def _inject_target_error(
+    y: np.ndarray, inject: str | None, threshold: np.ndarray, scale: np.ndarray
+) -> np.ndarray:
     if inject == "y_below":
         y[0] = threshold - np.maximum(scale, 1.0)
     elif inject == "gamma_zero":
@@ -608,7 +695,7 @@ def _layout(a: np.ndarray, data: Json, dtype: np.dtype) -> np.ndarray:
     """a in dtype, memory order, strided view and read-only flag of the recipe."""
     a = np.asarray(a, dtype=dtype)
     if data["view"] == "rows" and a.ndim >= 1:
-        wide = np.zeros((2 * a.shape[0],) + a.shape[1:], dtype=dtype)
+        wide = np.zeros((2 * a.shape[0], *a.shape[1:]), dtype=dtype)
         wide[::2] = a
         a = wide[::2]
     elif data["view"] == "cols" and a.ndim == 2:
@@ -625,6 +712,7 @@ def _layout(a: np.ndarray, data: Json, dtype: np.dtype) -> np.ndarray:
 def _container(X: np.ndarray, data: Json) -> Any:
     if data["container"] == "pandas":
         import pandas as pd
+
         return pd.DataFrame(X, columns=[f"x{j}" for j in range(X.shape[1])])
     if data["container"] == "list":
         return X.tolist()
@@ -634,8 +722,11 @@ def _container(X: np.ndarray, data: Json) -> Any:
 def _sample_weight(rng: np.random.Generator, spec: Json | None, n: int) -> Any:
     if spec is None:
         return None
-    w = rng.integers(0, 4, n).astype(np.float64) if spec.get("integer") else (
-        rng.uniform(0.1, 2.0, n))
+    w = (
+        rng.integers(0, 4, n).astype(np.float64)
+        if spec.get("integer")
+        else (rng.uniform(0.1, 2.0, n))
+    )
     w *= 10.0 ** spec["log10_scale"]
     w[rng.random(n) < spec["zero_share"]] = 0.0
     if spec.get("negative"):
@@ -643,15 +734,18 @@ def _sample_weight(rng: np.random.Generator, spec: Json | None, n: int) -> Any:
     return np.resize(w, n + spec.get("length_delta", 0))
 
 
-def _arrays(rng: np.random.Generator, data: Json, params: Json, n: int, p: int
-            ) -> tuple[Any, Any, bool]:
+def _arrays(
+    rng: np.random.Generator, data: Json, params: Json, n: int, p: int
+) -> tuple[Any, Any, bool]:
     X, Z = _features(rng, data, n, p)
     y = _targets(rng, data, Z, params)
     x_dtype = np.dtype("int64" if data["dtype"] == "int64" else data["dtype"])
     train_dtype = np.float32 if data["dtype"] == "float32" else np.float64
     with np.errstate(over="ignore", invalid="ignore"):
-        finite = bool(np.isfinite(X.astype(train_dtype)).all()
-                      and np.isfinite(y.astype(train_dtype)).all())
+        finite = bool(
+            np.isfinite(X.astype(train_dtype)).all()
+            and np.isfinite(y.astype(train_dtype)).all()
+        )
     if data["n_outputs"] == 1 and data["y_1d"]:
         y = y[:, 0]
     X = _container(_layout(X, data, x_dtype), data)
@@ -673,7 +767,8 @@ def make_call_data(case: Case, index: int, params: Json) -> CallData:
         val = call["val"]
         rng_val = np.random.default_rng([data["seed"], index, 1])
         result.X_val, result.y_val, finite_val = _arrays(
-            rng_val, data, params, val["n"], val.get("n_features", p))
+            rng_val, data, params, val["n"], val.get("n_features", p)
+        )
         result.finite &= finite_val
     return result
 
@@ -723,14 +818,20 @@ def run_call(est: Any, call: Json, arrays: CallData) -> None:
     elif call["op"] == "partial_fit":
         est.partial_fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
     elif arrays.X_val is not None:
-        est.fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight,
-                X_val=arrays.X_val, y_val=arrays.y_val)
+        est.fit(
+            arrays.X,
+            arrays.y,
+            sample_weight=arrays.sample_weight,
+            X_val=arrays.X_val,
+            y_val=arrays.y_val,
+        )
     else:
         est.fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
 
 
 def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
     from positive_mlp import TrainingDivergedError
+
     message = f"{type(exc).__name__}: {exc}"
     expected = case.get("expect_error")
     if isinstance(exc, TrainingDivergedError):
@@ -743,8 +844,9 @@ def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
     if not str(exc).strip():
         return Outcome("unexpected", f"{type(exc).__name__} with an empty message")
     if finite and _NONFINITE_MESSAGE.search(str(exc)):
-        return Outcome("unexpected", f"non-finite values made inside the estimator: "
-                                     f"{message}")
+        return Outcome(
+            "unexpected", f"non-finite values made inside the estimator: {message}"
+        )
     return Outcome("expected" if expected else "rejected", message)
 
 
@@ -754,6 +856,7 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
     With ``reraise`` (replays), exceptions and violations propagate with tracebacks.
     """
     from positive_mlp import PositiveMLPRegressor
+
     params = estimator_params(case["params"])
     params["monotonic_cst"] = _monotonic_setting(case)
     with warnings.catch_warnings(record=True) as caught:
@@ -765,7 +868,7 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                 est.set_params(**call.get("set_params", {}))
                 arrays = make_call_data(case, index, est.get_params())
                 run_call(est, call, arrays)
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 outcome = _outcome_of_error(exc, est, case, index, arrays, reraise)
                 return _with_warnings(outcome, caught, reraise)
             if call["op"] != "predict":
@@ -777,9 +880,16 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
     return _with_warnings(Outcome("ok"), caught, reraise)
 
 
-def _outcome_of_error(exc: Exception, est: Any, case: Case, index: int,
-                      arrays: CallData | None, reraise: bool) -> Outcome:
+def _outcome_of_error(
+    exc: Exception,
+    est: Any,
+    case: Case,
+    index: int,
+    arrays: CallData | None,
+    reraise: bool,
+) -> Outcome:
     from positive_mlp import TrainingDivergedError
+
     outcome = _classify_error(exc, case, arrays is None or arrays.finite)
     if isinstance(exc, TrainingDivergedError) and arrays is not None:
         invalid_seen = index >= case.get("expect_error_at", 0)
@@ -790,12 +900,19 @@ def _outcome_of_error(exc: Exception, est: Any, case: Case, index: int,
     return outcome
 
 
-def _after_divergence(est: Any, case: Case, arrays: CallData, outcome: Outcome,
-                      invalid_seen: bool, reraise: bool) -> Outcome:
+def _after_divergence(
+    est: Any,
+    case: Case,
+    arrays: CallData,
+    outcome: Outcome,
+    invalid_seen: bool,
+    reraise: bool,
+) -> Outcome:
     """TrainingDivergedError keeps the last good weights: check them too."""
     if case.get("expect_error") and invalid_seen:
-        message = (f"accepted invalid input ({case['expect_error']}), then "
-                   f"{outcome.message}")
+        message = (
+            f"accepted invalid input ({case['expect_error']}), then {outcome.message}"
+        )
         return _violation([message], reraise)
     if case.get("expect_error"):
         outcome.status = "expected"  # the invalid call was never reached
@@ -803,8 +920,9 @@ def _after_divergence(est: Any, case: Case, arrays: CallData, outcome: Outcome,
         return outcome
     violations = check_fitted(est, case, arrays)
     if violations:
-        return _violation([f"after {outcome.message.splitlines()[0]}:", *violations],
-                          reraise)
+        return _violation(
+            [f"after {outcome.message.splitlines()[0]}:", *violations], reraise
+        )
     return outcome
 
 
@@ -814,15 +932,22 @@ def _violation(messages: list[str], reraise: bool) -> Outcome:
     return Outcome("violation", "; ".join(messages[:6]))
 
 
-def _with_warnings(outcome: Outcome, caught: list[warnings.WarningMessage],
-                   reraise: bool) -> Outcome:
-    bad = [w for w in caught if issubclass(w.category, _UNWANTED_WARNINGS)
-           and Path(w.filename).name != FUZZ_PATH.name]
+def _with_warnings(
+    outcome: Outcome, caught: list[warnings.WarningMessage], reraise: bool
+) -> Outcome:
+    bad = [
+        w
+        for w in caught
+        if issubclass(w.category, _UNWANTED_WARNINGS)
+        and Path(w.filename).name != FUZZ_PATH.name
+    ]
     if not bad or outcome.status != "ok":  # warnings on the way to an error are fine
         return outcome
     w = bad[0]
-    message = (f"unexpected warning {w.category.__name__}: {w.message} "
-               f"({Path(w.filename).name}:{w.lineno})")
+    message = (
+        f"unexpected warning {w.category.__name__}: {w.message} "
+        f"({Path(w.filename).name}:{w.lineno})"
+    )
     return _violation([message], reraise)
 
 
@@ -846,8 +971,9 @@ _ACT: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
 }
 
 
-def _output_transform(name: str, z: np.ndarray, err: np.ndarray, dtype: np.dtype
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def _output_transform(
+    name: str, z: np.ndarray, err: np.ndarray, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
     """g(z) and a bound on its error given |error of z| <= err."""
     if name == "exp":
         cap = np.finfo(dtype).maxexp * math.log(2.0) - 2.0  # the core's overflow guard
@@ -886,8 +1012,11 @@ def reference_forward(est: Any, X: np.ndarray) -> Reference:
         pred = threshold + scale * raw
         if est.out_activation_ != "exp":  # exp is guarded against overflow
             exempt |= ~(np.abs(threshold) + scale * np.abs(raw) <= big).all(axis=1)
-        tol = scale * (err_raw + 8 * eps * np.abs(raw)) + 8 * eps * (
-            np.abs(threshold) + np.abs(pred)) + tiny
+        tol = (
+            scale * (err_raw + 8 * eps * np.abs(raw))
+            + 8 * eps * (np.abs(threshold) + np.abs(pred))
+            + tiny
+        )
     return Reference(pred, tol, exempt | ~np.isfinite(err).all(axis=1))
 
 
@@ -896,12 +1025,15 @@ def _weights_finite(est: Any) -> list[str]:
     for name in ("coefs_", "intercepts_"):
         for layer, values in enumerate(getattr(est, name)):
             if not np.all(np.isfinite(values)):
-                problems.append(f"{name}[{layer}] has {np.sum(~np.isfinite(values))} "
-                                "non-finite value(s)")
+                problems.append(
+                    f"{name}[{layer}] has {np.sum(~np.isfinite(values))} "
+                    "non-finite value(s)"
+                )
     for name in ("target_scale_", "output_threshold_"):
         values = np.asarray(getattr(est, name))
-        if not np.all(np.isfinite(values)) or (name == "target_scale_"
-                                               and np.any(values <= 0)):
+        if not np.all(np.isfinite(values)) or (
+            name == "target_scale_" and np.any(values <= 0)
+        ):
             problems.append(f"{name} = {values.tolist()[:5]}")
     loss = getattr(est, "loss_", None)
     if loss is not None and not np.isfinite(loss):
@@ -916,12 +1048,15 @@ def _signs(est: Any, case: Case) -> list[str]:
     problems = []
     for layer in _constrained_layers(params["nonneg_weights"], n_layers):
         if np.any(est.coefs_[layer] < 0):
-            problems.append(f"coefs_[{layer}] has negative weights (min "
-                            f"{est.coefs_[layer].min():.3g}) with nonneg_weights="
-                            f"{params['nonneg_weights']!r}")
+            problems.append(
+                f"coefs_[{layer}] has negative weights (min "
+                f"{est.coefs_[layer].min():.3g}) with nonneg_weights="
+                f"{params['nonneg_weights']!r}"
+            )
         if params["nonneg_bias"] and np.any(est.intercepts_[layer] < 0):
-            problems.append(f"intercepts_[{layer}] has negative biases with "
-                            "nonneg_bias")
+            problems.append(
+                f"intercepts_[{layer}] has negative biases with nonneg_bias"
+            )
     cst = case["params"].get("monotonic_cst")
     if cst is not None and any(cst):
         signed = est.coefs_[0] * np.asarray(cst, dtype=np.float64)[:, None]
@@ -937,6 +1072,7 @@ def _as_input(X: np.ndarray, like: Any) -> Any:
     """X in the container the model was fitted on (DataFrame keeps feature names)."""
     if hasattr(like, "columns"):
         import pandas as pd
+
         return pd.DataFrame(X, columns=like.columns)
     return X
 
@@ -957,30 +1093,39 @@ def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[
     problems = []
     if not np.all(np.isfinite(got)):
         bad = ~np.isfinite(got)
-        problems.append(f"predict({label}): {bad.sum()} non-finite value(s), e.g. "
-                        f"{got[bad][0]} where the float64 forward pass gives "
-                        f"{want[bad][0]:.6g}")
+        problems.append(
+            f"predict({label}): {bad.sum()} non-finite value(s), e.g. "
+            f"{got[bad][0]} where the float64 forward pass gives "
+            f"{want[bad][0]:.6g}"
+        )
     if est.out_activation_ in _BOUNDED and np.any(got < est.output_threshold_):
         below = got < est.output_threshold_
-        problems.append(f"predict({label}): {below.sum()} value(s) below "
-                        f"output_threshold, min {got.min():.6g}")
+        problems.append(
+            f"predict({label}): {below.sum()} value(s) below "
+            f"output_threshold, min {got.min():.6g}"
+        )
     largest = float(np.finfo(est.coefs_[0].dtype).max)
     beyond = ~(np.abs(want) < largest)  # beyond the dtype: saturated (or inf) is right
     if np.any(beyond & np.isfinite(got) & (np.abs(got) < largest * (1 - 1e-6))):
-        problems.append(f"predict({label}): a value beyond the dtype's range "
-                        "(float64 forward pass) is neither saturated nor inf")
+        problems.append(
+            f"predict({label}): a value beyond the dtype's range "
+            "(float64 forward pass) is neither saturated nor inf"
+        )
     with np.errstate(invalid="ignore"):
         off = ~beyond & np.isfinite(got) & (np.abs(got - want) > tol)
     if off.any():
         i = np.argmax(np.where(off, np.abs(got - want) / tol, 0).ravel())
-        problems.append(f"predict({label}) differs from the float64 forward pass on "
-                        f"{off.sum()} value(s), e.g. {got.ravel()[i]:.9g} vs "
-                        f"{want.ravel()[i]:.9g} (bound {tol.ravel()[i]:.3g})")
+        problems.append(
+            f"predict({label}) differs from the float64 forward pass on "
+            f"{off.sum()} value(s), e.g. {got.ravel()[i]:.9g} vs "
+            f"{want.ravel()[i]:.9g} (bound {tol.ravel()[i]:.3g})"
+        )
     return problems
 
 
-def _scaled_inputs(X: np.ndarray, like: Any, dtype: np.dtype
-                   ) -> Iterator[tuple[str, np.ndarray, Any]]:
+def _scaled_inputs(
+    X: np.ndarray, like: Any, dtype: np.dtype
+) -> Iterator[tuple[str, np.ndarray, Any]]:
     """(label, X as an array, X as passed to predict): X as given, 1000 X, -1000 X."""
     yield "X", X, like
     limit = float(np.finfo(dtype).max) if dtype.kind == "f" else 1e300
@@ -996,8 +1141,9 @@ def _monotone(est: Any, X: np.ndarray, like: Any, case: Case) -> list[str]:
     cst = case["params"].get("monotonic_cst")
     if cst is None or not any(cst):
         return []
-    rows = X[np.random.default_rng(0).choice(X.shape[0], min(3, X.shape[0]),
-                                             replace=False)]
+    rows = X[
+        np.random.default_rng(0).choice(X.shape[0], min(3, X.shape[0]), replace=False)
+    ]
     problems = []
     for feature, sign in enumerate(cst):
         if sign == 0:
@@ -1005,8 +1151,9 @@ def _monotone(est: Any, X: np.ndarray, like: Any, case: Case) -> list[str]:
         low, high = float(X[:, feature].min()), float(X[:, feature].max())
         span = max(high - low, abs(low), 1.0)
         grid = np.linspace(low - span, high + span, 17)
-        G = np.repeat(rows, grid.size, axis=0).astype(X.dtype if X.dtype.kind == "f"
-                                                      else np.float64)
+        G = np.repeat(rows, grid.size, axis=0).astype(
+            X.dtype if X.dtype.kind == "f" else np.float64
+        )
         G[:, feature] = np.tile(grid, rows.shape[0])
         pred = est.predict(_as_input(G, like)).reshape(rows.shape[0], grid.size, -1)
         ref = reference_forward(est, G)
@@ -1016,9 +1163,11 @@ def _monotone(est: Any, X: np.ndarray, like: Any, case: Case) -> list[str]:
         ok_rows = ~ref.exempt.reshape(rows.shape[0], grid.size).any(axis=1)
         bad = (step < -slack) & ok_rows[:, None, None]
         if bad.any():
-            problems.append(f"prediction not monotone ({sign:+d}) in feature "
-                            f"{feature}: a step of {-step[bad].max():.3g} the "
-                            "wrong way")
+            problems.append(
+                f"prediction not monotone ({sign:+d}) in feature "
+                f"{feature}: a step of {-step[bad].max():.3g} the "
+                "wrong way"
+            )
     return problems
 
 
@@ -1053,8 +1202,9 @@ def _child_environment() -> dict[str, str]:
     return env
 
 
-def _run_forked_child(case: Case, result_fd: int, err_path: str, timeout: float
-                      ) -> None:
+def _run_forked_child(
+    case: Case, result_fd: int, err_path: str, timeout: float
+) -> None:
     """In the forked child: run the case, write the outcome as JSON, exit."""
     with open(err_path, "wb") as err:
         os.dup2(err.fileno(), 1)
@@ -1067,14 +1217,15 @@ def _run_forked_child(case: Case, result_fd: int, err_path: str, timeout: float
     start = time.perf_counter()
     try:
         outcome = run_case(case)
-    except BaseException as exc:  # noqa: BLE001 - reported, never raised
-        outcome = Outcome("unexpected", f"{type(exc).__name__}: {exc}",
-                          traceback.format_exc())
+    except BaseException as exc:
+        outcome = Outcome(
+            "unexpected", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        )
     outcome.seconds = time.perf_counter() - start
     payload = json.dumps(asdict(outcome)).encode()
     view = memoryview(payload)
     while view:
-        view = view[os.write(result_fd, view):]
+        view = view[os.write(result_fd, view) :]
 
 
 def _tail(path: str, size: int = 3000) -> str:
@@ -1127,8 +1278,9 @@ def run_isolated(case: Case, timeout: float, workdir: str) -> Outcome:
     _, status = os.waitpid(pid, 0)
     seconds = time.monotonic() - start
     if not finished:
-        return Outcome("hang", f"no result after {timeout:g} s", _tail(err_path),
-                       seconds)
+        return Outcome(
+            "hang", f"no result after {timeout:g} s", _tail(err_path), seconds
+        )
     if payload and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         try:
             return Outcome(**json.loads(payload))
@@ -1149,6 +1301,7 @@ def supervise(timeout: float) -> None:
     import sklearn.neural_network  # noqa: F401
 
     import positive_mlp  # noqa: F401 - imported once, before the forks
+
     with tempfile.TemporaryDirectory(prefix="pmlp-fuzz-") as workdir:
         for line in sys.stdin:
             outcome = run_isolated(json.loads(line), timeout, workdir)
@@ -1163,8 +1316,11 @@ class Supervisor:
         self.timeout = timeout
         self.proc = subprocess.Popen(
             [sys.executable, str(FUZZ_PATH), "--supervise", "--timeout", str(timeout)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-            env=_child_environment())
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_child_environment(),
+        )
         self.job: tuple[int, Case] | None = None
         self.started = 0.0
 
@@ -1179,13 +1335,17 @@ class Supervisor:
         line = self.proc.stdout.readline()
         self.job = None
         if not line:
-            return Outcome("crash", "the supervisor process died",
-                           seconds=time.monotonic() - self.started)
+            return Outcome(
+                "crash",
+                "the supervisor process died",
+                seconds=time.monotonic() - self.started,
+            )
         return Outcome(**json.loads(line))
 
     def overdue(self) -> bool:
         return self.job is not None and (
-            time.monotonic() - self.started > self.timeout + 30)
+            time.monotonic() - self.started > self.timeout + 30
+        )
 
     def close(self) -> None:
         for stream in (self.proc.stdin, self.proc.stdout):
@@ -1196,8 +1356,9 @@ class Supervisor:
         self.proc.wait()
 
 
-def run_parallel(cases: Iterable[tuple[int, Case]], workers: int, timeout: float
-                 ) -> Iterator[tuple[int, Case, Outcome]]:
+def run_parallel(
+    cases: Iterable[tuple[int, Case]], workers: int, timeout: float
+) -> Iterator[tuple[int, Case, Outcome]]:
     """Runs cases on ``workers`` supervisors, yielding results as they come."""
     pending = iter(cases)
     pool = [Supervisor(timeout) for _ in range(max(1, workers))]
@@ -1217,8 +1378,9 @@ def run_parallel(cases: Iterable[tuple[int, Case]], workers: int, timeout: float
             sup.close()
 
 
-def _submit_idle(pool: list[Supervisor], pending: Iterator[tuple[int, Case]]
-                 ) -> Iterator[tuple[int, Case, Outcome]]:
+def _submit_idle(
+    pool: list[Supervisor], pending: Iterator[tuple[int, Case]]
+) -> Iterator[tuple[int, Case, Outcome]]:
     """Gives the next case to each idle supervisor (a dead one counts as a crash)."""
     for position, sup in enumerate(pool):
         if sup.job is not None:
@@ -1263,12 +1425,18 @@ class Summary:
 
     def add(self, case: Case, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
-        self.slowest = sorted(self.slowest + [(outcome.seconds, case["id"])])[-3:]
+        self.slowest = sorted([*self.slowest, (outcome.seconds, case["id"])])[-3:]
         if outcome.status == "rejected":
             self.rejections[signature(outcome.message)] += 1
         if outcome.failed:
-            self.failures.append({"kind": outcome.status, "message": outcome.message,
-                                  "detail": outcome.detail, "case": case})
+            self.failures.append(
+                {
+                    "kind": outcome.status,
+                    "message": outcome.message,
+                    "detail": outcome.detail,
+                    "case": case,
+                }
+            )
 
 
 def signature(message: str) -> str:
@@ -1277,26 +1445,34 @@ def signature(message: str) -> str:
     return _NUMBER.sub("#", first)[:160]
 
 
-def campaign_cases(seed: int, max_cases: int | None, seconds: float | None
-                   ) -> Iterator[tuple[int, Case]]:
+def campaign_cases(
+    seed: int, max_cases: int | None, seconds: float | None
+) -> Iterator[tuple[int, Case]]:
     start = time.monotonic()
     index = 0
     while (max_cases is None or index < max_cases) and (
-            seconds is None or time.monotonic() - start < seconds):
+        seconds is None or time.monotonic() - start < seconds
+    ):
         yield index, draw_case(seed, index)
         index += 1
 
 
-def run_campaign(seed: int, max_cases: int | None = None, seconds: float | None = None,
-                 workers: int = 2, timeout: float = DEFAULT_TIMEOUT,
-                 on_failure: Callable[[Json], None] | None = None) -> Summary:
+def run_campaign(
+    seed: int,
+    max_cases: int | None = None,
+    seconds: float | None = None,
+    workers: int = 2,
+    timeout: float = DEFAULT_TIMEOUT,
+    on_failure: Callable[[Json], None] | None = None,
+) -> Summary:
     """Draws and runs cases until ``max_cases`` or ``seconds`` is reached."""
     if max_cases is None and seconds is None:
         raise ValueError("give max_cases or seconds")
     summary = Summary(seed, workers)
     start = time.monotonic()
-    for _, case, outcome in run_parallel(campaign_cases(seed, max_cases, seconds),
-                                         workers, timeout):
+    for _, case, outcome in run_parallel(
+        campaign_cases(seed, max_cases, seconds), workers, timeout
+    ):
         before = len(summary.failures)
         summary.add(case, outcome)
         if on_failure and len(summary.failures) > before:
@@ -1314,22 +1490,26 @@ def case_size(case: Case) -> int:
 def format_summary(summary: Summary, details: bool = True) -> str:
     counts = summary.counts
     lines = [
-        (f"fuzz: {summary.cases} cases in {summary.seconds:.1f} s (seed "
-         f"{summary.seed}, {summary.workers} worker(s)): {counts['ok']} ok, "
-         f"{counts['rejected']} raised an allowed error, {counts['expected']} invalid "
-         f"refused as expected, {len(summary.failures)} failed"),
-        "failures by kind: " + ", ".join(f"{kind} {counts[kind]}"
-                                         for kind in FAILURE_KINDS),
-        "slowest cases: " + ", ".join(f"{case_id} {s:.1f} s"
-                                      for s, case_id in reversed(summary.slowest)),
+        (
+            f"fuzz: {summary.cases} cases in {summary.seconds:.1f} s (seed "
+            f"{summary.seed}, {summary.workers} worker(s)): {counts['ok']} ok, "
+            f"{counts['rejected']} raised an allowed error, {counts['expected']} "
+            "invalid "
+            f"refused as expected, {len(summary.failures)} failed"
+        ),
+        "failures by kind: "
+        + ", ".join(f"{kind} {counts[kind]}" for kind in FAILURE_KINDS),
+        "slowest cases: "
+        + ", ".join(f"{case_id} {s:.1f} s" for s, case_id in reversed(summary.slowest)),
     ]
     if summary.rejections:
         lines.append("allowed errors on valid input:")
         lines += [f"  {n:4d} x {sig}" for sig, n in summary.rejections.most_common(8)]
     groups: dict[str, list[Json]] = {}
     for failure in summary.failures:
-        groups.setdefault(f"[{failure['kind']}] {signature(failure['message'])}",
-                          []).append(failure)
+        groups.setdefault(
+            f"[{failure['kind']}] {signature(failure['message'])}", []
+        ).append(failure)
     if groups:
         lines.append(f"distinct failure messages: {len(groups)}")
     for key, members in groups.items():
@@ -1352,10 +1532,12 @@ def format_summary(summary: Summary, details: bool = True) -> str:
 
 def _shrink_candidates(case: Case) -> Iterator[Case]:
     """Simpler variants of a case: fewer rows, features, outputs, layers, params."""
+
     def variant(edit: Callable[[Case], None]) -> Case:
         new = json.loads(json.dumps(case))
         edit(new)
         return new
+
     data, params = case["data"], case["params"]
     for i in range(len(case["calls"])):
         if len(case["calls"]) > 1:
@@ -1368,27 +1550,45 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
             if case["calls"][i].get(key):
                 yield variant(lambda c, i=i, k=key: c["calls"][i].pop(k))
     yield from _shrink_data(case, variant)
-    defaults = {"loss": "squared_error", "output_threshold": 0.0,
-                "nonneg_weights": None, "monotonic_cst": None,
-                "output_constraint": None, "target_scaling": "auto",
-                "n_threads": None, "early_stopping": False, "warm_start": False,
-                "alpha": 0.0001, "verbose": False, "nonneg_bias": False, "tol": 1e-4}
+    defaults = {
+        "loss": "squared_error",
+        "output_threshold": 0.0,
+        "nonneg_weights": None,
+        "monotonic_cst": None,
+        "output_constraint": None,
+        "target_scaling": "auto",
+        "n_threads": None,
+        "early_stopping": False,
+        "warm_start": False,
+        "alpha": 0.0001,
+        "verbose": False,
+        "nonneg_bias": False,
+        "tol": 1e-4,
+    }
     for key in sorted(params):
         if key in defaults and params[key] != defaults[key]:
             yield variant(lambda c, k=key: c["params"].update({k: defaults[k]}))
-        elif key not in defaults and key not in ("hidden_layer_sizes", "solver",
-                                                 "output_activation", "random_state"):
+        elif key not in defaults and key not in (
+            "hidden_layer_sizes",
+            "solver",
+            "output_activation",
+            "random_state",
+        ):
             yield variant(lambda c, k=key: c["params"].pop(k))
     hidden = params["hidden_layer_sizes"]
     for j in range(len(hidden)):
         yield variant(lambda c, j=j: c["params"]["hidden_layer_sizes"].pop(j))
         if isinstance(hidden[j], int) and hidden[j] > 1:
-            yield variant(lambda c, j=j: c["params"]["hidden_layer_sizes"].__setitem__(
-                j, max(1, hidden[j] // 2)))
+            yield variant(
+                lambda c, j=j: c["params"]["hidden_layer_sizes"].__setitem__(
+                    j, max(1, hidden[j] // 2)
+                )
+            )
 
 
-def _shrink_data(case: Case, variant: Callable[[Callable[[Case], None]], Case]
-                 ) -> Iterator[Case]:
+def _shrink_data(
+    case: Case, variant: Callable[[Callable[[Case], None]], Case]
+) -> Iterator[Case]:
     data = case["data"]
     if data["n_outputs"] > 1:
         yield variant(lambda c: _set_outputs(c, 1))
@@ -1396,9 +1596,18 @@ def _shrink_data(case: Case, variant: Callable[[Callable[[Case], None]], Case]
     for smaller in sorted({p // 2, p - 1} - {p}):
         if smaller >= 1:
             yield variant(lambda c, m=smaller: _set_features(c, m))
-    plain = {"view": None, "readonly": False, "container": "numpy", "order": "C",
-             "const_cols": [], "col_log10_scales": {}, "x_offset": 0.0,
-             "x_log10_scale": 0.0, "y_zero_share": 0.0, "y_dtype": None}
+    plain = {
+        "view": None,
+        "readonly": False,
+        "container": "numpy",
+        "order": "C",
+        "const_cols": [],
+        "col_log10_scales": {},
+        "x_offset": 0.0,
+        "x_log10_scale": 0.0,
+        "y_zero_share": 0.0,
+        "y_dtype": None,
+    }
     for key, value in plain.items():
         if data.get(key) != value:
             yield variant(lambda c, k=key, v=value: c["data"].update({k: v}))
@@ -1417,8 +1626,9 @@ def _set_features(case: Case, p: int) -> None:
     data, params = case["data"], case["params"]
     data["n_features"] = p
     data["const_cols"] = [c for c in data["const_cols"] if c < p]
-    data["col_log10_scales"] = {c: e for c, e in data["col_log10_scales"].items()
-                                if int(c) < p}
+    data["col_log10_scales"] = {
+        c: e for c, e in data["col_log10_scales"].items() if int(c) < p
+    }
     if params.get("monotonic_cst") is not None:
         params["monotonic_cst"] = params["monotonic_cst"][:p]
 
@@ -1427,9 +1637,11 @@ def shrink(case: Case, timeout: float, rounds: int = 200) -> tuple[Case, Outcome
     """Greedy simplification keeping the failure's kind and message signature."""
     pool = Supervisor(timeout)
     try:
+
         def run(c: Case) -> Outcome:
             pool.submit(0, c)
             return pool.receive()
+
         target = run(case)
         if not target.failed:
             return case, target
@@ -1445,8 +1657,9 @@ def shrink(case: Case, timeout: float, rounds: int = 200) -> tuple[Case, Outcome
                     pool = Supervisor(timeout)
                 if (outcome.status, signature(outcome.message)) == key:
                     case, target, improved = candidate, outcome, True
-                    print(f"shrunk ({tries} tries): {json.dumps(case)}",
-                          file=sys.stderr)
+                    print(
+                        f"shrunk ({tries} tries): {json.dumps(case)}", file=sys.stderr
+                    )
                     break
                 if tries >= rounds:
                     break
@@ -1485,8 +1698,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", type=int, help="stop after this many cases")
     parser.add_argument("--out", help="write failures here as JSON lines")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
-                        help="seconds per case before it counts as a hang")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        help="seconds per case before it counts as a hang",
+    )
     parser.add_argument("--replay", help="run this case JSON in-process")
     parser.add_argument("--replay-file", help="run the cases of this JSON-lines file")
     parser.add_argument("--shrink-file", help="simplify a failing case of this file")
@@ -1507,8 +1724,11 @@ def main(argv: list[str] | None = None) -> int:
         supervise(args.timeout)
         return 0
     if args.replay or args.replay_file:
-        return _replay([json.loads(args.replay)] if args.replay
-                       else _selected(args.replay_file, args.index))
+        return _replay(
+            [json.loads(args.replay)]
+            if args.replay
+            else _selected(args.replay_file, args.index)
+        )
     if args.shrink_file:
         for case in _selected(args.shrink_file, args.index):
             small, outcome = shrink(case, args.timeout)
@@ -1518,11 +1738,21 @@ def main(argv: list[str] | None = None) -> int:
         args.seconds = 60.0
 
     def report(failure: Json) -> None:
-        print(f"FAIL [{failure['kind']}] case {failure['case']['id']}: "
-              f"{failure['message'][:200]}", file=sys.stderr, flush=True)
+        print(
+            f"FAIL [{failure['kind']}] case {failure['case']['id']}: "
+            f"{failure['message'][:200]}",
+            file=sys.stderr,
+            flush=True,
+        )
 
-    summary = run_campaign(args.seed, args.cases, args.seconds, args.workers,
-                           args.timeout, on_failure=report)
+    summary = run_campaign(
+        args.seed,
+        args.cases,
+        args.seconds,
+        args.workers,
+        args.timeout,
+        on_failure=report,
+    )
     if args.out:
         with open(args.out, "w") as f:
             f.writelines(json.dumps(failure) + "\n" for failure in summary.failures)

@@ -1,4 +1,4 @@
-"""positive-mlp: scikit-learn MLP regression with predictions that respect a lower bound."""
+"""positive-mlp: scikit-learn MLP regression whose predictions respect a floor."""
 
 from positive_mlp._estimator import PositiveMLPRegressor
 from positive_mlp._solvers import TrainingDivergedError

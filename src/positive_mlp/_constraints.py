@@ -29,15 +29,20 @@ def constrained_layers(nonneg_weights, n_layers: int) -> list[int]:
     for index in nonneg_weights:
         if not isinstance(index, Integral) or not -n_layers <= index < n_layers:
             raise ValueError(
-                f"nonneg_weights must hold layer indices in [{-n_layers}, {n_layers - 1}]"
+                f"nonneg_weights must hold layer indices in [{-n_layers}, "
+                f"{n_layers - 1}]"
                 f" for this network of {n_layers} weight layers, got {index!r}."
             )
         layers.append(int(index) % n_layers)
     return sorted(set(layers))
 
 
-def parameter_signs(layout: ParameterLayout, nonneg_layers: list[int], nonneg_bias: bool,
-                    monotonic_cst: np.ndarray | None) -> np.ndarray | None:
+def parameter_signs(
+    layout: ParameterLayout,
+    nonneg_layers: list[int],
+    nonneg_bias: bool,
+    monotonic_cst: np.ndarray | None,
+) -> np.ndarray | None:
     """One sign per packed parameter, or None when nothing is constrained.
 
     ``monotonic_cst`` (one of -1, 0, +1 per feature) makes the first layer's weights
@@ -58,8 +63,9 @@ def parameter_signs(layout: ParameterLayout, nonneg_layers: list[int], nonneg_bi
         conflicts = np.flatnonzero((monotonic_cst < 0) & np.any(first > 0, axis=1))
         if conflicts.size:
             raise ValueError(
-                f"monotonic_cst=-1 for feature(s) {conflicts.tolist()} needs non-positive "
-                "first-layer weights, but nonneg_weights makes them non-negative."
+                f"monotonic_cst=-1 for feature(s) {conflicts.tolist()} needs "
+                "non-positive first-layer weights, but nonneg_weights makes them "
+                "non-negative."
             )
         constrained = monotonic_cst != 0
         first[constrained, :] = monotonic_cst[constrained, None]
@@ -68,8 +74,12 @@ def parameter_signs(layout: ParameterLayout, nonneg_layers: list[int], nonneg_bi
     return signs
 
 
-def start_constrained(params: np.ndarray, layout: ParameterLayout, signs: np.ndarray,
-                      rng: np.random.RandomState) -> None:
+def start_constrained(
+    params: np.ndarray,
+    layout: ParameterLayout,
+    signs: np.ndarray,
+    rng: np.random.RandomState,
+) -> None:
     """Draws a start that satisfies the signs, in place.
 
     A constrained weight of a layer with fan-in n starts at sign * U(0, 2 / n): the

@@ -81,26 +81,58 @@ class EpochResult:
 class Network:
     """One precision's network (``f64.Network`` or ``f32.Network``)."""
 
-    def __init__(self, spec: NetworkSpec, threshold: ArrayLike,
-                 signs: ArrayLike | None = None) -> None: ...
-    def predict(self, params: ArrayLike, X: ArrayLike, n_threads: int = 1) -> NDArray: ...
+    def __init__(
+        self, spec: NetworkSpec, threshold: ArrayLike, signs: ArrayLike | None = None
+    ) -> None: ...
+    def predict(
+        self, params: ArrayLike, X: ArrayLike, n_threads: int = 1
+    ) -> NDArray: ...
     def effective_params(self, params: ArrayLike) -> NDArray: ...
-    def loss(self, params: ArrayLike, X: ArrayLike, y: ArrayLike,
-             sample_weight: ArrayLike | None, multipliers: NDArray | None, alpha: float,
-             n_threads: int = 1) -> float: ...
-    def loss_and_gradient(self, params: ArrayLike, X: ArrayLike, y: ArrayLike,
-                          sample_weight: ArrayLike | None,
-                          multipliers: NDArray | None, alpha: float, grad: NDArray,
-                          n_threads: int = 1) -> float: ...
-    def update_multipliers(self, params: ArrayLike, X: ArrayLike,
-                           multipliers: NDArray | None, n_threads: int = 1) -> int: ...
+    def loss(
+        self,
+        params: ArrayLike,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None,
+        multipliers: NDArray | None,
+        alpha: float,
+        n_threads: int = 1,
+    ) -> float: ...
+    def loss_and_gradient(
+        self,
+        params: ArrayLike,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None,
+        multipliers: NDArray | None,
+        alpha: float,
+        grad: NDArray,
+        n_threads: int = 1,
+    ) -> float: ...
+    def update_multipliers(
+        self,
+        params: ArrayLike,
+        X: ArrayLike,
+        multipliers: NDArray | None,
+        n_threads: int = 1,
+    ) -> int: ...
 
 class EpochTrainer:
-    def __init__(self, network: Network, n_samples: int, batch_size: int,
-                 n_threads: int = 1) -> None: ...
-    def run_epoch(self, params: NDArray, first_moment: NDArray, second_moment: NDArray,
-                  step: int, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None,
-                  multipliers: NDArray | None, options: EpochOptions) -> EpochResult: ...
+    def __init__(
+        self, network: Network, n_samples: int, batch_size: int, n_threads: int = 1
+    ) -> None: ...
+    def run_epoch(
+        self,
+        params: NDArray,
+        first_moment: NDArray,
+        second_moment: NDArray,
+        step: int,
+        X: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None,
+        multipliers: NDArray | None,
+        options: EpochOptions,
+    ) -> EpochResult: ...
 
 f64: ModuleType  # Network and EpochTrainer in float64
 f32: ModuleType  # Network and EpochTrainer in float32

@@ -1,8 +1,9 @@
-"""PositiveMLPRegressor: scikit-learn's MLP regressor with a lower bound on its output."""
+"""PositiveMLPRegressor: scikit-learn's MLP regressor with a floor on its output."""
 
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
@@ -69,7 +70,9 @@ _LAGRANGIAN_MARGIN = 1e-3
 def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
     if sample_weight is None:
         return None
-    return _check_sample_weight(sample_weight, X, dtype=X.dtype, ensure_non_negative=True)
+    return _check_sample_weight(
+        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+    )
 
 
 def _float64(a: np.ndarray | None) -> np.ndarray | None:
@@ -97,8 +100,9 @@ def _scaled(values: np.ndarray, scale: np.ndarray, dtype, what: str) -> np.ndarr
         return values.astype(dtype, copy=False)
     raise ValueError(
         f"{what} reaches {np.max(np.abs(values)):.3g}, beyond the largest "
-        f"{np.dtype(dtype)} ({largest:.3g}): output_threshold is too far from the targets for their "
-        "scale. Move output_threshold closer to the targets, or fit float64 data."
+        f"{np.dtype(dtype)} ({largest:.3g}): output_threshold is too far from the "
+        "targets for their scale. Move output_threshold closer to the targets, or fit "
+        "float64 data."
     )
 
 
@@ -124,13 +128,15 @@ def _unit_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
         deviation, power = y - mean, 2
     else:
         deviation, power = y - threshold, 2 if kind == "rms" else 1
-    average = np.average(np.abs(deviation) ** power, axis=0,
-                         weights=_float64(data.sample_weight))
+    average = np.average(
+        np.abs(deviation) ** power, axis=0, weights=_float64(data.sample_weight)
+    )
     return np.sqrt(average) if power == 2 else average
 
 
-def _in_user_units(raw: np.ndarray, threshold: np.ndarray, scale: np.ndarray,
-                   bounded: bool) -> np.ndarray:
+def _in_user_units(
+    raw: np.ndarray, threshold: np.ndarray, scale: np.ndarray, bounded: bool
+) -> np.ndarray:
     """threshold + scale * raw, in raw's dtype, never rounded below the threshold."""
     with np.errstate(over="ignore"):
         exact = threshold + scale * raw.astype(np.float64, copy=False)
@@ -156,9 +162,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     A drop-in for :class:`sklearn.neural_network.MLPRegressor` (same parameters, same
     meanings, same fitted attributes) whose output layer ends in a bounding transform:
-    ``prediction = output_threshold + g(z)`` with ``g`` in {softplus, exp, relu}, so every
-    prediction is ``>= output_threshold`` for any finite input. The forward pass, the
-    backward pass, the optimisers and the epoch loop run in a C++ core with the GIL
+    ``prediction = output_threshold + g(z)`` with ``g`` in {softplus, exp, relu}, so
+    every prediction is ``>= output_threshold`` for any finite input. The forward pass,
+    the backward pass, the optimisers and the epoch loop run in a C++ core with the GIL
     released; matrix products go through SciPy's BLAS.
 
     The contract: a ``fit`` that returns leaves finite parameters (otherwise it raises
@@ -457,9 +463,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(names(LOSSES))],
-        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "activation": [StrOptions(names(ACTIVATIONS))],
         "output_activation": [StrOptions(names(OUTPUT_TRANSFORMS))],
         "output_threshold": [Real, "array-like"],
@@ -469,11 +478,18 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         "monotonic_cst": [None, "array-like", dict],
         "output_constraint": [None, StrOptions(names(OUTPUT_CONSTRAINTS))],
         "constraint_strength": [Interval(Real, 0, None, closed="neither")],
-        "target_scaling": [None, StrOptions({"auto", "std", "mean", "rms"}), "array-like"],
+        "target_scaling": [
+            None,
+            StrOptions({"auto", "std", "mean", "rms"}),
+            "array-like",
+        ],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions(names(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
         "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
@@ -571,8 +587,16 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.max_fun = max_fun
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
-            sample_weight_val=None):
+    def fit(
+        self,
+        X,
+        y,
+        sample_weight=None,
+        *,
+        X_val=None,
+        y_val=None,
+        sample_weight_val=None,
+    ):
         """Fit the model to data X and targets y.
 
         Parameters
@@ -663,8 +687,15 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, validation: Data | None, incremental: bool):
         continuing = self._is_fitted() and (incremental or self.warm_start)
-        X, y = validate_data(self, X, y, reset=not (incremental and continuing),
-                             dtype=_FLOAT_DTYPES, multi_output=True, y_numeric=True)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=not (incremental and continuing),
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+        )
         y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
@@ -674,13 +705,18 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
         if continuing:
             self._check_continuable(layout)
-        scale = self.target_scale_ if continuing else self._target_scale(data, threshold)
+        scale = (
+            self.target_scale_ if continuing else self._target_scale(data, threshold)
+        )
         self.target_scale_ = scale
         self.output_threshold_ = threshold
         # From here on the network sees scaled targets: y / scale, threshold / scale.
         if np.any(scale != 1.0):
-            data = Data(data.X, _scaled(data.y, scale, X.dtype, "y / target_scale_"),
-                        data.sample_weight)
+            data = Data(
+                data.X,
+                _scaled(data.y, scale, X.dtype, "y / target_scale_"),
+                data.sample_weight,
+            )
         _scaled(threshold, scale, X.dtype, "output_threshold / target_scale_")  # checks
         threshold = threshold / scale  # kept in float64
         if validation is not None:
@@ -697,26 +733,51 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.out_activation_ = self.output_activation
 
         network = build_network(
-            layout, self.activation, self.output_activation, self.loss, threshold,
-            X.dtype, signs=signs, weight_method=self.nonneg_method,
+            layout,
+            self.activation,
+            self.output_activation,
+            self.loss,
+            threshold,
+            X.dtype,
+            signs=signs,
+            weight_method=self.nonneg_method,
             output_constraint=self.output_constraint,
             constraint_strength=self.constraint_strength,
             constraint_margin=self._constraint_margin(data, threshold),
         )
         n_threads = self._thread_count()
         settings = Settings.from_params(self.get_params())
-        record = self._record if continuing else TrainingRecord.fresh(
-            tracks_validation=self.early_stopping and SOLVERS[self.solver].stochastic)
+        record = (
+            self._record
+            if continuing
+            else TrainingRecord.fresh(
+                tracks_validation=self.early_stopping
+                and SOLVERS[self.solver].stochastic
+            )
+        )
         try:
             with single_threaded_blas():
                 if not SOLVERS[self.solver].stochastic:
                     bounds = lbfgs_bounds(signs, self.nonneg_method)
-                    fit_lbfgs(settings, record, network, params, data, bounds, n_threads)
+                    fit_lbfgs(
+                        settings, record, network, params, data, bounds, n_threads
+                    )
                 else:
-                    fit_stochastic(settings, record, network, params, data, validation,
-                                   rng, incremental, n_threads)
+                    fit_stochastic(
+                        settings,
+                        record,
+                        network,
+                        params,
+                        data,
+                        validation,
+                        rng,
+                        incremental,
+                        n_threads,
+                    )
         finally:  # also after a divergence: keep the last good parameters
-            self.coefs_, self.intercepts_ = layout.unpack(network.effective_params(params))
+            self.coefs_, self.intercepts_ = layout.unpack(
+                network.effective_params(params)
+            )
             self._publish(record)
         if self.output_constraint is not None:
             train_pred = self._predict_validated(data.X)
@@ -745,8 +806,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         n_outputs = data.y.shape[1]
         setting = self.target_scaling
         if isinstance(setting, str) and setting == "auto":
-            plain = (self.output_activation == "identity" and self.loss == "squared_error"
-                     and self.output_constraint is None)
+            plain = (
+                self.output_activation == "identity"
+                and self.loss == "squared_error"
+                and self.output_constraint is None
+            )
             setting = None if plain else "std"
         if setting is None:
             return np.ones(n_outputs)
@@ -756,25 +820,30 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         scale = np.asarray(setting, dtype=np.float64)
         if scale.shape != (n_outputs,) or not np.all(np.isfinite(scale) & (scale > 0)):
             raise ValueError(
-                f"target_scaling as an array needs {n_outputs} finite value(s) > 0, got "
-                f"{scale.tolist()}."
+                f"target_scaling as an array needs {n_outputs} finite value(s) > 0, "
+                f"got {scale.tolist()}."
             )
         return scale
 
     def _starts_at_target_mean(self) -> bool:
         """Bounded or constrained outputs start at the mean; a free linear output starts
         as MLPRegressor's does (so that the two follow the same path)."""
-        return (self.output_activation in BOUNDED_TRANSFORMS
-                or self.output_constraint is not None)
+        return (
+            self.output_activation in BOUNDED_TRANSFORMS
+            or self.output_constraint is not None
+        )
 
-    def _output_weight_scale(self, layout: ParameterLayout,
-                             signs: np.ndarray | None) -> float:
+    def _output_weight_scale(
+        self, layout: ParameterLayout, signs: np.ndarray | None
+    ) -> float:
         if signs is None or not WEIGHT_METHODS[self.nonneg_method].reparametrises:
             return 0.0
         output_signs = layout.unpack(signs)[0][-1]
         return _REPARAMETRISED_OUTPUT_START if np.any(output_signs) else 0.0
 
-    def _constraint_margin(self, data: Data, threshold: np.ndarray) -> np.ndarray | None:
+    def _constraint_margin(
+        self, data: Data, threshold: np.ndarray
+    ) -> np.ndarray | None:
         """'lagrangian' aims slightly above the threshold: its iterates approach the
         boundary from the infeasible side, and the margin makes them end on it."""
         if self.output_constraint != "lagrangian":
@@ -803,29 +872,45 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 "are only used for early stopping. Set early_stopping=True."
             )
         if not SOLVERS[self.solver].stochastic:
-            raise ValueError("X_val and y_val need solver='sgd' or 'adam'; 'lbfgs' "
-                             "does not use early stopping.")
-        X_val, y_val = validate_data(self, X_val, y_val, reset=False, dtype=_FLOAT_DTYPES,
-                                     multi_output=True, y_numeric=True)
+            raise ValueError(
+                "X_val and y_val need solver='sgd' or 'adam'; 'lbfgs' "
+                "does not use early stopping."
+            )
+        X_val, y_val = validate_data(
+            self,
+            X_val,
+            y_val,
+            reset=False,
+            dtype=_FLOAT_DTYPES,
+            multi_output=True,
+            y_numeric=True,
+        )
         return Data(X_val, y_val, _weights_or_none(sample_weight_val, X_val))
 
     @staticmethod
-    def _cast_validation(validation: Data, n_features: int, dtype,
-                         scale: np.ndarray) -> Data:
+    def _cast_validation(
+        validation: Data, n_features: int, dtype, scale: np.ndarray
+    ) -> Data:
         """The validation set in the network's dtype and scaled units."""
         if validation.X.shape[1] != n_features:
-            raise ValueError(f"X_val has {validation.X.shape[1]} feature(s), X has "
-                             f"{n_features}.")
+            raise ValueError(
+                f"X_val has {validation.X.shape[1]} feature(s), X has {n_features}."
+            )
         y_val = validation.y.reshape(validation.X.shape[0], -1)
         if y_val.shape[1] != scale.size:
-            raise ValueError(f"y_val has {y_val.shape[1]} output(s), y has {scale.size}.")
+            raise ValueError(
+                f"y_val has {y_val.shape[1]} output(s), y has {scale.size}."
+            )
         # Scales fitted on the training targets can be far smaller than these: the
         # scaled values saturate (as predictions do) instead of reaching inf.
         largest = np.finfo(np.float64).max
         with np.errstate(over="ignore"):
             scaled = np.clip(y_val.astype(np.float64) / scale, -largest, largest)
-        return Data(np.ascontiguousarray(validation.X, dtype=dtype), scaled,
-                    validation.sample_weight)
+        return Data(
+            np.ascontiguousarray(validation.X, dtype=dtype),
+            scaled,
+            validation.sample_weight,
+        )
 
     def predict(self, X):
         """Predict using the fitted network.
@@ -853,14 +938,24 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         layout = self._fitted_layout()
         # The network predicts g(z) (threshold 0); threshold + scale * g(z) below keeps
         # the bound exactly, where scale * (threshold / scale + g(z)) could round under.
-        network = build_network(layout, self.activation, self.out_activation_, self.loss,
-                                np.zeros(self.n_outputs_), dtype)
+        network = build_network(
+            layout,
+            self.activation,
+            self.out_activation_,
+            self.loss,
+            np.zeros(self.n_outputs_),
+            dtype,
+        )
         params = layout.pack(self.coefs_, self.intercepts_, dtype)
         n_threads = self._thread_count()
         with single_threaded_blas():
             raw = network.predict(params, X, n_threads)
-        return _in_user_units(raw, self.output_threshold_, self.target_scale_,
-                              bounded=self.out_activation_ in BOUNDED_TRANSFORMS)
+        return _in_user_units(
+            raw,
+            self.output_threshold_,
+            self.target_scale_,
+            bounded=self.out_activation_ in BOUNDED_TRANSFORMS,
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -881,8 +976,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _hidden_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
         sizes = list(sizes) if np.iterable(sizes) else [sizes]
-        if not all(isinstance(size, Integral) and not isinstance(size, bool)
-                   for size in sizes):
+        if not all(
+            isinstance(size, Integral) and not isinstance(size, bool) for size in sizes
+        ):
             raise ValueError(
                 f"hidden_layer_sizes must hold whole numbers of units, got {sizes}."
             )
@@ -891,8 +987,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         return [int(size) for size in sizes]
 
     def _fitted_layout(self) -> ParameterLayout:
-        return ParameterLayout(tuple(c.shape[0] for c in self.coefs_)
-                               + (self.coefs_[-1].shape[1],))
+        return ParameterLayout(
+            (*(c.shape[0] for c in self.coefs_), self.coefs_[-1].shape[1])
+        )
 
     def _check_continuable(self, layout: ParameterLayout) -> None:
         fitted = self._fitted_layout()
@@ -900,28 +997,42 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 "warm_start=True cannot continue training: the network was "
                 f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
-                f"need {list(layout.layer_sizes)}. Set warm_start=False to start afresh."
+                f"need {list(layout.layer_sizes)}. Set warm_start=False to start "
+                "afresh."
             )
 
-    def _params_to_continue(self, layout: ParameterLayout, dtype,
-                            signs: np.ndarray | None) -> np.ndarray:
+    def _params_to_continue(
+        self, layout: ParameterLayout, dtype, signs: np.ndarray | None
+    ) -> np.ndarray:
         weights = layout.pack(self.coefs_, self.intercepts_, dtype)
         return to_free(weights, signs, self.nonneg_method)
 
-    def _initial_params(self, layout: ParameterLayout, data: Data,
-                        threshold: np.ndarray, rng, dtype,
-                        signs: np.ndarray | None) -> np.ndarray:
+    def _initial_params(
+        self,
+        layout: ParameterLayout,
+        data: Data,
+        threshold: np.ndarray,
+        rng,
+        dtype,
+        signs: np.ndarray | None,
+    ) -> np.ndarray:
         """Fresh (free) parameters."""
         params = glorot_uniform_params(layout, self.activation, rng, dtype)
         if signs is not None:
             start_constrained(params, layout, signs, rng)
         if self._starts_at_target_mean():
             # in float64: float32 sums of large weights or targets overflow
-            mean = np.average(data.y.astype(np.float64), axis=0,
-                              weights=_float64(data.sample_weight))
+            mean = np.average(
+                data.y.astype(np.float64), axis=0, weights=_float64(data.sample_weight)
+            )
             mean_above = mean - threshold
-            start_at_target_mean(params, layout, self.output_activation, mean_above,
-                                 self._output_weight_scale(layout, signs))
+            start_at_target_mean(
+                params,
+                layout,
+                self.output_activation,
+                mean_above,
+                self._output_weight_scale(layout, signs),
+            )
         if signs is not None:
             if not WEIGHT_METHODS[self.nonneg_method].reparametrises:
                 # the output bias placed at the targets' mean can be below 0

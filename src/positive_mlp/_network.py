@@ -10,9 +10,9 @@ import contextlib
 import math
 import os
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator, Sequence
 
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the core calls)
@@ -27,6 +27,7 @@ from positive_mlp._options import (
     OUTPUT_TRANSFORMS,
     WEIGHT_METHODS,
 )
+
 
 @dataclass(frozen=True)
 class ParameterLayout:
@@ -46,8 +47,12 @@ class ParameterLayout:
     def n_params(self) -> int:
         return self.n_weights + sum(self.layer_sizes[1:])
 
-    def pack(self, coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray],
-             dtype: np.dtype) -> np.ndarray:
+    def pack(
+        self,
+        coefs: Sequence[np.ndarray],
+        intercepts: Sequence[np.ndarray],
+        dtype: np.dtype,
+    ) -> np.ndarray:
         """One contiguous vector holding ``coefs`` then ``intercepts``."""
         parts = [np.ravel(c) for c in coefs] + [np.ravel(b) for b in intercepts]
         return np.concatenate(parts).astype(dtype, copy=False)
@@ -56,10 +61,10 @@ class ParameterLayout:
         """Views of ``params`` shaped as ``coefs_`` and ``intercepts_``."""
         coefs, intercepts, start = [], [], 0
         for n_in, n_out in self.shapes:
-            coefs.append(params[start:start + n_in * n_out].reshape(n_in, n_out))
+            coefs.append(params[start : start + n_in * n_out].reshape(n_in, n_out))
             start += n_in * n_out
         for n_out in self.layer_sizes[1:]:
-            intercepts.append(params[start:start + n_out])
+            intercepts.append(params[start : start + n_out])
             start += n_out
         return coefs, intercepts
 
@@ -156,8 +161,10 @@ def available_cores() -> int:
 
 def _cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
     """CPUs allowed by the cgroup's quota, or None without one."""
-    candidates = [(f"{root}/cpu.max", None),
-                  (f"{root}/cpu/cpu.cfs_quota_us", f"{root}/cpu/cpu.cfs_period_us")]
+    candidates = [
+        (f"{root}/cpu.max", None),
+        (f"{root}/cpu/cpu.cfs_quota_us", f"{root}/cpu/cpu.cfs_period_us"),
+    ]
     for quota_file, period_file in candidates:
         try:
             with open(quota_file) as f:
@@ -181,12 +188,20 @@ def core_for(dtype: np.dtype):
     return _core.f32 if np.dtype(dtype) == np.float32 else _core.f64
 
 
-def build_network(layout: ParameterLayout, activation: str, output_activation: str,
-                  loss: str, threshold: np.ndarray, dtype: np.dtype, *,
-                  signs: np.ndarray | None = None, weight_method: str = "none",
-                  output_constraint: str | None = None,
-                  constraint_strength: float = 1.0,
-                  constraint_margin: np.ndarray | None = None):
+def build_network(
+    layout: ParameterLayout,
+    activation: str,
+    output_activation: str,
+    loss: str,
+    threshold: np.ndarray,
+    dtype: np.dtype,
+    *,
+    signs: np.ndarray | None = None,
+    weight_method: str = "none",
+    output_constraint: str | None = None,
+    constraint_strength: float = 1.0,
+    constraint_margin: np.ndarray | None = None,
+):
     """The C++ network for these settings, computing in ``dtype``.
 
     ``signs`` (one of -1, 0, +1 per packed parameter) and ``weight_method`` constrain
@@ -199,8 +214,11 @@ def build_network(layout: ParameterLayout, activation: str, output_activation: s
         activation=ACTIVATIONS[activation],
         output_transform=OUTPUT_TRANSFORMS[output_activation].core,
         loss=LOSSES[loss].core,
-        weight_method=(WEIGHT_METHODS[weight_method].core if signs is not None
-                       else _core.WeightMethod.none),
+        weight_method=(
+            WEIGHT_METHODS[weight_method].core
+            if signs is not None
+            else _core.WeightMethod.none
+        ),
         output_constraint=OUTPUT_CONSTRAINTS[output_constraint],
         constraint_strength=constraint_strength,
         constraint_margin=[] if constraint_margin is None else list(constraint_margin),
@@ -208,8 +226,12 @@ def build_network(layout: ParameterLayout, activation: str, output_activation: s
     return core_for(dtype).Network(spec, np.asarray(threshold, dtype=dtype), signs)
 
 
-def glorot_uniform_params(layout: ParameterLayout, activation: str,
-                          rng: np.random.RandomState, dtype: np.dtype) -> np.ndarray:
+def glorot_uniform_params(
+    layout: ParameterLayout,
+    activation: str,
+    rng: np.random.RandomState,
+    dtype: np.dtype,
+) -> np.ndarray:
     """Glorot-uniform weights and biases, drawn as scikit-learn's MLP draws them."""
     factor = 2.0 if activation == "logistic" else 6.0
     coefs, intercepts = [], []
@@ -225,9 +247,13 @@ def glorot_uniform_params(layout: ParameterLayout, activation: str,
 _MIN_START_ABOVE_THRESHOLD = 1e-6
 
 
-def start_at_target_mean(params: np.ndarray, layout: ParameterLayout,
-                         output_activation: str, mean_above_threshold: np.ndarray,
-                         output_weight_scale: float = 0.0) -> None:
+def start_at_target_mean(
+    params: np.ndarray,
+    layout: ParameterLayout,
+    output_activation: str,
+    mean_above_threshold: np.ndarray,
+    output_weight_scale: float = 0.0,
+) -> None:
     """Makes the initial network the constant model predicting the targets' mean.
 
     The output layer's weights start at 0 and its bias at ``g^-1(mean(y) - threshold)``:

@@ -31,12 +31,14 @@ class OutputTransform:
 
 
 OUTPUT_TRANSFORMS: dict[str, OutputTransform] = {
-    "softplus": OutputTransform(_core.OutputTransform.softplus, True, False,
-                                _inverse_softplus),
+    "softplus": OutputTransform(
+        _core.OutputTransform.softplus, True, False, _inverse_softplus
+    ),
     "exp": OutputTransform(_core.OutputTransform.exp, True, False, np.log),
     "relu": OutputTransform(_core.OutputTransform.relu, True, True, np.asarray),
-    "identity": OutputTransform(_core.OutputTransform.identity, False, False,
-                                np.asarray),
+    "identity": OutputTransform(
+        _core.OutputTransform.identity, False, False, np.asarray
+    ),
 }
 BOUNDED_TRANSFORMS = frozenset(n for n, g in OUTPUT_TRANSFORMS.items() if g.bounded)
 
@@ -58,15 +60,18 @@ class Loss:
             return
         bad = self.invalid(y)
         if np.any(bad):
-            raise ValueError(f"loss={name!r} requires {self.domain}; {int(np.sum(bad))} "
-                             f"value(s) are {self.outside}.")
+            raise ValueError(
+                f"loss={name!r} requires {self.domain}; {int(np.sum(bad))} "
+                f"value(s) are {self.outside}."
+            )
 
 
 LOSSES: dict[str, Loss] = {
     "squared_error": Loss(_core.Loss.squared_error, needs_positive_predictions=False),
     "poisson": Loss(_core.Loss.poisson, True, "y >= 0", "< 0", lambda y: y < 0),
-    "gamma": Loss(_core.Loss.gamma, True, "strictly positive y", "<= 0",
-                  lambda y: y <= 0),
+    "gamma": Loss(
+        _core.Loss.gamma, True, "strictly positive y", "<= 0", lambda y: y <= 0
+    ),
 }
 
 ACTIVATIONS: dict[str, _core.Activation] = {

@@ -36,8 +36,9 @@ class OptimizerState:
     @classmethod
     def fresh(cls, solver: str, n_params: int, dtype, learning_rate: float):
         n_second = n_params if solver == "adam" else 0
-        return cls(solver, np.zeros(n_params, dtype), np.zeros(n_second, dtype),
-                   learning_rate)
+        return cls(
+            solver, np.zeros(n_params, dtype), np.zeros(n_second, dtype), learning_rate
+        )
 
     def fits(self, solver: str, params: np.ndarray) -> bool:
         return self.solver == solver and self.first_moment.shape == params.shape
@@ -73,8 +74,10 @@ class Settings:
     def from_params(cls, params: dict) -> Settings:
         """From ``get_params()``."""
         names = [f.name for f in fields(cls) if f.name != "lagrangian"]
-        return cls(**{name: params[name] for name in names},
-                   lagrangian=params["output_constraint"] == "lagrangian")
+        return cls(
+            **{name: params[name] for name in names},
+            lagrangian=params["output_constraint"] == "lagrangian",
+        )
 
 
 @dataclass
@@ -149,10 +152,12 @@ def _epoch_options(settings: Settings, batch_size: int) -> _core.EpochOptions:
 
 
 def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
-    arrays = [data.X, data.y] + ([data.sample_weight] if data.sample_weight is not None
-                                 else [])
-    parts = train_test_split(*arrays, random_state=rng,
-                             test_size=settings.validation_fraction)
+    arrays = [data.X, data.y] + (
+        [data.sample_weight] if data.sample_weight is not None else []
+    )
+    parts = train_test_split(
+        *arrays, random_state=rng, test_size=settings.validation_fraction
+    )
     if parts[1].shape[0] < 2:
         raise ValueError(
             "The validation set is too small. Increase 'validation_fraction' or the "
@@ -163,8 +168,9 @@ def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
     return Data(*train), Data(*held_out)
 
 
-def validation_score(y: np.ndarray, pred: np.ndarray,
-                     sample_weight: np.ndarray | None) -> float:
+def validation_score(
+    y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None
+) -> float:
     """R2 of ``pred``, computed on each output divided by its largest |value|.
 
     R2 is scale-free per output; the division keeps its sums of squares finite for
@@ -175,13 +181,21 @@ def validation_score(y: np.ndarray, pred: np.ndarray,
     magnitude = np.maximum(np.max(np.abs(y), axis=0), np.max(np.abs(pred), axis=0))
     magnitude = np.where(magnitude > 0, magnitude, 1.0)
     with np.errstate(all="ignore"):  # targets nearly constant: a ratio can overflow
-        score = float(r2_score(y / magnitude, pred / magnitude,
-                               sample_weight=sample_weight))
+        score = float(
+            r2_score(y / magnitude, pred / magnitude, sample_weight=sample_weight)
+        )
     return score if np.isfinite(score) else -np.inf
 
 
-def _record_progress(settings: Settings, record: TrainingRecord, network, params,
-                     validation: Data | None, best: dict, n_threads: int) -> None:
+def _record_progress(
+    settings: Settings,
+    record: TrainingRecord,
+    network,
+    params,
+    validation: Data | None,
+    best: dict,
+    n_threads: int,
+) -> None:
     """Updates the no-improvement count from the training loss or validation score."""
     if validation is not None:
         pred = network.predict(params, validation.X, n_threads)
@@ -205,8 +219,9 @@ def _record_progress(settings: Settings, record: TrainingRecord, network, params
     record.best_loss = min(record.best_loss, loss)
 
 
-def _stop_or_slow_down(settings: Settings, state: OptimizerState,
-                       early_stopping: bool) -> bool:
+def _stop_or_slow_down(
+    settings: Settings, state: OptimizerState, early_stopping: bool
+) -> bool:
     """After n_iter_no_change epochs without progress: stop, or divide the rate by 5."""
     what = "Validation score" if early_stopping else "Training loss"
     message = (
@@ -224,15 +239,19 @@ def _stop_or_slow_down(settings: Settings, state: OptimizerState,
     return True
 
 
-def _end_of_epoch_learning_rate(settings: Settings, record: TrainingRecord,
-                                state: OptimizerState) -> None:
+def _end_of_epoch_learning_rate(
+    settings: Settings, record: TrainingRecord, state: OptimizerState
+) -> None:
     if settings.solver == "sgd" and settings.learning_rate == "invscaling":
-        state.learning_rate = settings.learning_rate_init / (record.t + 1) ** settings.power_t
+        state.learning_rate = (
+            settings.learning_rate_init / (record.t + 1) ** settings.power_t
+        )
 
 
 def _diverged(loss: float, reference_loss: float) -> bool:
-    return not np.isfinite(loss) or loss > _EXPLODING_LOSS_FACTOR * max(reference_loss,
-                                                                        1e-12)
+    return not np.isfinite(loss) or loss > _EXPLODING_LOSS_FACTOR * max(
+        reference_loss, 1e-12
+    )
 
 
 # Inputs or (scaled) targets beyond this magnitude are named in divergence messages
@@ -247,19 +266,28 @@ def _largest(a: np.ndarray) -> float:
 def _scale_advice(data: Data) -> tuple[str, bool]:
     """What to scale, and whether the data's magnitudes make scale the likely cause."""
     largest_x, largest_y = _largest(data.X), _largest(data.y)
-    advice = (f"Scale X (for example with StandardScaler in a Pipeline; its largest "
-              f"|value| is {largest_x:.3g}) and y (keep target_scaling on, the "
-              f"default; the network sees |y| up to {largest_y:.3g})")
+    advice = (
+        f"Scale X (for example with StandardScaler in a Pipeline; its largest "
+        f"|value| is {largest_x:.3g}) and y (keep target_scaling on, the "
+        f"default; the network sees |y| up to {largest_y:.3g})"
+    )
     return advice, max(largest_x, largest_y) > _LARGE_VALUE
 
 
-def _divergence_error(settings: Settings, record: TrainingRecord, loss: float,
-                      reference_loss: float,
-                      data: Data) -> TrainingDivergedError:
+def _divergence_error(
+    settings: Settings,
+    record: TrainingRecord,
+    loss: float,
+    reference_loss: float,
+    data: Data,
+) -> TrainingDivergedError:
     scale, scale_is_likely = _scale_advice(data)
     rate = f"lower learning_rate_init (now {settings.learning_rate_init})"
-    advice = (f"{scale}, then if needed {rate}." if scale_is_likely
-              else f"{rate[0].upper()}{rate[1:]}, or {scale[0].lower()}{scale[1:]}.")
+    advice = (
+        f"{scale}, then if needed {rate}."
+        if scale_is_likely
+        else f"{rate[0].upper()}{rate[1:]}, or {scale[0].lower()}{scale[1:]}."
+    )
     return TrainingDivergedError(
         f"Training diverged in epoch {record.n_iter + 1}: the loss went from "
         f"{reference_loss:.6g} at the start to {loss:.6g}, or the parameters left the "
@@ -268,8 +296,9 @@ def _divergence_error(settings: Settings, record: TrainingRecord, loss: float,
     )
 
 
-def _not_finite_at_start_error(reference_loss: float,
-                               data: Data) -> TrainingDivergedError:
+def _not_finite_at_start_error(
+    reference_loss: float, data: Data
+) -> TrainingDivergedError:
     return TrainingDivergedError(
         f"The loss is already {reference_loss} before the first update: the network's "
         "arithmetic overflows on these data at its starting weights, so no learning "
@@ -283,8 +312,11 @@ def _with_multipliers(settings: Settings, record: TrainingRecord, data: Data) ->
     if not settings.lagrangian:
         return data
     multipliers = record.multipliers
-    if multipliers is None or multipliers.shape != data.y.shape or (
-            multipliers.dtype != data.y.dtype):
+    if (
+        multipliers is None
+        or multipliers.shape != data.y.shape
+        or (multipliers.dtype != data.y.dtype)
+    ):
         multipliers = np.zeros_like(data.y)
     record.multipliers = multipliers
     return Data(data.X, data.y, data.sample_weight, multipliers)
@@ -295,15 +327,17 @@ def _with_multipliers(settings: Settings, record: TrainingRecord, data: Data) ->
 _NOTHING_LEARNED_SHARE = 0.99
 
 
-def _warn_if_nothing_learned(settings: Settings, record: TrainingRecord,
-                            reference_loss: float) -> None:
+def _warn_if_nothing_learned(
+    settings: Settings, record: TrainingRecord, reference_loss: float
+) -> None:
     if min(record.loss_curve) < _NOTHING_LEARNED_SHARE * reference_loss:
         return
     warnings.warn(
-        f"Training stopped after {record.n_iter} epochs with the loss still within 1% of "
+        f"Training stopped after {record.n_iter} epochs with the loss still within 1% "
+        "of "
         f"its starting value ({reference_loss:.6g}): the model has learned almost "
-        f"nothing. Raise learning_rate_init (now {settings.learning_rate_init}) or lower "
-        f"tol (now {settings.tol}).",
+        "nothing. Raise learning_rate_init (now "
+        f"{settings.learning_rate_init}) or lower tol (now {settings.tol}).",
         ConvergenceWarning,
     )
 
@@ -319,9 +353,17 @@ def sample_loss(network, params: np.ndarray, data: Data, alpha: float) -> float:
     return network.loss(params, data.X[rows], data.y[rows], weights, multipliers, alpha)
 
 
-def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: np.ndarray, data: Data,
-                   validation: Data | None, rng: np.random.RandomState,
-                   incremental: bool, n_threads: int = 1) -> None:
+def fit_stochastic(
+    settings: Settings,
+    record: TrainingRecord,
+    network,
+    params: np.ndarray,
+    data: Data,
+    validation: Data | None,
+    rng: np.random.RandomState,
+    incremental: bool,
+    n_threads: int = 1,
+) -> None:
     """Runs epochs of sgd or adam on ``params`` in place, as MLPRegressor does.
 
     ``validation`` is an explicit early-stopping set; with ``early_stopping`` and no
@@ -333,8 +375,9 @@ def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: 
     """
     state = record.optimizer_state
     if state is None or not state.fits(settings.solver, params):
-        state = OptimizerState.fresh(settings.solver, params.size, params.dtype,
-                                     settings.learning_rate_init)
+        state = OptimizerState.fresh(
+            settings.solver, params.size, params.dtype, settings.learning_rate_init
+        )
     record.optimizer_state = state
     early_stopping = settings.early_stopping and not incremental
     if early_stopping and validation is None:
@@ -344,8 +387,9 @@ def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: 
     data = _with_multipliers(settings, record, data)
     n_samples = data.X.shape[0]
     batch_size = resolve_batch_size(settings.batch_size, n_samples)
-    trainer = core_for(params.dtype).EpochTrainer(network, n_samples, batch_size,
-                                                  n_threads)
+    trainer = core_for(params.dtype).EpochTrainer(
+        network, n_samples, batch_size, n_threads
+    )
     options = _epoch_options(settings, batch_size)
     reference_loss = sample_loss(network, params, data, settings.alpha)
     if not np.isfinite(reference_loss):
@@ -362,10 +406,22 @@ def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: 
         for _ in range(1 if incremental else settings.max_iter):
             options.seed = int(rng.randint(np.iinfo(np.int32).max))
             options.optimizer.learning_rate = state.learning_rate
-            last_good = params.copy(), state.first_moment.copy(), state.second_moment.copy()
-            result = trainer.run_epoch(params, state.first_moment, state.second_moment,
-                                       state.step, data.X, data.y, data.sample_weight,
-                                       data.multipliers, options)
+            last_good = (
+                params.copy(),
+                state.first_moment.copy(),
+                state.second_moment.copy(),
+            )
+            result = trainer.run_epoch(
+                params,
+                state.first_moment,
+                state.second_moment,
+                state.step,
+                data.X,
+                data.y,
+                data.sample_weight,
+                data.multipliers,
+                options,
+            )
             finite = np.all(np.isfinite(params))
             if not finite or _diverged(result.loss, reference_loss):
                 restore_and_raise(result.loss)
@@ -376,10 +432,12 @@ def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: 
             record.loss_curve.append(result.loss)
             if settings.verbose:
                 print(f"Iteration {record.n_iter}, loss = {result.loss:.8f}")
-            _record_progress(settings, record, network, params, validation, best,
-                             n_threads)
+            _record_progress(
+                settings, record, network, params, validation, best, n_threads
+            )
             if data.multipliers is not None and (
-                    result.below_threshold > 0 or abs(result.constraint) > settings.tol):
+                result.below_threshold > 0 or abs(result.constraint) > settings.tol
+            ):
                 # infeasible, or multipliers still far from complementary slackness:
                 # the dual ascent is not done
                 record.no_improvement_count = 0
@@ -392,8 +450,9 @@ def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: 
         else:
             if not incremental:
                 warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({settings.max_iter}) reached "
-                    "and the optimization hasn't converged yet.",
+                    "Stochastic Optimizer: Maximum iterations "
+                    f"({settings.max_iter}) reached and the optimization hasn't "
+                    "converged yet.",
                     ConvergenceWarning,
                 )
     except KeyboardInterrupt:
@@ -408,9 +467,9 @@ def fit_stochastic(settings: Settings, record: TrainingRecord, network, params: 
         restore_and_raise(final_loss)
 
 
-def lbfgs_bounds(signs: np.ndarray | None,
-                 method: str) -> scipy.optimize.Bounds | None:
-    """Lower (upper) bound 0 on non-negative (non-positive) parameters, for projection."""
+def lbfgs_bounds(signs: np.ndarray | None, method: str) -> scipy.optimize.Bounds | None:
+    """Lower (upper) bound 0 on non-negative (non-positive) parameters, for
+    projection."""
     if signs is None or WEIGHT_METHODS[method].reparametrises:
         return None
     lower = np.where(signs > 0, 0.0, -np.inf)
@@ -424,8 +483,15 @@ def lbfgs_bounds(signs: np.ndarray | None,
 _MAX_LAGRANGIAN_ROUNDS = 30
 
 
-def fit_lbfgs(settings: Settings, record: TrainingRecord, network, params: np.ndarray, data: Data,
-              bounds: scipy.optimize.Bounds | None = None, n_threads: int = 1) -> None:
+def fit_lbfgs(
+    settings: Settings,
+    record: TrainingRecord,
+    network,
+    params: np.ndarray,
+    data: Data,
+    bounds: scipy.optimize.Bounds | None = None,
+    n_threads: int = 1,
+) -> None:
     """Minimises the full-data loss with scipy's L-BFGS-B, updating ``params`` in place.
 
     Loss and gradient come from the C++ core; ``bounds`` keeps projected parameters on
@@ -437,8 +503,9 @@ def fit_lbfgs(settings: Settings, record: TrainingRecord, network, params: np.nd
     rounds = _MAX_LAGRANGIAN_ROUNDS if data.multipliers is not None else 1
     record.n_iter = 0
     for _ in range(rounds):
-        if not _minimise_lbfgs(settings, record, network, params, data, bounds,
-                               n_threads):
+        if not _minimise_lbfgs(
+            settings, record, network, params, data, bounds, n_threads
+        ):
             return  # interrupted
         if data.multipliers is None:
             return
@@ -446,15 +513,29 @@ def fit_lbfgs(settings: Settings, record: TrainingRecord, network, params: np.nd
             return
 
 
-def _minimise_lbfgs(settings: Settings, record: TrainingRecord, network, params: np.ndarray, data: Data,
-                    bounds: scipy.optimize.Bounds | None, n_threads: int) -> bool:
+def _minimise_lbfgs(
+    settings: Settings,
+    record: TrainingRecord,
+    network,
+    params: np.ndarray,
+    data: Data,
+    bounds: scipy.optimize.Bounds | None,
+    n_threads: int,
+) -> bool:
     """One L-BFGS-B run from ``params``; False when Ctrl-C stopped it."""
     grad = np.empty_like(params)
 
     def loss_and_gradient(x: np.ndarray):
-        loss = network.loss_and_gradient(x.astype(params.dtype, copy=False), data.X,
-                                          data.y, data.sample_weight, data.multipliers,
-                                          settings.alpha, grad, n_threads)
+        loss = network.loss_and_gradient(
+            x.astype(params.dtype, copy=False),
+            data.X,
+            data.y,
+            data.sample_weight,
+            data.multipliers,
+            settings.alpha,
+            grad,
+            n_threads,
+        )
         return loss, grad.astype(np.float64)
 
     last_iterate = params.astype(np.float64)
@@ -464,13 +545,22 @@ def _minimise_lbfgs(settings: Settings, record: TrainingRecord, network, params:
         last_iterate = intermediate_result.x.copy()
         record.loss_curve.append(float(intermediate_result.fun))
         if settings.verbose:
-            print(f"Iteration {len(record.loss_curve)}, loss = {record.loss_curve[-1]:.8f}")
+            loss = record.loss_curve[-1]
+            print(f"Iteration {len(record.loss_curve)}, loss = {loss:.8f}")
 
     try:
         result = scipy.optimize.minimize(
-            loss_and_gradient, last_iterate, method="L-BFGS-B", jac=True,
-            bounds=bounds, callback=record_iteration,
-            options={"maxfun": settings.max_fun, "maxiter": settings.max_iter, "gtol": settings.tol},
+            loss_and_gradient,
+            last_iterate,
+            method="L-BFGS-B",
+            jac=True,
+            bounds=bounds,
+            callback=record_iteration,
+            options={
+                "maxfun": settings.max_fun,
+                "maxiter": settings.max_iter,
+                "gtol": settings.tol,
+            },
         )
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")

@@ -27,10 +27,14 @@ def threshold_per_output(output_threshold, n_outputs: int) -> np.ndarray:
 def _one_of(options) -> str:
     """'a', 'b' or 'c', in the tables' order."""
     quoted = [repr(name) for name in OUTPUT_TRANSFORMS if name in options]
-    return ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+    return (
+        ", ".join(quoted[:-1]) + " or " + quoted[-1] if len(quoted) > 1 else quoted[0]
+    )
 
 
-def check_loss_settings(loss: str, output_activation: str, threshold: np.ndarray) -> None:
+def check_loss_settings(
+    loss: str, output_activation: str, threshold: np.ndarray
+) -> None:
     """Rejects a loss that the output transform cannot keep finite."""
     if not LOSSES[loss].needs_positive_predictions:
         return
@@ -53,8 +57,9 @@ def check_loss_settings(loss: str, output_activation: str, threshold: np.ndarray
         )
 
 
-def check_targets(y: np.ndarray, loss: str, output_activation: str,
-                  threshold: np.ndarray) -> None:
+def check_targets(
+    y: np.ndarray, loss: str, output_activation: str, threshold: np.ndarray
+) -> None:
     """Rejects targets that the model cannot represent or the loss cannot score.
 
     ``y`` has shape (n_samples, n_outputs).
@@ -65,7 +70,8 @@ def check_targets(y: np.ndarray, loss: str, output_activation: str,
         if np.any(below):
             per_output = below.sum(axis=0).tolist()
             raise ValueError(
-                f"y has {int(below.sum())} value(s) below output_threshold (per output: "
+                f"y has {int(below.sum())} value(s) below output_threshold (per "
+                "output: "
                 f"{per_output}); with output_activation={output_activation!r} every "
                 "prediction is >= output_threshold, so the model cannot represent "
                 "them. Lower output_threshold or use output_activation='identity'."

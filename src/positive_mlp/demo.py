@@ -77,41 +77,51 @@ def load_concavity() -> tuple[np.ndarray, np.ndarray, str]:
     return X, y, description
 
 
-def evaluate(models: Mapping[str, BaseEstimator], X_train: np.ndarray,
-             X_test: np.ndarray, y_train: np.ndarray,
-             y_test: np.ndarray) -> list[Result]:
+def evaluate(
+    models: Mapping[str, BaseEstimator],
+    X_train: np.ndarray,
+    X_test: np.ndarray,
+    y_train: np.ndarray,
+    y_test: np.ndarray,
+) -> list[Result]:
     """Fits a copy of each model after a StandardScaler; scores it on the test rows."""
     results = []
     for name, model in models.items():
         pipeline = make_pipeline(StandardScaler(), clone(model)).fit(X_train, y_train)
         y_pred = pipeline.predict(X_test)
-        results.append(Result(
-            model=name,
-            r2=float(r2_score(y_test, y_pred)),
-            mae=float(mean_absolute_error(y_test, y_pred)),
-            n_below_zero=int(np.sum(y_pred < 0)),
-            n_test=len(y_pred),
-            lowest=float(np.min(y_pred)),
-        ))
+        results.append(
+            Result(
+                model=name,
+                r2=float(r2_score(y_test, y_pred)),
+                mae=float(mean_absolute_error(y_test, y_pred)),
+                n_below_zero=int(np.sum(y_pred < 0)),
+                n_test=len(y_pred),
+                lowest=float(np.min(y_pred)),
+            )
+        )
     return results
 
 
 def format_table(results: Sequence[Result]) -> str:
     """The results as an aligned text table, one row per model."""
     width = max(len("model"), *(len(r.model) for r in results))
-    lines = [f"{'model':<{width}}  {'test R2':>7}  {'MAE':>7}  {'below 0':>9}  "
-             f"{'lowest':>7}"]
+    lines = [
+        f"{'model':<{width}}  {'test R2':>7}  {'MAE':>7}  {'below 0':>9}  {'lowest':>7}"
+    ]
     for r in results:
         below = f"{r.n_below_zero}/{r.n_test}"
-        lines.append(f"{r.model:<{width}}  {r.r2:>7.3f}  {r.mae:>7.3f}  {below:>9}  "
-                     f"{r.lowest:>7.3f}")
+        lines.append(
+            f"{r.model:<{width}}  {r.r2:>7.3f}  {r.mae:>7.3f}  {below:>9}  "
+            f"{r.lowest:>7.3f}"
+        )
     return "\n".join(lines)
 
 
 def describe_settings(settings: Mapping[str, object], seed: int) -> str:
     """The shared settings as keyword arguments, e.g. ``solver='adam', ...``."""
-    return ", ".join(f"{key}={value!r}" for key, value in
-                     {**settings, "random_state": seed}.items())
+    return ", ".join(
+        f"{key}={value!r}" for key, value in {**settings, "random_state": seed}.items()
+    )
 
 
 def describe_own_defaults() -> str:
@@ -122,8 +132,11 @@ def describe_own_defaults() -> str:
     order += sorted(key for key in params if key not in theirs and key not in order)
     return textwrap.fill(
         "PositiveMLPRegressor's own parameters keep their defaults: "
-        + ", ".join(f"{key}={params[key]!r}" for key in order) + ".",
-        width=88, subsequent_indent="  ")
+        + ", ".join(f"{key}={params[key]!r}" for key in order)
+        + ".",
+        width=88,
+        subsequent_indent="  ",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -131,26 +144,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m positive_mlp.demo",
         description="Compare MLPRegressor and PositiveMLPRegressor on a data set "
-                    "bundled with scikit-learn.",
+        "bundled with scikit-learn.",
     )
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the train/test split and of both models "
-                             "(default: 0)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the train/test split and of both models (default: 0)",
+    )
     args = parser.parse_args(argv)
 
     X, y, description = load_concavity()
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25,
-                                                        random_state=args.seed)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.25, random_state=args.seed
+    )
     models = {
         "MLPRegressor": MLPRegressor(random_state=args.seed, **SETTINGS),
-        "PositiveMLPRegressor": PositiveMLPRegressor(random_state=args.seed,
-                                                     **SETTINGS),
+        "PositiveMLPRegressor": PositiveMLPRegressor(
+            random_state=args.seed, **SETTINGS
+        ),
     }
     results = evaluate(models, X_train, X_test, y_train, y_test)
 
     print(description)
-    print(f"Split: {len(y_train)} training / {len(y_test)} test rows "
-          f"(seed {args.seed}).")
+    print(
+        f"Split: {len(y_train)} training / {len(y_test)} test rows (seed {args.seed})."
+    )
     print(f"Both models: {describe_settings(SETTINGS, args.seed)}.")
     print(describe_own_defaults())
     print()
