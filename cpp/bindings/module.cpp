@@ -125,8 +125,8 @@ double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const 
     const std::int64_t n_params = net.layout().n_params();
     Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
                     optional_weights(sample_weight, X.shape(0))};
-    const T* m = optional_matrix(multipliers, X.shape(0), net.layout().n_outputs(),
-                                 "multipliers");
+    const T* m =
+        optional_matrix(multipliers, X.shape(0), net.layout().n_outputs(), "multipliers");
     const T* p = vector_view(params, n_params, "params");
     T* g = mutable_vector(grad, n_params, "grad");
     py::gil_scoped_release release;
@@ -140,8 +140,8 @@ double loss(const Network<T>& net, const InArray<T>& params, const InArray<T>& X
             std::optional<InOutArray<T>> multipliers, double alpha, int n_threads) {
     Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
                     optional_weights(sample_weight, X.shape(0))};
-    const T* m = optional_matrix(multipliers, X.shape(0), net.layout().n_outputs(),
-                                 "multipliers");
+    const T* m =
+        optional_matrix(multipliers, X.shape(0), net.layout().n_outputs(), "multipliers");
     const T* p = vector_view(params, net.layout().n_params(), "params");
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
@@ -149,8 +149,9 @@ double loss(const Network<T>& net, const InArray<T>& params, const InArray<T>& X
 }
 
 template <class T>
-std::int64_t update_multipliers(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
-                        std::optional<InOutArray<T>> multipliers, int n_threads) {
+std::int64_t update_multipliers(const Network<T>& net, const InArray<T>& params,
+                                const InArray<T>& X, std::optional<InOutArray<T>> multipliers,
+                                int n_threads) {
     ConstMatrix<T> x = matrix_view(X, "X");
     T* m = optional_matrix(multipliers, x.rows, net.layout().n_outputs(), "multipliers");
     if (!m) throw std::invalid_argument("multipliers are required");
@@ -195,18 +196,14 @@ void bind_precision(py::module_& m) {
     py::class_<Network<T>>(m, "Network", "A dense network with a bounded output transform.")
         .def(py::init(&make_network<T>), py::arg("spec"), py::arg("threshold"),
              py::arg("signs") = py::none())
-        .def_property_readonly("n_params",
-                               [](const Network<T>& n) { return n.layout().n_params(); })
-        .def("predict", &predict<T>, py::arg("params"), py::arg("X"),
-             py::arg("n_threads") = 1)
+        .def("predict", &predict<T>, py::arg("params"), py::arg("X"), py::arg("n_threads") = 1)
         .def("effective_params", &effective_params<T>, py::arg("params"))
         .def("loss", &loss<T>, py::arg("params"), py::arg("X"), py::arg("y"),
              py::arg("sample_weight"), py::arg("multipliers").noconvert(), py::arg("alpha"),
              py::arg("n_threads") = 1)
-        .def("loss_and_gradient", &loss_and_gradient<T>, py::arg("params"),
-             py::arg("X"), py::arg("y"), py::arg("sample_weight"),
-             py::arg("multipliers").noconvert(), py::arg("alpha"),
-             py::arg("grad").noconvert(), py::arg("n_threads") = 1)
+        .def("loss_and_gradient", &loss_and_gradient<T>, py::arg("params"), py::arg("X"),
+             py::arg("y"), py::arg("sample_weight"), py::arg("multipliers").noconvert(),
+             py::arg("alpha"), py::arg("grad").noconvert(), py::arg("n_threads") = 1)
         .def("update_multipliers", &update_multipliers<T>, py::arg("params"), py::arg("X"),
              py::arg("multipliers").noconvert(), py::arg("n_threads") = 1);
 
@@ -262,15 +259,14 @@ PYBIND11_MODULE(_core, m) {
         .def(py::init([](std::vector<std::int64_t> sizes, Activation a, OutputTransform g,
                          Loss loss, WeightMethod method, OutputConstraint constraint,
                          double strength, std::vector<double> margin) {
-                 return NetworkSpec{std::move(sizes), a,          g,      loss, method,
-                                    constraint,       strength, std::move(margin)};
+                 return NetworkSpec{std::move(sizes), a,          g,        loss,
+                                    method,           constraint, strength, std::move(margin)};
              }),
              py::arg("layer_sizes"), py::arg("activation"), py::arg("output_transform"),
              py::arg("loss"), py::arg("weight_method") = WeightMethod::none,
              py::arg("output_constraint") = OutputConstraint::none,
              py::arg("constraint_strength") = 1.0,
-             py::arg("constraint_margin") = std::vector<double>{})
-        .def_readonly("layer_sizes", &NetworkSpec::layer_sizes);
+             py::arg("constraint_margin") = std::vector<double>{});
 
     py::class_<OptimizerOptions>(m, "OptimizerOptions")
         .def(py::init<>())

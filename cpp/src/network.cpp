@@ -187,12 +187,12 @@ LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weigh
         for (std::int64_t j = 0; j < k; ++j) {
             const T p = pred[i * k + j], z = ws.output_z[i * k + j];
             const auto term = output_constraint_term(
-                spec_.output_constraint, spec_.constraint_strength, constraint_threshold_[j], p,
-                multipliers ? multipliers[i * k + j] : T(0));
+                spec_.output_constraint, spec_.constraint_strength, constraint_threshold_[j],
+                p, multipliers ? multipliers[i * k + j] : T(0));
             row_loss += element_loss(spec_.loss, y[j], p);
             row_constraint += term.value;
-            const T dloss = element_loss_derivative(spec_.loss, y[j], p) +
-                            static_cast<T>(term.derivative);
+            const T dloss =
+                element_loss_derivative(spec_.loss, y[j], p) + static_cast<T>(term.derivative);
             delta[i * k + j] = w * dloss * transform_derivative(spec_.output_transform, z);
         }
         sums.loss += static_cast<double>(w) * row_loss;
@@ -224,7 +224,8 @@ LossSums Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatri
         T* d_prev = ws.deltas[l].data();
         gemm<T>(blas_, Trans::no, Trans::yes, rows, n_in, n_out, T(1), d, n_out,
                 params + layout_.weight_offset(l), n_out, T(0), d_prev, n_in);
-        multiply_by_derivative(spec_.activation, ws.activations[l].data(), d_prev, rows * n_in);
+        multiply_by_derivative(spec_.activation, ws.activations[l].data(), d_prev,
+                               rows * n_in);
     }
     return sums;
 }
@@ -285,7 +286,8 @@ template <class T>
 std::vector<Workspace<T>> Network<T>::chunk_workspaces(std::int64_t n, int threads,
                                                        Passes passes) const {
     std::vector<Workspace<T>> ws;
-    for (int t = 0; t < threads; ++t) ws.emplace_back(layout_, std::min(n, kChunkRows), passes);
+    for (int t = 0; t < threads; ++t)
+        ws.emplace_back(layout_, std::min(n, kChunkRows), passes);
     return ws;
 }
 
@@ -311,8 +313,8 @@ double Network<T>::objective(const T* params, const Dataset<T>& data, const T* m
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
     const double weight_sum = total_weight(data);
     const int threads = threads_for(n, n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(
-        n, threads, grad ? Passes::forward_and_backward : Passes::forward);
+    std::vector<Workspace<T>> ws =
+        chunk_workspaces(n, threads, grad ? Passes::forward_and_backward : Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     // Thread 0 accumulates into grad, the others into their own buffers.
     std::vector<std::vector<T>> other_grads(grad ? threads - 1 : 0,
@@ -328,8 +330,8 @@ double Network<T>::objective(const T* params, const Dataset<T>& data, const T* m
             return;
         }
         T* g = t == 0 ? grad : other_grads[t - 1].data();
-        sums[t] += backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m, ws[t], g,
-                            started[t]);
+        sums[t] +=
+            backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m, ws[t], g, started[t]);
         started[t] = true;
     });
     for (int t = 1; t < threads; ++t) sums[0] += sums[t];
@@ -352,8 +354,8 @@ double Network<T>::total_weight(const Dataset<T>& data) const {
 }
 
 template <class T>
-void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out,
-                         InterruptCheck& interrupt, int n_threads) const {
+void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out, InterruptCheck& interrupt,
+                         int n_threads) const {
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, n_threads);
@@ -366,8 +368,9 @@ void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out,
         for (std::int64_t i = 0; i < rows; ++i) {
             const T* z = ws[t].output_z.data() + i * k;
             const bool finite = std::all_of(z, z + k, is_finite<T>) &&
-                                std::all_of(pred + i * k, pred + (i + 1) * k, is_finite<T>);
-            if (!finite) predict_row_extended(weights, X.row(start + i), out + (start + i) * k);
+                std::all_of(pred + i * k, pred + (i + 1) * k, is_finite<T>);
+            if (!finite)
+                predict_row_extended(weights, X.row(start + i), out + (start + i) * k);
         }
     });
 }
@@ -396,9 +399,8 @@ void Network<T>::predict_row_extended(const T* weights, const T* x, T* pred) con
 }
 
 template <class T>
-std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X,
-                                            T* multipliers, InterruptCheck& interrupt,
-                                            int n_threads) const {
+std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X, T* multipliers,
+                                            InterruptCheck& interrupt, int n_threads) const {
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, n_threads);

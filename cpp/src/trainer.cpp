@@ -31,7 +31,8 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
                               std::int64_t batch_size, int n_threads)
     : network_(network),
       n_samples_(n_samples),
-      batch_size_(std::clamp<std::int64_t>(batch_size, 1, std::max<std::int64_t>(n_samples, 1))),
+      batch_size_(
+          std::clamp<std::int64_t>(batch_size, 1, std::max<std::int64_t>(n_samples, 1))),
       max_threads_(n_threads),
       order_(std::max<std::int64_t>(n_samples, 0)) {
     require(n_samples >= 1, "the data set has no rows");
@@ -101,8 +102,7 @@ typename EpochTrainer<T>::Rows EpochTrainer<T>::gather_rows(Shard& shard,
     return Rows{ConstMatrix<T>{gather(data.X.data, data.X.cols, shard.x), rows, data.X.cols},
                 ConstMatrix<T>{gather(data.Y.data, data.Y.cols, shard.y), rows, data.Y.cols},
                 data.sample_weight ? gather(data.sample_weight, 1, shard.weights) : nullptr,
-                batch.multipliers ? gather(batch.multipliers, k, shard.multipliers)
-                                  : nullptr};
+                batch.multipliers ? gather(batch.multipliers, k, shard.multipliers) : nullptr};
 }
 
 template <class T>
@@ -211,9 +211,9 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
                 }
             });
         });
-        const UpdateTask update{params, weights, state,
-                                begin_update<T>(options.optimizer, state), weight_sum,
-                                options.alpha};
+        const UpdateTask update{params,     weights,
+                                state,      begin_update<T>(options.optimizer, state),
+                                weight_sum, options.alpha};
         pool_->run(n_shards, [&](int t) {
             const auto [begin, end] = split_blocks(n_params, n_shards, t, block);
             shards_[t].squared_weights = update_parameters(update, n_shards, begin, end);
@@ -225,7 +225,8 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
             below_threshold += shards_[t].below_threshold;
             squared_weights += shards_[t].squared_weights;
         }
-        const LossSums batch_loss = mean_loss(sums, squared_weights, weight_sum, options.alpha);
+        const LossSums batch_loss =
+            mean_loss(sums, squared_weights, weight_sum, options.alpha);
         loss_total += batch_loss.loss * static_cast<double>(rows);
         constraint_total += batch_loss.constraint * static_cast<double>(rows);
     }

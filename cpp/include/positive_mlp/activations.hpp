@@ -59,8 +59,7 @@ void add_bias_and_activate(Activation activation, T* z, const T* bias, std::int6
 template <class T>
 void multiply_by_derivative(Activation activation, const T* a, T* delta, std::int64_t n) {
     switch (activation) {
-        case Activation::identity:
-            return;
+        case Activation::identity: return;
         case Activation::logistic:
             for (std::int64_t i = 0; i < n; ++i) delta[i] *= a[i] * (T(1) - a[i]);
             return;

@@ -19,8 +19,8 @@ template <class T>
 using FortranGemv = void (*)(char* trans, int* m, int* n, T* alpha, T* a, int* lda, T* x,
                              int* incx, T* beta, T* y, int* incy);
 template <class T>
-using FortranGer = void (*)(int* m, int* n, T* alpha, T* x, int* incx, T* y, int* incy,
-                            T* a, int* lda);
+using FortranGer = void (*)(int* m, int* n, T* alpha, T* x, int* incx, T* y, int* incy, T* a,
+                            int* lda);
 
 // The BLAS routines the core calls. gemv and ger are optional: without them, products
 // with a dimension of 1 go through gemm too.
@@ -34,18 +34,24 @@ struct Blas {
 
     template <class T>
     FortranGemm<T> gemm() const {
-        if constexpr (std::is_same_v<T, double>) return dgemm;
-        else return sgemm;
+        if constexpr (std::is_same_v<T, double>)
+            return dgemm;
+        else
+            return sgemm;
     }
     template <class T>
     FortranGemv<T> gemv() const {
-        if constexpr (std::is_same_v<T, double>) return dgemv;
-        else return sgemv;
+        if constexpr (std::is_same_v<T, double>)
+            return dgemv;
+        else
+            return sgemv;
     }
     template <class T>
     FortranGer<T> ger() const {
-        if constexpr (std::is_same_v<T, double>) return dger;
-        else return sger;
+        if constexpr (std::is_same_v<T, double>)
+            return dger;
+        else
+            return sger;
     }
 };
 

@@ -118,8 +118,7 @@ inline OutputConstraintTerm output_constraint_term(OutputConstraint kind, double
                                                    T threshold, T p, T multiplier) {
     const double c = static_cast<double>(threshold) - static_cast<double>(p);
     switch (kind) {
-        case OutputConstraint::none:
-            return {0.0, 0.0};
+        case OutputConstraint::none: return {0.0, 0.0};
         case OutputConstraint::penalty: {
             const double r = std::max(c, 0.0);
             return {strength * r * r, -2.0 * strength * r};

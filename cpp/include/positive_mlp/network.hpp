@@ -123,8 +123,8 @@ public:
     // written (accumulate=false) or added (accumulate=true) to `grad`; returns the two
     // weighted sums. `multipliers` (rows x n_outputs) is needed for 'lagrangian'.
     LossSums backward(const T* weights, ConstMatrix<T> inputs, ConstMatrix<T> targets,
-                    const T* sample_weight, const T* multipliers, Workspace<T>& ws, T* grad,
-                    bool accumulate) const;
+                      const T* sample_weight, const T* multipliers, Workspace<T>& ws, T* grad,
+                      bool accumulate) const;
 
     // Turns sums into the mean loss and its gradient with respect to the free
     // parameters, adding the L2 penalty alpha / (2 * weight_sum) * ||W||^2 on the
@@ -137,8 +137,7 @@ public:
     double finalize_range(const T* params, const T* weights, double weight_sum, double alpha,
                           T* grad, std::int64_t begin, std::int64_t end) const;
 
-    // Keeps projected parameters on their half-lines (after every update).
-    void project(T* params) const { project(params, 0, layout_.n_params()); }
+    // Keeps projected parameters [begin, end) on their half-lines (after every update).
     void project(T* params, std::int64_t begin, std::int64_t end) const {
         constraints_.project(params, begin, end);
     }

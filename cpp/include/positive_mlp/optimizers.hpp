@@ -86,10 +86,4 @@ void update_range(const UpdateStep<T>& u, T* __restrict params, const T* __restr
     }
 }
 
-template <class T>
-void optimizer_update(const OptimizerOptions& o, T* params, const T* grad,
-                      OptimizerState<T>& s, std::int64_t n) {
-    update_range(begin_update(o, s), params, grad, s, 0, n);
-}
-
 }  // namespace pmlp

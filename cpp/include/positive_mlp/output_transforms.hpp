@@ -42,8 +42,7 @@ inline T transform_derivative(OutputTransform g, T z) {
         case OutputTransform::identity: return T(1);
         case OutputTransform::relu: return z > T(0) ? T(1) : T(0);
         case OutputTransform::softplus: return logistic(z);
-        case OutputTransform::exp:
-            return z <= max_exp_argument<T>() ? std::exp(z) : T(0);
+        case OutputTransform::exp: return z <= max_exp_argument<T>() ? std::exp(z) : T(0);
     }
     return T(1);
 }

@@ -60,8 +60,8 @@ public:
     // as they were after the last complete batch (the multipliers of the interrupted
     // batch's finished chunks have taken their ascent step).
     EpochResult run_epoch(T* params, std::int64_t n_params, OptimizerState<T> state,
-                          const Dataset<T>& data, T* multipliers,
-                          const EpochOptions& options, InterruptCheck& interrupt);
+                          const Dataset<T>& data, T* multipliers, const EpochOptions& options,
+                          InterruptCheck& interrupt);
 
 private:
     // Threads worth using on a batch of `rows` rows.
