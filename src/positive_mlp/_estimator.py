@@ -43,6 +43,13 @@ from positive_mlp._options import (
     WEIGHT_METHODS,
     names,
 )
+from positive_mlp._scaling import (
+    float64,
+    in_user_units,
+    saturated_scaled,
+    target_scale,
+    to_scaled,
+)
 from positive_mlp._solvers import (
     Data,
     Settings,
@@ -75,10 +82,6 @@ def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
     )
 
 
-def _float64(a: np.ndarray | None) -> np.ndarray | None:
-    return None if a is None else a.astype(np.float64, copy=False)
-
-
 def _drop_zero_weights(data: Data) -> Data:
     """Rows of zero weight contribute nothing; dropping them makes that exact, even for
     mini-batches (which they would otherwise pad)."""
@@ -88,65 +91,6 @@ def _drop_zero_weights(data: Data) -> Data:
     if keep.all():
         return data
     return Data(data.X[keep], data.y[keep], data.sample_weight[keep])
-
-
-def _scaled(values: np.ndarray, scale: np.ndarray, dtype, what: str) -> np.ndarray:
-    """``values / scale`` in ``dtype``; a ValueError when it leaves the dtype's finite
-    range (a threshold far from tiny targets, divided by their small scale)."""
-    with np.errstate(over="ignore"):
-        values = values / scale
-    largest = np.finfo(dtype).max
-    if np.all(np.abs(values) <= largest):
-        return values.astype(dtype, copy=False)
-    raise ValueError(
-        f"{what} reaches {np.max(np.abs(values)):.3g}, beyond the largest "
-        f"{np.dtype(dtype)} ({largest:.3g}): output_threshold is too far from the "
-        "targets for their scale. Move output_threshold closer to the targets, or fit "
-        "float64 data."
-    )
-
-
-def _scale_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
-    """Per output: the weighted std of y, or mean or RMS of |y - threshold|.
-
-    Computed on y and the threshold divided by the larger of max|y| and |threshold|,
-    so that no difference or square overflows (targets near 1e200, or tiny targets
-    far from their threshold); the result is kept within float64's finite range.
-    """
-    magnitude = np.maximum(np.max(np.abs(data.y), axis=0), np.abs(threshold))
-    magnitude = np.where(magnitude > 0, magnitude, 1.0).astype(np.float64)
-    y, threshold = data.y / magnitude, threshold / magnitude
-    unit = _unit_statistic(kind, Data(data.X, y, data.sample_weight), threshold)
-    with np.errstate(over="ignore"):
-        return np.minimum(magnitude * unit, np.finfo(np.float64).max)
-
-
-def _unit_statistic(kind: str, data: Data, threshold: np.ndarray) -> np.ndarray:
-    y = data.y.astype(np.float64)
-    if kind == "std":
-        mean = np.average(y, axis=0, weights=_float64(data.sample_weight))
-        deviation, power = y - mean, 2
-    else:
-        deviation, power = y - threshold, 2 if kind == "rms" else 1
-    average = np.average(
-        np.abs(deviation) ** power, axis=0, weights=_float64(data.sample_weight)
-    )
-    return np.sqrt(average) if power == 2 else average
-
-
-def _in_user_units(
-    raw: np.ndarray, threshold: np.ndarray, scale: np.ndarray, bounded: bool
-) -> np.ndarray:
-    """threshold + scale * raw, in raw's dtype, never rounded below the threshold."""
-    with np.errstate(over="ignore"):
-        exact = threshold + scale * raw.astype(np.float64, copy=False)
-    # Saturate rather than overflow: the largest finite value of the dtype, never inf.
-    largest = np.finfo(raw.dtype).max
-    y_pred = np.clip(exact, -largest, largest).astype(raw.dtype, copy=False)
-    if bounded and y_pred.dtype != np.float64:
-        under = y_pred < threshold  # rounding to float32 went below: one step up
-        y_pred[under] = np.nextafter(y_pred[under], np.inf)
-    return y_pred
 
 
 def _violation(pred: np.ndarray, threshold: np.ndarray) -> dict[str, float]:
@@ -714,10 +658,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if np.any(scale != 1.0):
             data = Data(
                 data.X,
-                _scaled(data.y, scale, X.dtype, "y / target_scale_"),
+                to_scaled(data.y, scale, X.dtype, "y / target_scale_"),
                 data.sample_weight,
             )
-        _scaled(threshold, scale, X.dtype, "output_threshold / target_scale_")  # checks
+        to_scaled(
+            threshold, scale, X.dtype, "output_threshold / target_scale_"
+        )  # checks
         threshold = threshold / scale  # kept in float64
         if validation is not None:
             validation = self._cast_validation(validation, X.shape[1], X.dtype, scale)
@@ -803,7 +749,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _target_scale(self, data: Data, threshold: np.ndarray) -> np.ndarray:
         """The per-output scales chosen by ``target_scaling``."""
-        n_outputs = data.y.shape[1]
         setting = self.target_scaling
         if isinstance(setting, str) and setting == "auto":
             plain = (
@@ -812,18 +757,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 and self.output_constraint is None
             )
             setting = None if plain else "std"
-        if setting is None:
-            return np.ones(n_outputs)
-        if isinstance(setting, str):
-            statistic = _scale_statistic(setting, data, threshold)
-            return np.where(statistic > 0, statistic, 1.0)
-        scale = np.asarray(setting, dtype=np.float64)
-        if scale.shape != (n_outputs,) or not np.all(np.isfinite(scale) & (scale > 0)):
-            raise ValueError(
-                f"target_scaling as an array needs {n_outputs} finite value(s) > 0, "
-                f"got {scale.tolist()}."
-            )
-        return scale
+        return target_scale(setting, data, threshold)
 
     def _starts_at_target_mean(self) -> bool:
         """Bounded or constrained outputs start at the mean; a free linear output starts
@@ -849,7 +783,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if self.output_constraint != "lagrangian":
             return None
         squared = (data.y.astype(np.float64) - threshold) ** 2
-        rms = np.sqrt(np.average(squared, axis=0, weights=_float64(data.sample_weight)))
+        rms = np.sqrt(np.average(squared, axis=0, weights=float64(data.sample_weight)))
         return _LAGRANGIAN_MARGIN * rms
 
     def _parameter_signs(self, layout: ParameterLayout) -> np.ndarray | None:
@@ -901,14 +835,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"y_val has {y_val.shape[1]} output(s), y has {scale.size}."
             )
-        # Scales fitted on the training targets can be far smaller than these: the
-        # scaled values saturate (as predictions do) instead of reaching inf.
-        largest = np.finfo(np.float64).max
-        with np.errstate(over="ignore"):
-            scaled = np.clip(y_val.astype(np.float64) / scale, -largest, largest)
         return Data(
             np.ascontiguousarray(validation.X, dtype=dtype),
-            scaled,
+            saturated_scaled(y_val, scale),
             validation.sample_weight,
         )
 
@@ -950,7 +879,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         n_threads = self._thread_count()
         with single_threaded_blas():
             raw = network.predict(params, X, n_threads)
-        return _in_user_units(
+        return in_user_units(
             raw,
             self.output_threshold_,
             self.target_scale_,
@@ -1023,7 +952,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if self._starts_at_target_mean():
             # in float64: float32 sums of large weights or targets overflow
             mean = np.average(
-                data.y.astype(np.float64), axis=0, weights=_float64(data.sample_weight)
+                data.y.astype(np.float64), axis=0, weights=float64(data.sample_weight)
             )
             mean_above = mean - threshold
             start_at_target_mean(
