@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from positive_mlp import PositiveMLPRegressor, TrainingDivergedError
 from positive_mlp._constraints import parameter_signs
-from positive_mlp._network import ParameterLayout, build_network, glorot_uniform_params
+from positive_mlp._network import ParameterLayout, build_network
+from positive_mlp._start import glorot_uniform_params
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

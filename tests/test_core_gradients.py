@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from reference import forward, loss
 
-from positive_mlp._network import ParameterLayout, build_network, glorot_uniform_params
+from positive_mlp._network import ParameterLayout, build_network
+from positive_mlp._start import glorot_uniform_params
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 TRANSFORMS = ["identity", "relu", "softplus", "exp"]

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from positive_mlp import _core
-from positive_mlp._network import ParameterLayout, build_network, glorot_uniform_params
+from positive_mlp._network import ParameterLayout, build_network
+from positive_mlp._start import glorot_uniform_params
 
 
 def _setup(seed=0, n_samples=30):

@@ -12,7 +12,6 @@ from numbers import Integral
 import numpy as np
 
 from positive_mlp._network import ParameterLayout
-from positive_mlp._options import WEIGHT_METHODS
 
 
 def constrained_layers(nonneg_weights, n_layers: int) -> list[int]:
@@ -72,46 +71,3 @@ def parameter_signs(
         for later in coef_signs[1:]:
             later[:] = 1
     return signs
-
-
-def start_constrained(
-    params: np.ndarray,
-    layout: ParameterLayout,
-    signs: np.ndarray,
-    rng: np.random.RandomState,
-) -> None:
-    """Draws a start that satisfies the signs, in place.
-
-    A constrained weight of a layer with fan-in n starts at sign * U(0, 2 / n): the
-    weights of a unit then sum to about 1 in expectation, so each layer passes on the
-    scale of its inputs instead of multiplying it by the fan-in. Constrained biases
-    start at the absolute value of their Glorot draw.
-    """
-    coefs, intercepts = layout.unpack(params)
-    coef_signs, bias_signs = layout.unpack(signs)
-    for W, S, (n_in, _) in zip(coefs, coef_signs, layout.shapes):
-        mask = S != 0
-        W[mask] = S[mask] * rng.uniform(0.0, 2.0 / n_in, size=int(mask.sum()))
-    for b, S in zip(intercepts, bias_signs):
-        b[S != 0] = S[S != 0] * np.abs(b[S != 0])
-
-
-def project_onto_signs(params: np.ndarray, signs: np.ndarray) -> None:
-    """Clips constrained parameters onto their half-lines, in place."""
-    np.maximum(params, 0, out=params, where=signs > 0)
-    np.minimum(params, 0, out=params, where=signs < 0)
-
-
-def to_free(weights: np.ndarray, signs: np.ndarray | None, method: str) -> np.ndarray:
-    """The free parameters whose reparametrisation gives ``weights`` (a copy)."""
-    free = np.array(weights, copy=True)
-    if signs is None or not WEIGHT_METHODS[method].reparametrises:
-        return free
-    mask = signs != 0
-    magnitude = np.abs(weights[mask])
-    if method == "square":
-        free[mask] = np.sqrt(magnitude)
-    else:
-        tiny = np.finfo(weights.dtype).tiny
-        free[mask] = np.log(np.maximum(magnitude, tiny))
-    return free

@@ -20,18 +20,13 @@ from sklearn.utils.validation import (
 from positive_mlp._constraints import (
     constrained_layers,
     parameter_signs,
-    project_onto_signs,
-    start_constrained,
-    to_free,
 )
 from positive_mlp._network import (
     ParameterLayout,
     available_cores,
     blas_threads,
     build_network,
-    glorot_uniform_params,
     single_threaded_blas,
-    start_at_target_mean,
 )
 from positive_mlp._options import (
     ACTIVATIONS,
@@ -58,6 +53,7 @@ from positive_mlp._solvers import (
     fit_stochastic,
     lbfgs_bounds,
 )
+from positive_mlp._start import initial_params, to_free
 from positive_mlp._validation import (
     check_loss_settings,
     check_targets,
@@ -66,9 +62,6 @@ from positive_mlp._validation import (
 )
 
 _FLOAT_DTYPES = (np.float64, np.float32)
-# A reparametrised, constrained output layer starts at this share of its random draw
-# (close to the constant model, but away from the saddle at 0).
-_REPARAMETRISED_OUTPUT_START = 0.1
 # 'lagrangian' constrains predictions to threshold + this share of the targets' RMS
 # distance from the threshold (per output).
 _LAGRANGIAN_MARGIN = 1e-3
@@ -767,14 +760,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             or self.output_constraint is not None
         )
 
-    def _output_weight_scale(
-        self, layout: ParameterLayout, signs: np.ndarray | None
-    ) -> float:
-        if signs is None or not WEIGHT_METHODS[self.nonneg_method].reparametrises:
-            return 0.0
-        output_signs = layout.unpack(signs)[0][-1]
-        return _REPARAMETRISED_OUTPUT_START if np.any(output_signs) else 0.0
-
     def _constraint_margin(
         self, data: Data, threshold: np.ndarray
     ) -> np.ndarray | None:
@@ -946,25 +931,14 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         signs: np.ndarray | None,
     ) -> np.ndarray:
         """Fresh (free) parameters."""
-        params = glorot_uniform_params(layout, self.activation, rng, dtype)
-        if signs is not None:
-            start_constrained(params, layout, signs, rng)
-        if self._starts_at_target_mean():
-            # in float64: float32 sums of large weights or targets overflow
-            mean = np.average(
-                data.y.astype(np.float64), axis=0, weights=float64(data.sample_weight)
-            )
-            mean_above = mean - threshold
-            start_at_target_mean(
-                params,
-                layout,
-                self.output_activation,
-                mean_above,
-                self._output_weight_scale(layout, signs),
-            )
-        if signs is not None:
-            if not WEIGHT_METHODS[self.nonneg_method].reparametrises:
-                # the output bias placed at the targets' mean can be below 0
-                project_onto_signs(params, signs)
-            params = to_free(params, signs, self.nonneg_method)
-        return params
+        return initial_params(
+            layout,
+            self.activation,
+            self.output_activation if self._starts_at_target_mean() else None,
+            self.nonneg_method,
+            signs,
+            data,
+            threshold,
+            rng,
+            dtype,
+        )

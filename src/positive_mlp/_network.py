@@ -21,7 +21,6 @@ from threadpoolctl import ThreadpoolController
 from positive_mlp import _core
 from positive_mlp._options import (
     ACTIVATIONS,
-    BOUNDED_TRANSFORMS,
     LOSSES,
     OUTPUT_CONSTRAINTS,
     OUTPUT_TRANSFORMS,
@@ -224,49 +223,3 @@ def build_network(
         constraint_margin=[] if constraint_margin is None else list(constraint_margin),
     )
     return core_for(dtype).Network(spec, np.asarray(threshold, dtype=dtype), signs)
-
-
-def glorot_uniform_params(
-    layout: ParameterLayout,
-    activation: str,
-    rng: np.random.RandomState,
-    dtype: np.dtype,
-) -> np.ndarray:
-    """Glorot-uniform weights and biases, drawn as scikit-learn's MLP draws them."""
-    factor = 2.0 if activation == "logistic" else 6.0
-    coefs, intercepts = [], []
-    for n_in, n_out in layout.shapes:
-        bound = np.sqrt(factor / (n_in + n_out))
-        coefs.append(rng.uniform(-bound, bound, (n_in, n_out)))
-        intercepts.append(rng.uniform(-bound, bound, n_out))
-    return layout.pack(coefs, intercepts, dtype)
-
-
-# Smallest mean distance above the threshold used to place the output bias: targets
-# that all sit on their threshold still get a finite starting point.
-_MIN_START_ABOVE_THRESHOLD = 1e-6
-
-
-def start_at_target_mean(
-    params: np.ndarray,
-    layout: ParameterLayout,
-    output_activation: str,
-    mean_above_threshold: np.ndarray,
-    output_weight_scale: float = 0.0,
-) -> None:
-    """Makes the initial network the constant model predicting the targets' mean.
-
-    The output layer's weights start at 0 and its bias at ``g^-1(mean(y) - threshold)``:
-    training then starts where the targets are, however far from the threshold they
-    lie, and the first predictions carry no random offset (which 'exp' would turn into
-    a random factor). The hidden layers keep their Glorot-uniform start.
-    A reparametrised output layer cannot start at 0 (p^2 has no gradient there, exp(p)
-    never reaches it): ``output_weight_scale`` then shrinks its weights instead.
-    """
-    coefs, intercepts = layout.unpack(params)
-    coefs[-1][:] *= output_weight_scale
-    start = mean_above_threshold
-    if output_activation in BOUNDED_TRANSFORMS:
-        start = np.maximum(start, _MIN_START_ABOVE_THRESHOLD)
-    start = np.asarray(start, dtype=np.float64)
-    intercepts[-1][:] = OUTPUT_TRANSFORMS[output_activation].inverse(start)
