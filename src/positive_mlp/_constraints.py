@@ -1,4 +1,4 @@
-"""Which parameters are sign-constrained, how they start, and how they map to weights.
+"""Which parameters are sign-constrained (their starts are in ``_start``).
 
 Every parameter gets a sign: 0 (free), +1 (kept >= 0) or -1 (kept <= 0). The C++ core
 enforces the signs by projection or reparametrisation; this module builds them from

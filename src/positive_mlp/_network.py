@@ -1,4 +1,4 @@
-"""Parameter layout, initialisation and construction of the C++ network.
+"""Parameter layout, the C++ network's construction, and its BLAS and thread budget.
 
 Parameters travel as one packed vector: every layer's weights (row-major, shaped as
 ``coefs_``), then every layer's biases (as ``intercepts_``), the order the core uses.
