@@ -221,6 +221,7 @@ void bind_precision(py::module_& m) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "C++ core of positive-mlp: forward, backward, losses and the epoch loop.";
+    m.attr("chunk_rows") = kChunkRows;
 
     py::register_exception_translator([](std::exception_ptr p) {
         try {

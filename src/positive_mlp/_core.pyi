@@ -5,6 +5,8 @@ from types import ModuleType
 
 from numpy.typing import ArrayLike, NDArray
 
+chunk_rows: int  # rows per chunk of the full-data passes and of a training shard
+
 class Activation(Enum):
     identity = ...
     logistic = ...

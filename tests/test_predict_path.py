@@ -1,0 +1,75 @@
+"""predict's short path: the packed weights coefs_ are views of, and scikit-learn's
+validation skipped only where it would return X unchanged."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from positive_mlp import PositiveMLPRegressor
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 4))
+    return X, np.exp(0.5 * X[:, 0])
+
+
+def _fit(X, y, **params):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return PositiveMLPRegressor(
+            hidden_layer_sizes=(8,), max_iter=20, random_state=0, **params
+        ).fit(X, y)
+
+
+def test_predict_reads_coefs_changed_in_place_or_replaced(data):
+    X, y = data
+    reg = _fit(X, y)
+    before = reg.predict(X[:5])
+    reg.intercepts_[-1] += 1.0  # softplus output: every prediction rises
+    assert np.all(reg.predict(X[:5]) > before)
+    reg.intercepts_[-1] -= 1.0
+    np.testing.assert_array_equal(reg.predict(X[:5]), before)
+    reg.coefs_ = [np.zeros_like(c) for c in reg.coefs_]  # replaced, not views
+    constant = reg.predict(X[:5])
+    np.testing.assert_allclose(constant, constant[0])
+
+
+def test_pickled_models_predict_the_same_and_share_one_vector_again(data):
+    X, y = data
+    reg = _fit(X, y)
+    loaded = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(loaded.predict(X), reg.predict(X))
+    loaded.coefs_[0][:] = 0.0  # still read by predict after unpickling
+    assert not np.array_equal(loaded.predict(X), reg.predict(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_short_path_gives_what_validation_gives(data, dtype):
+    X, y = data
+    reg = _fit(X.astype(dtype), y)
+    for rows in (1, 10, 512, 513):
+        fast = reg.predict(np.ascontiguousarray(X[:rows], dtype=dtype))
+        slow = reg.predict(X[:rows].astype(dtype).tolist())  # a list: validated
+        np.testing.assert_array_equal(fast, slow)
+        assert fast.dtype == dtype
+
+
+def test_bad_input_still_gets_scikit_learns_errors(data):
+    X, y = data
+    reg = _fit(X, y)
+    bad = X[:2].copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        reg.predict(bad)
+    with pytest.raises(ValueError, match="X has 3 features, but PositiveMLPRegressor"):
+        reg.predict(X[:2, :3])
+    named = _fit(pd.DataFrame(X, columns=list("abcd")), y)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        named.predict(X[:1])
