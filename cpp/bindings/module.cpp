@@ -51,6 +51,60 @@ ConstMatrix<T> matrix_view(const InArray<T>& a, const char* name) {
     return ConstMatrix<T>{a.data(), a.shape(0), a.shape(1)};
 }
 
+template <class A>
+const A& one_dimensional(const A& a, const char* name) {
+    if (a.ndim() != 1) throw std::invalid_argument(std::string(name) + " must be 1-D");
+    return a;
+}
+
+// X as the core reads it: an array (converted to C-contiguous T), or a scipy.sparse CSR
+// matrix or array (values converted to T, column indices kept 32- or 64-bit, row
+// offsets 64-bit). Owns the converted arrays for as long as the view is used.
+template <class T>
+class InputArrays {
+public:
+    explicit InputArrays(const py::object& X) {
+        if (!py::hasattr(X, "indptr")) {
+            dense_ = X.cast<InArray<T>>();
+            view_ = Inputs<T>::from_dense(matrix_view(*dense_, "X"));
+            return;
+        }
+        if (X.attr("format").cast<std::string>() != "csr")
+            throw std::invalid_argument("sparse X must be in CSR format");
+        const auto shape = X.attr("shape").cast<std::pair<std::int64_t, std::int64_t>>();
+        values_ = one_dimensional(X.attr("data").cast<InArray<T>>(), "X.data");
+        indptr_ = one_dimensional(X.attr("indptr").cast<InArray<std::int64_t>>(), "X.indptr");
+        const py::array indices = X.attr("indices");
+        CsrMatrix<T> csr;
+        if (indices.dtype().kind() == 'i' && indices.dtype().itemsize() == 4) {
+            indices32_ = one_dimensional(indices.cast<InArray<std::int32_t>>(), "X.indices");
+            csr.indices32 = indices32_->data();
+        } else {
+            indices64_ = one_dimensional(indices.cast<InArray<std::int64_t>>(), "X.indices");
+            csr.indices64 = indices64_->data();
+        }
+        if (indptr_->shape(0) != shape.first + 1)
+            throw std::invalid_argument("X.indptr must have one entry per row, plus one");
+        if (indices.shape(0) != values_->shape(0))
+            throw std::invalid_argument("X.indices and X.data must have the same length");
+        csr.values = values_->data();
+        csr.indptr = indptr_->data();
+        csr.rows = shape.first;
+        csr.cols = shape.second;
+        csr.n_entries = values_->shape(0);
+        view_ = Inputs<T>::from_csr(csr);
+    }
+
+    const Inputs<T>& view() const { return view_; }
+    std::int64_t rows() const { return view_.rows; }
+
+private:
+    std::optional<InArray<T>> dense_, values_;
+    std::optional<InArray<std::int32_t>> indices32_;
+    std::optional<InArray<std::int64_t>> indices64_, indptr_;
+    Inputs<T> view_;
+};
+
 template <class T>
 const T* optional_weights(const std::optional<InArray<T>>& w, std::int64_t n_rows) {
     if (!w) return nullptr;
@@ -105,28 +159,29 @@ Network<T> make_network(const NetworkSpec& spec, const InArray<T>& threshold,
 }
 
 template <class T>
-py::array_t<T> predict(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
+py::array_t<T> predict(const Network<T>& net, const InArray<T>& params, const py::object& X,
                        int n_threads) {
-    ConstMatrix<T> x = matrix_view(X, "X");
+    const InputArrays<T> x(X);
     const T* p = vector_view(params, net.layout().n_params(), "params");
-    py::array_t<T> out({x.rows, net.layout().n_outputs()});
+    py::array_t<T> out({x.rows(), net.layout().n_outputs()});
     T* out_data = out.mutable_data();
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
-    net.predict(p, x, out_data, interrupt, n_threads);
+    net.predict(p, x.view(), out_data, interrupt, n_threads);
     return out;
 }
 
 template <class T>
-double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
-                         const InArray<T>& Y, const std::optional<InArray<T>>& sample_weight,
+double loss_and_gradient(const Network<T>& net, const InArray<T>& params,
+                         const py::object& X, const InArray<T>& Y,
+                         const std::optional<InArray<T>>& sample_weight,
                          std::optional<InOutArray<T>> multipliers, double alpha,
                          InOutArray<T>& grad, int n_threads) {
     const std::int64_t n_params = net.layout().n_params();
-    Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
-                    optional_weights(sample_weight, X.shape(0))};
+    const InputArrays<T> x(X);
+    Dataset<T> data{x.view(), matrix_view(Y, "y"), optional_weights(sample_weight, x.rows())};
     const T* m =
-        optional_matrix(multipliers, X.shape(0), net.layout().n_outputs(), "multipliers");
+        optional_matrix(multipliers, x.rows(), net.layout().n_outputs(), "multipliers");
     const T* p = vector_view(params, n_params, "params");
     T* g = mutable_vector(grad, n_params, "grad");
     py::gil_scoped_release release;
@@ -135,13 +190,13 @@ double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const 
 }
 
 template <class T>
-double loss(const Network<T>& net, const InArray<T>& params, const InArray<T>& X,
+double loss(const Network<T>& net, const InArray<T>& params, const py::object& X,
             const InArray<T>& Y, const std::optional<InArray<T>>& sample_weight,
             std::optional<InOutArray<T>> multipliers, double alpha, int n_threads) {
-    Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
-                    optional_weights(sample_weight, X.shape(0))};
+    const InputArrays<T> x(X);
+    Dataset<T> data{x.view(), matrix_view(Y, "y"), optional_weights(sample_weight, x.rows())};
     const T* m =
-        optional_matrix(multipliers, X.shape(0), net.layout().n_outputs(), "multipliers");
+        optional_matrix(multipliers, x.rows(), net.layout().n_outputs(), "multipliers");
     const T* p = vector_view(params, net.layout().n_params(), "params");
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
@@ -150,27 +205,27 @@ double loss(const Network<T>& net, const InArray<T>& params, const InArray<T>& X
 
 template <class T>
 std::int64_t update_multipliers(const Network<T>& net, const InArray<T>& params,
-                                const InArray<T>& X, std::optional<InOutArray<T>> multipliers,
-                                int n_threads) {
-    ConstMatrix<T> x = matrix_view(X, "X");
-    T* m = optional_matrix(multipliers, x.rows, net.layout().n_outputs(), "multipliers");
+                                const py::object& X,
+                                std::optional<InOutArray<T>> multipliers, int n_threads) {
+    const InputArrays<T> x(X);
+    T* m = optional_matrix(multipliers, x.rows(), net.layout().n_outputs(), "multipliers");
     if (!m) throw std::invalid_argument("multipliers are required");
     const T* p = vector_view(params, net.layout().n_params(), "params");
     py::gil_scoped_release release;
     InterruptCheck interrupt = python_interrupt_check();
-    return net.update_multipliers(p, x, m, interrupt, n_threads);
+    return net.update_multipliers(p, x.view(), m, interrupt, n_threads);
 }
 
 template <class T>
 EpochResult run_epoch(EpochTrainer<T>& trainer, InOutArray<T>& params,
                       InOutArray<T>& first_moment, InOutArray<T>& second_moment,
-                      std::int64_t step, const InArray<T>& X, const InArray<T>& Y,
+                      std::int64_t step, const py::object& X, const InArray<T>& Y,
                       const std::optional<InArray<T>>& sample_weight,
                       std::optional<InOutArray<T>> multipliers, const EpochOptions& options) {
     const std::int64_t n_params = trainer.network().layout().n_params();
-    Dataset<T> data{matrix_view(X, "X"), matrix_view(Y, "y"),
-                    optional_weights(sample_weight, X.shape(0))};
-    T* m = optional_matrix(multipliers, X.shape(0), trainer.network().layout().n_outputs(),
+    const InputArrays<T> x(X);
+    Dataset<T> data{x.view(), matrix_view(Y, "y"), optional_weights(sample_weight, x.rows())};
+    T* m = optional_matrix(multipliers, x.rows(), trainer.network().layout().n_outputs(),
                            "multipliers");
     T* p = mutable_vector(params, n_params, "params");
     OptimizerState<T> state{mutable_vector(first_moment, n_params, "first_moment"), nullptr,

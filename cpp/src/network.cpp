@@ -156,21 +156,23 @@ const T* Network<T>::effective_params(const T* params, Workspace<T>& ws) const {
 }
 
 template <class T>
-void Network<T>::forward(const T* params, ConstMatrix<T> inputs, Workspace<T>& ws) const {
+void Network<T>::forward(const T* params, const Inputs<T>& inputs, Workspace<T>& ws) const {
     const std::int64_t rows = inputs.rows, L = layout_.n_layers();
     check_capacity(ws.capacity, rows);
-    const T* a_prev = inputs.data;
-    std::int64_t lda = inputs.stride;
+    const T* a_prev = nullptr;
     for (std::int64_t l = 0; l < L; ++l) {
         const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
         const bool is_output = l == L - 1;
         T* z = is_output ? ws.output_z.data() : ws.activations[l + 1].data();
-        gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1), a_prev, lda,
-                params + layout_.weight_offset(l), n_out, T(0), z, n_out);
+        const T* w = params + layout_.weight_offset(l);
+        if (l == 0)
+            multiply_inputs(blas_, inputs, w, n_out, z);
+        else
+            gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1), a_prev, n_in, w,
+                    n_out, T(0), z, n_out);
         add_bias_and_activate(is_output ? Activation::identity : spec_.activation, z,
                               params + layout_.bias_offset(l), rows, n_out);
         a_prev = z;
-        lda = n_out;
     }
     const std::int64_t k = layout_.n_outputs();
     T* pred = ws.activations[L].data();
@@ -209,20 +211,23 @@ LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weigh
 }
 
 template <class T>
-LossSums Network<T>::backward(const T* params, ConstMatrix<T> inputs, ConstMatrix<T> targets,
-                              const T* sample_weight, const T* multipliers, Workspace<T>& ws,
-                              T* grad, bool accumulate) const {
+LossSums Network<T>::backward(const T* params, const Inputs<T>& inputs,
+                              ConstMatrix<T> targets, const T* sample_weight,
+                              const T* multipliers, Workspace<T>& ws, T* grad,
+                              bool accumulate) const {
     check_capacity(ws.capacity, inputs.rows);
     const LossSums sums = output_deltas(targets, sample_weight, multipliers, ws);
     const std::int64_t rows = inputs.rows, L = layout_.n_layers();
     const T beta = accumulate ? T(1) : T(0);
     for (std::int64_t l = L - 1; l >= 0; --l) {
         const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
-        const T* a_prev = l == 0 ? inputs.data : ws.activations[l].data();
-        const std::int64_t lda = l == 0 ? inputs.stride : n_in;
         const T* d = ws.deltas[l + 1].data();
-        gemm<T>(blas_, Trans::yes, Trans::no, n_in, n_out, rows, T(1), a_prev, lda, d, n_out,
-                beta, grad + layout_.weight_offset(l), n_out);
+        T* grad_w = grad + layout_.weight_offset(l);
+        if (l == 0)
+            multiply_inputs_transposed(blas_, inputs, d, n_out, grad_w, accumulate);
+        else
+            gemm<T>(blas_, Trans::yes, Trans::no, n_in, n_out, rows, T(1),
+                    ws.activations[l].data(), n_in, d, n_out, beta, grad_w, n_out);
         T* grad_bias = grad + layout_.bias_offset(l);
         if (!accumulate) std::fill(grad_bias, grad_bias + n_out, T(0));
         for (std::int64_t i = 0; i < rows; ++i)
@@ -361,15 +366,16 @@ double Network<T>::total_weight(const Dataset<T>& data) const {
 }
 
 template <class T>
-void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out, InterruptCheck& interrupt,
-                         int n_threads) const {
+void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
+                         InterruptCheck& interrupt, int n_threads) const {
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, layout_.n_params(), n_threads);
     std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws[t]);
+        const Inputs<T> chunk = X.slice(start, rows);
+        forward(weights, chunk, ws[t]);
         const T* pred = ws[t].activations.back().data();
         std::copy(pred, pred + rows * k, out + start * k);
         for (std::int64_t i = 0; i < rows; ++i) {
@@ -377,23 +383,34 @@ void Network<T>::predict(const T* params, ConstMatrix<T> X, T* out, InterruptChe
             const bool finite = std::all_of(z, z + k, is_finite<T>) &&
                 std::all_of(pred + i * k, pred + (i + 1) * k, is_finite<T>);
             if (!finite)
-                predict_row_extended(weights, X.row(start + i), out + (start + i) * k);
+                predict_row_extended(weights, chunk, i, out + (start + i) * k);
         }
     });
 }
 
 template <class T>
-void Network<T>::predict_row_extended(const T* weights, const T* x, T* pred) const {
+void Network<T>::predict_row_extended(const T* weights, const Inputs<T>& X, std::int64_t r,
+                                      T* pred) const {
     using Wide = long double;
-    std::vector<Wide> a(x, x + layout_.n_inputs()), next;
+    std::vector<Wide> a(layout_.n_inputs(), Wide(0)), next;
+    if (!X.sparse) {
+        std::copy_n(X.dense.row(r), layout_.n_inputs(), a.begin());
+    } else {
+        const CsrMatrix<T>& m = X.csr;
+        const std::int64_t i = X.csr_row(r);
+        for (std::int64_t e = m.indptr[i]; e < m.indptr[i + 1]; ++e)
+            a[m.column(e)] += m.values[e];
+    }
     const std::int64_t L = layout_.n_layers();
     for (std::int64_t l = 0; l < L; ++l) {
         const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
         const T* w = weights + layout_.weight_offset(l);
         const T* bias = weights + layout_.bias_offset(l);
         next.assign(bias, bias + n_out);
-        for (std::int64_t i = 0; i < n_in; ++i)
+        for (std::int64_t i = 0; i < n_in; ++i) {
+            if (a[i] == 0) continue;  // most of a sparse row
             for (std::int64_t j = 0; j < n_out; ++j) next[j] += a[i] * w[i * n_out + j];
+        }
         if (l < L - 1)
             for (Wide& v : next) v = activate(spec_.activation, v);
         a.swap(next);
@@ -406,8 +423,9 @@ void Network<T>::predict_row_extended(const T* weights, const T* x, T* pred) con
 }
 
 template <class T>
-std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X, T* multipliers,
-                                            InterruptCheck& interrupt, int n_threads) const {
+std::int64_t Network<T>::update_multipliers(const T* params, const Inputs<T>& X,
+                                            T* multipliers, InterruptCheck& interrupt,
+                                            int n_threads) const {
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, layout_.n_params(), n_threads);
@@ -415,7 +433,7 @@ std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X, T
     const T* weights = effective_params(params, ws[0]);
     std::vector<std::int64_t> below(threads, 0);
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        forward(weights, ConstMatrix<T>{X.row(start), rows, X.cols}, ws[t]);
+        forward(weights, X.slice(start, rows), ws[t]);
         below[t] += count_below_threshold(rows, ws[t]);
         ascend_multipliers(rows, ws[t], multipliers + start * k);
     });
@@ -423,13 +441,14 @@ std::int64_t Network<T>::update_multipliers(const T* params, ConstMatrix<T> X, T
 }
 
 template <class T>
-void Network<T>::check_inputs(ConstMatrix<T> X, std::int64_t n_params) const {
+void Network<T>::check_inputs(const Inputs<T>& X, std::int64_t n_params) const {
     require(n_params == layout_.n_params(),
             "expected " + std::to_string(layout_.n_params()) + " parameters, got " +
                 std::to_string(n_params));
     require(X.cols == layout_.n_inputs(),
             "X has " + std::to_string(X.cols) + " features, but the network expects " +
                 std::to_string(layout_.n_inputs()));
+    if (X.sparse) X.csr.check();
 }
 
 template <class T>

@@ -20,7 +20,6 @@ template <class T>
 EpochTrainer<T>::Shard::Shard(const Layout& layout, std::int64_t capacity_rows)
     : capacity(capacity_rows),
       workspace(layout, capacity_rows),
-      x(capacity_rows * layout.n_inputs()),
       y(capacity_rows * layout.n_outputs()),
       weights(capacity_rows),
       multipliers(capacity_rows * layout.n_outputs()),
@@ -99,8 +98,13 @@ typename EpochTrainer<T>::Rows EpochTrainer<T>::gather_rows(Shard& shard,
             std::copy_n(source + idx[i] * cols, cols, buffer.data() + i * cols);
         return buffer.data();
     };
-    return Rows{ConstMatrix<T>{gather(data.X.data, data.X.cols, shard.x), rows, data.X.cols},
-                ConstMatrix<T>{gather(data.Y.data, data.Y.cols, shard.y), rows, data.Y.cols},
+    Inputs<T> x = data.X.select(idx, rows);
+    if (!data.X.sparse) {
+        shard.x.resize(shard.capacity * data.X.cols);  // allocated at the first batch
+        x = Inputs<T>::from_dense(ConstMatrix<T>{
+            gather(data.X.dense.data, data.X.cols, shard.x), rows, data.X.cols});
+    }
+    return Rows{x, ConstMatrix<T>{gather(data.Y.data, data.Y.cols, shard.y), rows, data.Y.cols},
                 data.sample_weight ? gather(data.sample_weight, 1, shard.weights) : nullptr,
                 batch.multipliers ? gather(batch.multipliers, k, shard.multipliers) : nullptr};
 }

@@ -10,6 +10,7 @@
 
 #include "positive_mlp/blas.hpp"
 #include "positive_mlp/constraints.hpp"
+#include "positive_mlp/inputs.hpp"
 #include "positive_mlp/interrupt.hpp"
 #include "positive_mlp/types.hpp"
 
@@ -35,17 +36,17 @@ private:
     std::int64_t n_weights_ = 0, n_params_ = 0;
 };
 
-// Training data: X (n x n_inputs), Y (n x n_outputs), optional per-sample weights.
+// Training data: X (n x n_inputs, dense or CSR), Y (n x n_outputs), optional
+// per-sample weights.
 template <class T>
 struct Dataset {
-    ConstMatrix<T> X;
+    Inputs<T> X;
     ConstMatrix<T> Y;
     const T* sample_weight = nullptr;  // nullptr: every weight is 1
 
     // Rows [start, start + count), as views.
     Dataset rows(std::int64_t start, std::int64_t count) const {
-        return Dataset{ConstMatrix<T>{X.row(start), count, X.cols},
-                       ConstMatrix<T>{Y.row(start), count, Y.cols},
+        return Dataset{X.slice(start, count), ConstMatrix<T>{Y.row(start), count, Y.cols},
                        sample_weight ? sample_weight + start : nullptr};
     }
 };
@@ -116,13 +117,13 @@ public:
 
     // Predictions for `inputs` into ws.activations.back() (rows x n_outputs), with
     // the effective weights.
-    void forward(const T* weights, ConstMatrix<T> inputs, Workspace<T>& ws) const;
+    void forward(const T* weights, const Inputs<T>& inputs, Workspace<T>& ws) const;
 
     // After forward on the same rows: the unnormalised gradient (with respect to the
     // effective weights) of sum_i w_i sum_j [loss(y_ij, p_ij) + constraint term] is
     // written (accumulate=false) or added (accumulate=true) to `grad`; returns the two
     // weighted sums. `multipliers` (rows x n_outputs) is needed for 'lagrangian'.
-    LossSums backward(const T* weights, ConstMatrix<T> inputs, ConstMatrix<T> targets,
+    LossSums backward(const T* weights, const Inputs<T>& inputs, ConstMatrix<T> targets,
                       const T* sample_weight, const T* multipliers, Workspace<T>& ws, T* grad,
                       bool accumulate) const;
 
@@ -164,23 +165,25 @@ public:
     // around 1e300, or 1e30 in float32, times the weights) is computed again in long
     // double, whose wider exponent holds such products, and its predictions saturate
     // at T's largest finite value (or the threshold) with the sign the network gives.
-    void predict(const T* params, ConstMatrix<T> X, T* out, InterruptCheck& interrupt,
+    void predict(const T* params, const Inputs<T>& X, T* out, InterruptCheck& interrupt,
                  int n_threads = 1) const;
 
     // One ascent step for every multiplier (n x n_outputs) at the current parameters;
     // returns how many predictions were below their threshold.
-    std::int64_t update_multipliers(const T* params, ConstMatrix<T> X, T* multipliers,
+    std::int64_t update_multipliers(const T* params, const Inputs<T>& X, T* multipliers,
                                     InterruptCheck& interrupt, int n_threads = 1) const;
 
-    // Throws std::invalid_argument when the shapes do not fit this network.
-    void check_inputs(ConstMatrix<T> X, std::int64_t n_params) const;
+    // Throws std::invalid_argument when the shapes do not fit this network, or a CSR
+    // matrix's structure is malformed.
+    void check_inputs(const Inputs<T>& X, std::int64_t n_params) const;
     void check_dataset(const Dataset<T>& data, std::int64_t n_params,
                        const T* multipliers) const;
 
 private:
-    // One row's predictions computed in long double, into pred (n_outputs), saturated
-    // to T's finite range: for rows whose pass in T overflowed (see predict).
-    void predict_row_extended(const T* weights, const T* x, T* pred) const;
+    // Row r of X's predictions computed in long double, into pred (n_outputs),
+    // saturated to T's finite range: for rows whose pass in T overflowed (see predict).
+    void predict_row_extended(const T* weights, const Inputs<T>& X, std::int64_t r,
+                              T* pred) const;
     // loss_and_gradient (grad given) or loss (grad nullptr: forward passes only).
     double objective(const T* params, const Dataset<T>& data, const T* multipliers,
                      double alpha, T* grad, InterruptCheck& interrupt, int n_threads) const;

@@ -67,9 +67,11 @@ private:
     // Threads worth using on a batch of `rows` rows.
     int threads_for(std::int64_t rows) const;
 
-    // One thread's rows of a batch: views into the data, or into its gather buffers.
+    // One thread's rows of a batch: views into the data, or into its gather buffers
+    // (CSR inputs are never copied: shuffled rows are read through the order).
     struct Rows {
-        ConstMatrix<T> x, y;
+        Inputs<T> x;
+        ConstMatrix<T> y;
         const T* weights;
         T* multipliers;
     };
@@ -79,7 +81,7 @@ private:
         Shard(const Layout& layout, std::int64_t capacity);
         std::int64_t capacity;  // rows its buffers hold
         Workspace<T> workspace;
-        std::vector<T> x, y, weights, multipliers;  // gathered rows
+        std::vector<T> x, y, weights, multipliers;  // gathered rows (x: dense X only)
         std::vector<T> grad;
         LossSums sums;
         std::int64_t below_threshold = 0;
