@@ -27,6 +27,7 @@ from positive_mlp._network import (
     available_cores,
     blas_threads,
     build_network,
+    core_input,
     single_threaded_blas,
 )
 from positive_mlp._options import (
@@ -630,10 +631,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             X,
             y,
             reset=not (incremental and continuing),
+            accept_sparse="csr",
             dtype=_FLOAT_DTYPES,
             multi_output=True,
             y_numeric=True,
         )
+        X = core_input(X, X.dtype)
         y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
@@ -827,6 +830,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             X_val,
             y_val,
             reset=False,
+            accept_sparse="csr",
             dtype=_FLOAT_DTYPES,
             multi_output=True,
             y_numeric=True,
@@ -848,7 +852,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 f"y_val has {y_val.shape[1]} output(s), y has {scale.size}."
             )
         return Data(
-            np.ascontiguousarray(validation.X, dtype=dtype),
+            core_input(validation.X, dtype),
             saturated_scaled(y_val, scale),
             validation.sample_weight,
         )
@@ -886,12 +890,14 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
         if plain and np.isfinite(X).all():
             return X
-        return validate_data(self, X, reset=False, dtype=_FLOAT_DTYPES)
+        return validate_data(
+            self, X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES
+        )
 
     def _predict_validated(self, X: np.ndarray) -> np.ndarray:
         """Predictions (n_samples, n_outputs) in the users' units."""
         dtype = self.coefs_[0].dtype
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = core_input(X, dtype)
         layout = self._fitted_layout()
         # The network predicts g(z) (threshold 0); threshold + scale * g(z) below keeps
         # the bound exactly, where scale * (threshold / scale + g(z)) could round under.
@@ -918,6 +924,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
         tags.target_tags.multi_output = True
         tags.target_tags.positive_only = (
             self.output_activation in BOUNDED_TRANSFORMS

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401  (loads the BLAS the core calls)
+import scipy.linalg.cython_blas  # loads the BLAS the core calls
+import scipy.sparse
 from threadpoolctl import ThreadpoolController
 
 from positive_mlp import _core
@@ -187,6 +188,15 @@ def _cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
         except ValueError:
             return None
     return None
+
+
+def core_input(X, dtype: np.dtype):
+    """X as the core reads it, in ``dtype``: a C-contiguous array, or a CSR matrix
+    whose first layer the core multiplies over the nonzeros (never densified). Other
+    sparse formats become CSR; data already in this form is not copied."""
+    if scipy.sparse.issparse(X):
+        return X.tocsr().astype(dtype, copy=False)
+    return np.ascontiguousarray(X, dtype=dtype)
 
 
 def core_for(dtype: np.dtype):

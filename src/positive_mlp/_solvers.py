@@ -12,12 +12,13 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import scipy.optimize
+import scipy.sparse
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
 from positive_mlp import _core
-from positive_mlp._network import core_for
+from positive_mlp._network import core_for, core_input
 from positive_mlp._options import SOLVERS, WEIGHT_METHODS
 
 _MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # below this, 'adaptive' stops instead of dividing
@@ -163,7 +164,7 @@ def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
             "The validation set is too small. Increase 'validation_fraction' or the "
             "size of your dataset."
         )
-    train = [np.ascontiguousarray(a) for a in parts[0::2]]
+    train = [core_input(a, a.dtype) for a in parts[0::2]]
     held_out = parts[1::2]
     return Data(*train), Data(*held_out)
 
@@ -259,7 +260,10 @@ def _diverged(loss: float, reference_loss: float) -> bool:
 _LARGE_VALUE = 1e3
 
 
-def _largest(a: np.ndarray) -> float:
+def _largest(a) -> float:
+    """The largest |value| of an array or a sparse matrix."""
+    if scipy.sparse.issparse(a):
+        return float(abs(a).max()) if a.nnz else 0.0
     return float(np.max(np.abs(a))) if a.size else 0.0
 
 
