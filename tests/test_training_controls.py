@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import r2_score
@@ -93,6 +95,35 @@ def test_partial_fit_from_fresh_keeps_the_optimiser_state_and_lowers_the_loss():
     assert reg.loss_curve_[-1] < 0.7 * reg.loss_curve_[0]
     with pytest.raises(ValueError, match="X has 2 features"):
         reg.partial_fit(X[:, :2], y)
+
+
+def test_partial_fit_on_a_levelled_off_loss_warns_nothing():
+    """The caller owns the loop, as with MLPRegressor: no "learned almost nothing"
+    from each call that compares its one epoch with its own starting loss."""
+    X, y = _data(n_samples=50)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(4,), learning_rate_init=0.05, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(300):
+            reg.partial_fit(X, y)
+    assert reg.loss_curve_[-1] < 0.1 * reg.loss_curve_[0]
+    # the loss levelled off: the stopping rule fired, which used to warn
+    assert reg._record.no_improvement_count > reg.n_iter_no_change
+
+
+def test_warm_start_on_a_trained_model_warns_nothing():
+    """A trained model need not improve on itself: stopping after one warm epoch is
+    not "learned almost nothing"."""
+    X, y = _data(n_samples=50)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(4,), max_iter=2000, warm_start=True, random_state=0
+    ).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.fit(X, y)
+    assert reg.n_iter_ == 1
 
 
 @pytest.mark.parametrize("params", [{"solver": "lbfgs"}, {"early_stopping": True}])
