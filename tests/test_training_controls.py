@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -225,3 +226,18 @@ def test_a_diverging_fit_stops_with_a_clear_error(output_activation):
         reg.fit(X * 100, y * 100)
     assert all(np.all(np.isfinite(c)) for c in reg.coefs_ + reg.intercepts_)
     assert all(np.isfinite(reg.loss_curve_))
+
+
+def test_divergence_is_the_value_error_mlpregressor_users_catch():
+    """scikit-learn's MLP tests expect ValueError for non-finite weights; the error
+    stays a FloatingPointError and survives pickling (as across processes)."""
+    X, y = _data()
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=10.0, random_state=0
+    )
+    with pytest.raises(ValueError, match="Lower learning_rate_init") as error:
+        reg.fit(X * 100, y * 100)
+    assert isinstance(error.value, FloatingPointError)
+    assert isinstance(error.value, TrainingDivergedError)
+    copy = pickle.loads(pickle.dumps(error.value))
+    assert type(copy) is TrainingDivergedError and copy.args == error.value.args

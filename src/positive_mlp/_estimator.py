@@ -576,6 +576,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             model keeps the parameters of the last good epoch. Also when the loss
             overflows before any update (data too large for the arithmetic); the
             message says whether to scale the data or lower the learning rate.
+            A subclass of both ``ValueError`` (what MLPRegressor users catch) and
+            ``FloatingPointError``.
         """
         validation = self._validation_data(X_val, y_val, sample_weight_val)
         return self._fit(X, y, sample_weight, validation, incremental=False)

@@ -117,8 +117,13 @@ class Data:
     multipliers: np.ndarray | None = None  # 'lagrangian': one per target, in-out
 
 
-class TrainingDivergedError(FloatingPointError):
-    """Raised when the training loss becomes non-finite or explodes."""
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """Raised when the training loss becomes non-finite or explodes.
+
+    A :class:`FloatingPointError` and a :class:`ValueError`: code written for
+    MLPRegressor, and scikit-learn's own tests, catch ``ValueError`` when training
+    produces non-finite weights.
+    """
 
 
 # An epoch loss this many times the loss at the start of the fit counts as diverged.
