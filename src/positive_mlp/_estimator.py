@@ -60,6 +60,7 @@ from positive_mlp._validation import (
     check_targets,
     threshold_per_output,
     warn_if_threshold_too_far,
+    warn_if_validation_off_scale,
 )
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -663,6 +664,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         threshold = threshold / scale  # kept in float64
         if validation is not None:
             validation = self._cast_validation(validation, X.shape[1], X.dtype, scale)
+            warn_if_validation_off_scale(data.X, validation.X)
 
         signs = self._parameter_signs(layout)
         rng = check_random_state(self.random_state)
