@@ -555,7 +555,15 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         X_val : array-like of shape (n_val, n_features), default=None
             An explicit validation set for early stopping (which must be on), used
             instead of holding out ``validation_fraction`` of the training data, as
-            in HistGradientBoostingRegressor.
+            in HistGradientBoostingRegressor. It must be preprocessed as X is. A
+            :class:`~sklearn.pipeline.Pipeline` passes it on untransformed unless
+            metadata routing is enabled, the model requests it with
+            ``set_fit_request(X_val=True, y_val=True)`` and the pipeline is built
+            with ``transform_input=["X_val"]`` (scikit-learn >= 1.6); then its
+            fitted transformers transform X_val as they do X. A ``UserWarning``
+            flags an X_val that looks unprocessed: a column whose median lies
+            more than 10 times the training column's range (or largest ``|value|``,
+            whichever is larger) below its minimum or above its maximum.
 
         y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
             Targets of ``X_val``.
