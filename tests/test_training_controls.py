@@ -1,12 +1,23 @@
-"""sample_weight, partial_fit, warm_start, explicit validation sets, divergence."""
+"""sample_weight, partial_fit, warm_start, explicit validation sets (also in a
+Pipeline), divergence."""
 
 from __future__ import annotations
 
+import pickle
+import warnings
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from sklearn import config_context
+from sklearn.datasets import load_diabetes
 from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
 
 from positive_mlp import PositiveMLPRegressor, TrainingDivergedError
+from positive_mlp._validation import warn_if_validation_off_scale
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -95,6 +106,35 @@ def test_partial_fit_from_fresh_keeps_the_optimiser_state_and_lowers_the_loss():
         reg.partial_fit(X[:, :2], y)
 
 
+def test_partial_fit_on_a_levelled_off_loss_warns_nothing():
+    """The caller owns the loop, as with MLPRegressor: no "learned almost nothing"
+    from each call that compares its one epoch with its own starting loss."""
+    X, y = _data(n_samples=50)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(4,), learning_rate_init=0.05, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(300):
+            reg.partial_fit(X, y)
+    assert reg.loss_curve_[-1] < 0.1 * reg.loss_curve_[0]
+    # the loss levelled off: the stopping rule fired, which used to warn
+    assert reg._record.no_improvement_count > reg.n_iter_no_change
+
+
+def test_warm_start_on_a_trained_model_warns_nothing():
+    """A trained model need not improve on itself: stopping after one warm epoch is
+    not "learned almost nothing"."""
+    X, y = _data(n_samples=50)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(4,), max_iter=2000, warm_start=True, random_state=0
+    ).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.fit(X, y)
+    assert reg.n_iter_ == 1
+
+
 @pytest.mark.parametrize("params", [{"solver": "lbfgs"}, {"early_stopping": True}])
 def test_partial_fit_exists_only_where_it_means_one_epoch(params):
     reg = PositiveMLPRegressor(**params)
@@ -178,6 +218,95 @@ def test_validation_set_misuse_is_an_error(params, fit_kwargs, message):
         PositiveMLPRegressor(**params).fit(X, y, **given)
 
 
+def _wide_columns(n_samples, seed):
+    """Columns on scales from 1e-2 to 1e4, centred far from 0."""
+    rng = np.random.RandomState(seed)
+    scales = np.array([1e3, 1e-2, 50.0, 1e4])
+    Z = rng.normal(size=(n_samples, 4))
+    y = 2.0 + np.abs(Z[:, 0]) + 0.5 * Z[:, 1] ** 2 + 0.1 * rng.normal(size=n_samples)
+    return (Z + 5.0) * scales, y
+
+
+_EARLY_STOPPING = dict(
+    hidden_layer_sizes=(8,),
+    early_stopping=True,
+    max_iter=20,
+    learning_rate_init=0.01,
+    random_state=0,
+)
+
+
+def test_pipeline_transforms_the_validation_set_with_transform_input():
+    """Metadata routing with transform_input scales X_val as X: the model scores the
+    same validation rows as one fitted directly on pre-scaled data, and no warning."""
+    X, y = _wide_columns(300, seed=0)
+    X_val, y_val = _wide_columns(100, seed=1)
+    with config_context(enable_metadata_routing=True):
+        model = PositiveMLPRegressor(**_EARLY_STOPPING)
+        pipe = Pipeline(
+            [
+                ("scale", StandardScaler()),
+                ("model", model.set_fit_request(X_val=True, y_val=True)),
+            ],
+            transform_input=["X_val"],
+        )
+        pipe.fit(X, y, X_val=X_val, y_val=y_val)
+    scaler = StandardScaler().fit(X)
+    direct = PositiveMLPRegressor(**_EARLY_STOPPING).fit(
+        scaler.transform(X), y, X_val=scaler.transform(X_val), y_val=y_val
+    )
+    assert pipe[-1].validation_scores_ == direct.validation_scores_
+    assert pipe[-1].best_validation_score_ > 0.5
+
+
+@pytest.mark.parametrize("routing", [True, False], ids=["routed", "step__param"])
+def test_an_unscaled_validation_set_in_a_pipeline_is_warned(routing):
+    """Without transform_input, X_val reaches the model unscaled: 3 of its 4 columns
+    (all but the one on scale 1e-2) lie far outside the scaled training range."""
+    X, y = _wide_columns(300, seed=0)
+    X_val, y_val = _wide_columns(100, seed=1)
+    model = PositiveMLPRegressor(**_EARLY_STOPPING)
+    match = r"X_val has 3 of 4 column\(s\).*transform_input=\['X_val'\]"
+    with config_context(enable_metadata_routing=routing):
+        if routing:
+            model.set_fit_request(X_val=True, y_val=True)
+            fit_params = {"X_val": X_val, "y_val": y_val}
+        else:
+            fit_params = {"model__X_val": X_val, "model__y_val": y_val}
+        pipe = Pipeline([("scale", StandardScaler()), ("model", model)])
+        with pytest.warns(UserWarning, match=match):
+            pipe.fit(X, y, **fit_params)
+
+
+@pytest.mark.parametrize("scaled", [True, False], ids=["scaled", "raw"])
+def test_held_out_rows_of_real_data_are_not_warned(scaled):
+    """The off-scale check stays silent on an ordinary random split (the diabetes
+    data, positive targets; warnings are errors in the tests)."""
+    X, y = load_diabetes(return_X_y=True)
+    X_train, X_val, y_train, y_val = train_test_split(X, y, random_state=0)
+    if scaled:
+        scaler = StandardScaler().fit(X_train)
+        X_train, X_val = scaler.transform(X_train), scaler.transform(X_val)
+    PositiveMLPRegressor(**_EARLY_STOPPING).fit(
+        X_train, y_train, X_val=X_val, y_val=y_val
+    )
+
+
+def test_the_off_scale_check_reads_sparse_columns():
+    """CSR input (zeros implicit, an all-zero column) is judged as its dense form."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)) * (rng.rand(60, 4) < 0.3)
+    X[:, 3] = 0.0  # all zero: not judged
+    X_val = X[:20] + np.array([0.0, 0.0, 0.0, 5.0])
+    off_scale = X_val + np.array([1e3, 0.0, 1e3, 0.0])  # columns 0 and 2
+    for convert in (np.asarray, sp.csr_array):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            warn_if_validation_off_scale(convert(X), convert(X_val))
+        with pytest.warns(UserWarning, match=r"2 of 4 column\(s\).*column 0"):
+            warn_if_validation_off_scale(convert(X), convert(off_scale))
+
+
 @pytest.mark.parametrize("output_activation", ["identity", "softplus"])
 def test_a_diverging_fit_stops_with_a_clear_error(output_activation):
     """MLPRegressor returns predictions of -1e13 here without a word."""
@@ -194,3 +323,18 @@ def test_a_diverging_fit_stops_with_a_clear_error(output_activation):
         reg.fit(X * 100, y * 100)
     assert all(np.all(np.isfinite(c)) for c in reg.coefs_ + reg.intercepts_)
     assert all(np.isfinite(reg.loss_curve_))
+
+
+def test_divergence_is_the_value_error_mlpregressor_users_catch():
+    """scikit-learn's MLP tests expect ValueError for non-finite weights; the error
+    stays a FloatingPointError and survives pickling (as across processes)."""
+    X, y = _data()
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=10.0, random_state=0
+    )
+    with pytest.raises(ValueError, match="Lower learning_rate_init") as error:
+        reg.fit(X * 100, y * 100)
+    assert isinstance(error.value, FloatingPointError)
+    assert isinstance(error.value, TrainingDivergedError)
+    copy = pickle.loads(pickle.dumps(error.value))
+    assert type(copy) is TrainingDivergedError and copy.args == error.value.args

@@ -61,6 +61,7 @@ from positive_mlp._validation import (
     check_targets,
     threshold_per_output,
     warn_if_threshold_too_far,
+    warn_if_validation_off_scale,
 )
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -555,7 +556,15 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         X_val : array-like of shape (n_val, n_features), default=None
             An explicit validation set for early stopping (which must be on), used
             instead of holding out ``validation_fraction`` of the training data, as
-            in HistGradientBoostingRegressor.
+            in HistGradientBoostingRegressor. It must be preprocessed as X is. A
+            :class:`~sklearn.pipeline.Pipeline` passes it on untransformed unless
+            metadata routing is enabled, the model requests it with
+            ``set_fit_request(X_val=True, y_val=True)`` and the pipeline is built
+            with ``transform_input=["X_val"]`` (scikit-learn >= 1.6); then its
+            fitted transformers transform X_val as they do X. A ``UserWarning``
+            flags an X_val that looks unprocessed: a column whose median lies
+            more than 10 times the training column's range (or largest ``|value|``,
+            whichever is larger) below its minimum or above its maximum.
 
         y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
             Targets of ``X_val``.
@@ -577,6 +586,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             model keeps the parameters of the last good epoch. Also when the loss
             overflows before any update (data too large for the arithmetic); the
             message says whether to scale the data or lower the learning rate.
+            A subclass of both ``ValueError`` (what MLPRegressor users catch) and
+            ``FloatingPointError``.
         """
         validation = self._validation_data(X_val, y_val, sample_weight_val)
         return self._fit(X, y, sample_weight, validation, incremental=False)
@@ -664,6 +675,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         threshold = threshold / scale  # kept in float64
         if validation is not None:
             validation = self._cast_validation(validation, X.shape[1], X.dtype, scale)
+            warn_if_validation_off_scale(data.X, validation.X)
 
         signs = self._parameter_signs(layout)
         rng = check_random_state(self.random_state)

@@ -118,8 +118,13 @@ class Data:
     multipliers: np.ndarray | None = None  # 'lagrangian': one per target, in-out
 
 
-class TrainingDivergedError(FloatingPointError):
-    """Raised when the training loss becomes non-finite or explodes."""
+class TrainingDivergedError(FloatingPointError, ValueError):
+    """Raised when the training loss becomes non-finite or explodes.
+
+    A :class:`FloatingPointError` and a :class:`ValueError`: code written for
+    MLPRegressor, and scikit-learn's own tests, catch ``ValueError`` when training
+    produces non-finite weights.
+    """
 
 
 # An epoch loss this many times the loss at the start of the fit counts as diverged.
@@ -399,6 +404,13 @@ def fit_stochastic(
     if not np.isfinite(reference_loss):
         raise _not_finite_at_start_error(reference_loss, data)
     best: dict = {}
+    # "Learned almost nothing" is judged only in a fit from the starting parameters,
+    # whose loss is then the untrained model's. partial_fit runs one epoch per call in
+    # a loop the caller owns (MLPRegressor warns nothing there), and a warm start
+    # begins at a trained model, which need not improve on itself: against that
+    # call's own starting loss, 300 partial_fit calls on a levelled-off loss warned
+    # about 250 times.
+    judges_learning = not incremental and not record.loss_curve
     record.n_iter = 0
     last_good = params.copy(), state.first_moment.copy(), state.second_moment.copy()
 
@@ -448,7 +460,8 @@ def fit_stochastic(
             _end_of_epoch_learning_rate(settings, record, state)
             if record.no_improvement_count > settings.n_iter_no_change:
                 if _stop_or_slow_down(settings, state, early_stopping):
-                    _warn_if_nothing_learned(settings, record, reference_loss)
+                    if judges_learning:
+                        _warn_if_nothing_learned(settings, record, reference_loss)
                     break
                 record.no_improvement_count = 0
         else:

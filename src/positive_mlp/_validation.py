@@ -1,10 +1,13 @@
-"""Checks of thresholds and targets, with messages in scikit-learn's style."""
+"""Checks of thresholds, targets and validation sets, with messages in scikit-learn's
+style."""
 
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.sparsefuncs import csc_median_axis_0, min_max_axis
 
 from positive_mlp._options import BOUNDED_TRANSFORMS, LOSSES, OUTPUT_TRANSFORMS
 
@@ -107,5 +110,61 @@ def warn_if_threshold_too_far(y: np.ndarray, threshold: np.ndarray) -> None:
         f"{distance[j] * magnitude[j]:.3g} from it) that {y.dtype} cannot resolve "
         "their variation: the predictions will barely vary. Move output_threshold "
         "closer to the targets (for example to 0, or just below min(y)).",
+        UserWarning,
+    )
+
+
+# A column of X_val counts as off the training data's scale when its median lies
+# beyond [min - 10 w, max + 10 w] of the training column, w being the larger of its
+# range (max - min) and its largest |value|. Held-out rows of the same data sit
+# inside the training range, their median all the more; X_val that skipped a scaler
+# is off by orders of magnitude. The |value| term keeps columns far from 0 with a
+# small spread (a year; two training rows) from warning on ordinary rows, and judges
+# constant columns; an all-zero training column is not judged.
+_OFF_SCALE_WIDTHS = 10
+
+
+def _column_min_max(X) -> tuple[np.ndarray, np.ndarray]:
+    if sp.issparse(X):
+        return min_max_axis(X, axis=0)
+    return X.min(axis=0), X.max(axis=0)
+
+
+def _column_medians(X) -> np.ndarray:
+    if sp.issparse(X):
+        return csc_median_axis_0(X.tocsc())
+    return np.median(X, axis=0)
+
+
+def warn_if_validation_off_scale(X, X_val) -> None:
+    """Warns when columns of ``X_val`` sit far outside the range of the same columns
+    of ``X``: the sign of a validation set that skipped the preprocessing of X (a
+    Pipeline passes ``fit(X_val=...)`` to its last step untransformed unless told
+    otherwise).
+
+    ``X`` (finite) and ``X_val``: 2-D, the same number of columns, dense or scipy
+    sparse.
+    """
+    if X.shape[0] == 0:
+        return
+    with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308: inf
+        low, high = (np.asarray(a, dtype=np.float64) for a in _column_min_max(X))
+        median = np.asarray(_column_medians(X_val), dtype=np.float64)
+        width = np.maximum(high - low, np.maximum(np.abs(low), np.abs(high)))
+        margin = _OFF_SCALE_WIDTHS * width
+        off = (width > 0) & ((median < low - margin) | (median > high + margin))
+    columns = np.flatnonzero(off)
+    if columns.size == 0:
+        return
+    j = int(columns[0])
+    warnings.warn(
+        f"X_val has {columns.size} of {off.size} column(s) whose median lies far "
+        f"outside the training data's range (beyond it by more than "
+        f"{_OFF_SCALE_WIDTHS} times the larger of its width and largest |value|; "
+        f"the first: column {j}, median {median[j]:.3g}, training range "
+        f"[{low[j]:.3g}, {high[j]:.3g}]). X_val probably skipped the preprocessing "
+        "that X went through: in a Pipeline, fit(X_val=...) reaches the model "
+        "untransformed unless the Pipeline is built with transform_input=['X_val'] "
+        "(with metadata routing enabled; see PositiveMLPRegressor.fit).",
         UserWarning,
     )
