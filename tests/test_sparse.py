@@ -299,10 +299,8 @@ def test_a_wide_sparse_fit_never_densifies_x():
         rng = np.random.default_rng(0)
         n, d, per_row = 2000, 200_000, 20
         indices = rng.integers(0, d, size=n * per_row)
-        X = sp.csr_matrix(
-            (rng.normal(size=n * per_row), indices, np.arange(0, n * per_row + 1, per_row)),
-            shape=(n, d),
-        )
+        indptr = np.arange(0, n * per_row + 1, per_row)
+        X = sp.csr_matrix((rng.normal(size=n * per_row), indices, indptr), shape=(n, d))
         y = np.exp(rng.normal(size=n))
         warnings.simplefilter("ignore")
         reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=2).fit(X, y)
