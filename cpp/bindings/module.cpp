@@ -172,9 +172,8 @@ py::array_t<T> predict(const Network<T>& net, const InArray<T>& params, const py
 }
 
 template <class T>
-double loss_and_gradient(const Network<T>& net, const InArray<T>& params,
-                         const py::object& X, const InArray<T>& Y,
-                         const std::optional<InArray<T>>& sample_weight,
+double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const py::object& X,
+                         const InArray<T>& Y, const std::optional<InArray<T>>& sample_weight,
                          std::optional<InOutArray<T>> multipliers, double alpha,
                          InOutArray<T>& grad, int n_threads) {
     const std::int64_t n_params = net.layout().n_params();
@@ -205,8 +204,8 @@ double loss(const Network<T>& net, const InArray<T>& params, const py::object& X
 
 template <class T>
 std::int64_t update_multipliers(const Network<T>& net, const InArray<T>& params,
-                                const py::object& X,
-                                std::optional<InOutArray<T>> multipliers, int n_threads) {
+                                const py::object& X, std::optional<InOutArray<T>> multipliers,
+                                int n_threads) {
     const InputArrays<T> x(X);
     T* m = optional_matrix(multipliers, x.rows(), net.layout().n_outputs(), "multipliers");
     if (!m) throw std::invalid_argument("multipliers are required");

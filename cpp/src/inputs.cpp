@@ -13,15 +13,16 @@ void CsrMatrix<T>::check() const {
     require(indptr[0] == 0, "sparse X's row offsets (indptr) must start at 0");
     for (std::int64_t i = 0; i < rows; ++i)
         require(indptr[i] <= indptr[i + 1],
-                "sparse X's row offsets (indptr) must not decrease (row " +
-                    std::to_string(i) + ")");
+                "sparse X's row offsets (indptr) must not decrease (row " + std::to_string(i) +
+                    ")");
     require(indptr[rows] <= n_entries,
             "sparse X's row offsets (indptr) end at " + std::to_string(indptr[rows]) +
                 ", past its " + std::to_string(n_entries) + " stored entries");
     for (std::int64_t e = 0; e < indptr[rows]; ++e) {
         const std::int64_t j = column(e);
-        require(j >= 0 && j < cols, "sparse X has a column index " + std::to_string(j) +
-                                        " outside [0, " + std::to_string(cols) + ")");
+        require(j >= 0 && j < cols,
+                "sparse X has a column index " + std::to_string(j) + " outside [0, " +
+                    std::to_string(cols) + ")");
     }
 }
 
@@ -71,8 +72,8 @@ template struct CsrMatrix<float>;
 template struct CsrMatrix<double>;
 template void multiply_inputs(const Blas&, const Inputs<float>&, const float*, std::int64_t,
                               float*);
-template void multiply_inputs(const Blas&, const Inputs<double>&, const double*,
-                              std::int64_t, double*);
+template void multiply_inputs(const Blas&, const Inputs<double>&, const double*, std::int64_t,
+                              double*);
 template void multiply_inputs_transposed(const Blas&, const Inputs<float>&, const float*,
                                          std::int64_t, float*, bool);
 template void multiply_inputs_transposed(const Blas&, const Inputs<double>&, const double*,

@@ -211,10 +211,9 @@ LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weigh
 }
 
 template <class T>
-LossSums Network<T>::backward(const T* params, const Inputs<T>& inputs,
-                              ConstMatrix<T> targets, const T* sample_weight,
-                              const T* multipliers, Workspace<T>& ws, T* grad,
-                              bool accumulate) const {
+LossSums Network<T>::backward(const T* params, const Inputs<T>& inputs, ConstMatrix<T> targets,
+                              const T* sample_weight, const T* multipliers, Workspace<T>& ws,
+                              T* grad, bool accumulate) const {
     check_capacity(ws.capacity, inputs.rows);
     const LossSums sums = output_deltas(targets, sample_weight, multipliers, ws);
     const std::int64_t rows = inputs.rows, L = layout_.n_layers();
@@ -382,8 +381,7 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
             const T* z = ws[t].output_z.data() + i * k;
             const bool finite = std::all_of(z, z + k, is_finite<T>) &&
                 std::all_of(pred + i * k, pred + (i + 1) * k, is_finite<T>);
-            if (!finite)
-                predict_row_extended(weights, chunk, i, out + (start + i) * k);
+            if (!finite) predict_row_extended(weights, chunk, i, out + (start + i) * k);
         }
     });
 }

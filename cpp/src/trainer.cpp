@@ -104,7 +104,8 @@ typename EpochTrainer<T>::Rows EpochTrainer<T>::gather_rows(Shard& shard,
         x = Inputs<T>::from_dense(ConstMatrix<T>{
             gather(data.X.dense.data, data.X.cols, shard.x), rows, data.X.cols});
     }
-    return Rows{x, ConstMatrix<T>{gather(data.Y.data, data.Y.cols, shard.y), rows, data.Y.cols},
+    return Rows{x,
+                ConstMatrix<T>{gather(data.Y.data, data.Y.cols, shard.y), rows, data.Y.cols},
                 data.sample_weight ? gather(data.sample_weight, 1, shard.weights) : nullptr,
                 batch.multipliers ? gather(batch.multipliers, k, shard.multipliers) : nullptr};
 }
@@ -119,7 +120,8 @@ void EpochTrainer<T>::process_rows(Shard& shard, const BatchTask& batch, std::in
     for (std::int64_t first = begin; first < end; first += shard.capacity) {
         if (first > begin) between_chunks();
         process_chunk(shard, batch, first, std::min(first + shard.capacity, end),
-                      first > begin);
+                      first > begin || shard.grad_is_zero);
+        shard.grad_is_zero = false;
     }
 }
 
@@ -156,12 +158,14 @@ double EpochTrainer<T>::update_parameters(const UpdateTask& task, int n_shards,
     for (std::int64_t first = begin; first < end; first += kUpdateBlock) {
         const std::int64_t last = std::min(first + kUpdateBlock, end);
         for (int s = 1; s < n_shards; ++s) {
-            const T* other = shards_[s].grad.data();
+            T* other = shards_[s].grad.data();
             for (std::int64_t i = first; i < last; ++i) grad[i] += other[i];
+            if (task.clear_gradients) std::fill(other + first, other + last, T(0));
         }
         squared_weights += network_.finalize_range(task.params, task.weights, task.weight_sum,
                                                    task.alpha, grad, first, last);
         update_range(task.step, task.params, grad, task.state, first, last);
+        if (task.clear_gradients) std::fill(grad + first, grad + last, T(0));
         network_.project(task.params, first, last);
         if (network_.reparametrises())  // the next batch's weights
             network_.effective_params(task.params, effective_.data(), first, last);
@@ -215,13 +219,14 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
                 }
             });
         });
-        const UpdateTask update{params,     weights,
-                                state,      begin_update<T>(options.optimizer, state),
-                                weight_sum, options.alpha};
+        const UpdateTask update{
+            params,     weights,       state,        begin_update<T>(options.optimizer, state),
+            weight_sum, options.alpha, data.X.sparse};
         pool_->run(n_shards, [&](int t) {
             const auto [begin, end] = split_blocks(n_params, n_shards, t, block);
             shards_[t].squared_weights = update_parameters(update, n_shards, begin, end);
         });
+        for (int t = 0; t < n_shards; ++t) shards_[t].grad_is_zero = update.clear_gradients;
         LossSums sums;
         double squared_weights = 0.0;
         for (int t = 0; t < n_shards; ++t) {

@@ -45,7 +45,9 @@ struct Inputs {
     std::int64_t first = 0;
     std::int64_t rows = 0, cols = 0;
 
-    static Inputs from_dense(ConstMatrix<T> x) { return Inputs{x, {}, false, nullptr, 0, x.rows, x.cols}; }
+    static Inputs from_dense(ConstMatrix<T> x) {
+        return Inputs{x, {}, false, nullptr, 0, x.rows, x.cols};
+    }
     static Inputs from_csr(const CsrMatrix<T>& x) {
         return Inputs{{}, x, true, nullptr, 0, x.rows, x.cols};
     }

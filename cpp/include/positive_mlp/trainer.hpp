@@ -83,6 +83,8 @@ private:
         Workspace<T> workspace;
         std::vector<T> x, y, weights, multipliers;  // gathered rows (x: dense X only)
         std::vector<T> grad;
+        // grad is all zeros (the update cleared it): the next batch can add to it.
+        bool grad_is_zero = true;
         LossSums sums;
         std::int64_t below_threshold = 0;
         double squared_weights = 0.0;
@@ -102,6 +104,10 @@ private:
         OptimizerState<T> state;
         UpdateStep<T> step;
         double weight_sum, alpha;
+        // Clear the shards' gradients once read: with CSR inputs the next batch then
+        // adds its first layer's gradient over the nonzeros, where clearing a wide
+        // layer for every batch took 8% of an epoch.
+        bool clear_gradients;
     };
 
     void shuffle_order(std::uint64_t seed);
