@@ -1,10 +1,12 @@
 #include "positive_mlp/inputs.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 
 namespace pmlp {
 
+// The messages are built only on failure: check runs over every entry.
 template <class T>
 void CsrMatrix<T>::check() const {
     require(rows >= 0 && cols >= 0 && n_entries >= 0, "sparse X has a negative dimension");
@@ -12,17 +14,19 @@ void CsrMatrix<T>::check() const {
             "sparse X needs one array of column indices");
     require(indptr[0] == 0, "sparse X's row offsets (indptr) must start at 0");
     for (std::int64_t i = 0; i < rows; ++i)
-        require(indptr[i] <= indptr[i + 1],
+        if (indptr[i] > indptr[i + 1])
+            throw std::invalid_argument(
                 "sparse X's row offsets (indptr) must not decrease (row " + std::to_string(i) +
-                    ")");
-    require(indptr[rows] <= n_entries,
-            "sparse X's row offsets (indptr) end at " + std::to_string(indptr[rows]) +
-                ", past its " + std::to_string(n_entries) + " stored entries");
+                ")");
+    if (indptr[rows] > n_entries)
+        throw std::invalid_argument("sparse X's row offsets (indptr) end at " +
+                                    std::to_string(indptr[rows]) + ", past its " +
+                                    std::to_string(n_entries) + " stored entries");
     for (std::int64_t e = 0; e < indptr[rows]; ++e) {
         const std::int64_t j = column(e);
-        require(j >= 0 && j < cols,
-                "sparse X has a column index " + std::to_string(j) + " outside [0, " +
-                    std::to_string(cols) + ")");
+        if (j < 0 || j >= cols)
+            throw std::invalid_argument("sparse X has a column index " + std::to_string(j) +
+                                        " outside [0, " + std::to_string(cols) + ")");
     }
 }
 
