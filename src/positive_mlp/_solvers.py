@@ -412,21 +412,22 @@ def fit_stochastic(
     # about 250 times.
     judges_learning = not incremental and not record.loss_curve
     record.n_iter = 0
-    last_good = params.copy(), state.first_moment.copy(), state.second_moment.copy()
+    # Where the last good epoch's state is kept: allocated once, since for a wide
+    # first layer (sparse inputs) each copy is as large as the model.
+    current = (params, state.first_moment, state.second_moment)
+    last_good = tuple(a.copy() for a in current)
 
     def restore_and_raise(loss: float):
-        params[:], state.first_moment[:], state.second_moment[:] = last_good
+        for target, saved in zip(current, last_good):
+            np.copyto(target, saved)
         raise _divergence_error(settings, record, loss, reference_loss, data)
 
     try:
         for _ in range(1 if incremental else settings.max_iter):
             options.seed = int(rng.randint(np.iinfo(np.int32).max))
             options.optimizer.learning_rate = state.learning_rate
-            last_good = (
-                params.copy(),
-                state.first_moment.copy(),
-                state.second_moment.copy(),
-            )
+            for saved, source in zip(last_good, current):
+                np.copyto(saved, source)
             result = trainer.run_epoch(
                 params,
                 state.first_moment,
