@@ -4,6 +4,10 @@ from enum import Enum
 from types import ModuleType
 
 from numpy.typing import ArrayLike, NDArray
+from scipy.sparse import sparray, spmatrix
+
+# Inputs: an array (converted to C-contiguous) or a CSR matrix or array, read as it is.
+Inputs = ArrayLike | spmatrix | sparray
 
 chunk_rows: int  # rows per chunk of the full-data passes and of a training shard
 
@@ -23,6 +27,7 @@ class Loss(Enum):
     squared_error = ...
     poisson = ...
     gamma = ...
+    tweedie = ...
 
 class Solver(Enum):
     sgd = ...
@@ -46,6 +51,7 @@ class NetworkSpec:
         activation: Activation,
         output_transform: OutputTransform,
         loss: Loss,
+        tweedie_power: float = ...,
         weight_method: WeightMethod = ...,
         output_constraint: OutputConstraint = ...,
         constraint_strength: float = ...,
@@ -86,14 +92,12 @@ class Network:
     def __init__(
         self, spec: NetworkSpec, threshold: ArrayLike, signs: ArrayLike | None = None
     ) -> None: ...
-    def predict(
-        self, params: ArrayLike, X: ArrayLike, n_threads: int = 1
-    ) -> NDArray: ...
+    def predict(self, params: ArrayLike, X: Inputs, n_threads: int = 1) -> NDArray: ...
     def effective_params(self, params: ArrayLike) -> NDArray: ...
     def loss(
         self,
         params: ArrayLike,
-        X: ArrayLike,
+        X: Inputs,
         y: ArrayLike,
         sample_weight: ArrayLike | None,
         multipliers: NDArray | None,
@@ -103,7 +107,7 @@ class Network:
     def loss_and_gradient(
         self,
         params: ArrayLike,
-        X: ArrayLike,
+        X: Inputs,
         y: ArrayLike,
         sample_weight: ArrayLike | None,
         multipliers: NDArray | None,
@@ -114,7 +118,7 @@ class Network:
     def update_multipliers(
         self,
         params: ArrayLike,
-        X: ArrayLike,
+        X: Inputs,
         multipliers: NDArray | None,
         n_threads: int = 1,
     ) -> int: ...
@@ -129,7 +133,7 @@ class EpochTrainer:
         first_moment: NDArray,
         second_moment: NDArray,
         step: int,
-        X: ArrayLike,
+        X: Inputs,
         y: ArrayLike,
         sample_weight: ArrayLike | None,
         multipliers: NDArray | None,
