@@ -21,6 +21,8 @@ CONFIGURATIONS = [
     PositiveMLPRegressor(output_activation="exp", loss="poisson"),
     PositiveMLPRegressor(output_activation="relu", output_threshold=0.5),
     PositiveMLPRegressor(solver="lbfgs", loss="gamma"),
+    PositiveMLPRegressor(loss="tweedie", power=1.5, output_activation="exp"),
+    PositiveMLPRegressor(loss="tweedie", power=3.0, solver="lbfgs"),
     PositiveMLPRegressor(solver="sgd", early_stopping=True, validation_fraction=0.25),
     PositiveMLPRegressor(nonneg_weights="all"),
     PositiveMLPRegressor(

@@ -298,7 +298,8 @@ PYBIND11_MODULE(_core, m) {
     py::enum_<Loss>(m, "Loss")
         .value("squared_error", Loss::squared_error)
         .value("poisson", Loss::poisson)
-        .value("gamma", Loss::gamma);
+        .value("gamma", Loss::gamma)
+        .value("tweedie", Loss::tweedie);
     py::enum_<Solver>(m, "Solver").value("sgd", Solver::sgd).value("adam", Solver::adam);
     py::enum_<WeightMethod>(m, "WeightMethod")
         .value("none", WeightMethod::none)
@@ -312,13 +313,16 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<NetworkSpec>(m, "NetworkSpec")
         .def(py::init([](std::vector<std::int64_t> sizes, Activation a, OutputTransform g,
-                         Loss loss, WeightMethod method, OutputConstraint constraint,
-                         double strength, std::vector<double> margin) {
-                 return NetworkSpec{std::move(sizes), a,          g,        loss,
-                                    method,           constraint, strength, std::move(margin)};
+                         Loss loss, double power, WeightMethod method,
+                         OutputConstraint constraint, double strength,
+                         std::vector<double> margin) {
+                 return NetworkSpec{
+                     std::move(sizes), a, g, loss, power, method, constraint, strength,
+                     std::move(margin)};
              }),
              py::arg("layer_sizes"), py::arg("activation"), py::arg("output_transform"),
-             py::arg("loss"), py::arg("weight_method") = WeightMethod::none,
+             py::arg("loss"), py::arg("tweedie_power") = 1.5,
+             py::arg("weight_method") = WeightMethod::none,
              py::arg("output_constraint") = OutputConstraint::none,
              py::arg("constraint_strength") = 1.0,
              py::arg("constraint_margin") = std::vector<double>{});

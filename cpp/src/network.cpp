@@ -116,6 +116,7 @@ Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshol
     : spec_(spec),
       layout_(spec),
       blas_(blas),
+      loss_(ElementLoss<T>::make(spec.loss, spec.tweedie_power)),
       constraints_(spec.weight_method, signs, n_signs) {
     require(threshold_size == layout_.n_outputs(),
             "expected one threshold per output (" + std::to_string(layout_.n_outputs()) +
@@ -124,6 +125,9 @@ Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshol
             "expected one sign per parameter (" + std::to_string(layout_.n_params()) +
                 "), got " + std::to_string(n_signs));
     require(spec.constraint_strength > 0.0, "constraint_strength must be > 0");
+    require(
+        spec.loss != Loss::tweedie || spec.tweedie_power == 0.0 || spec.tweedie_power >= 1.0,
+        "the Tweedie power must be 0 or >= 1");
     require(spec.constraint_margin.empty() ||
                 static_cast<std::int64_t>(spec.constraint_margin.size()) == threshold_size,
             "expected one constraint margin per output");
@@ -198,10 +202,9 @@ LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weigh
             const auto term = output_constraint_term(
                 spec_.output_constraint, spec_.constraint_strength, constraint_threshold_[j],
                 p, multipliers ? multipliers[i * k + j] : T(0));
-            row_loss += element_loss(spec_.loss, y[j], p);
+            row_loss += loss_.value(y[j], p);
             row_constraint += term.value;
-            const T dloss =
-                element_loss_derivative(spec_.loss, y[j], p) + static_cast<T>(term.derivative);
+            const T dloss = loss_.derivative(y[j], p) + static_cast<T>(term.derivative);
             delta[i * k + j] = w * dloss * transform_derivative(spec_.output_transform, z);
         }
         sums.loss += static_cast<double>(w) * row_loss;

@@ -117,19 +117,28 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    loss : {'squared_error', 'poisson', 'gamma'}, default='squared_error'
-        The loss minimised: half the squared error, half the Poisson deviance, or half
-        the Gamma deviance, summed over outputs and averaged over samples. 'poisson'
-        and 'gamma' need strictly positive predictions: a bounding
+    loss : {'squared_error', 'poisson', 'gamma', 'tweedie'}, default='squared_error'
+        The loss minimised: half the squared error, or half the Poisson, Gamma or
+        Tweedie deviance (with ``power``), summed over outputs and averaged over
+        samples, as scikit-learn's ``mean_*_deviance`` and ``TweedieRegressor``
+        define them. The deviances need strictly positive predictions: a bounding
         ``output_activation`` with ``output_threshold >= 0`` ('relu' needs
         ``output_threshold > 0``, as it reaches its threshold exactly). 'poisson'
-        needs ``y >= 0`` and 'gamma' ``y > 0``.
+        and 'tweedie' with ``1 <= power < 2`` need ``y >= 0``; 'gamma' and 'tweedie'
+        with ``power >= 2`` need ``y > 0``.
 
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
 
     activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
         Activation of the hidden layers.
+
+    power : float, default=1.5
+        The Tweedie power of ``loss='tweedie'`` (ignored by the other losses): 0 is
+        the squared error, 1 Poisson, between 1 and 2 compound Poisson-Gamma (counts
+        of events with positive amounts, so exact zeros and a skewed positive part,
+        as insurance claims), 2 Gamma, 3 inverse Gaussian; any power >= 1 works.
+        Powers in (0, 1) and below 0 are rejected.
 
     output_activation : {'softplus', 'exp', 'relu', 'identity'}, default='softplus'
         The output transform ``g`` in ``prediction = output_threshold + g(z)``.
@@ -405,6 +414,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(names(LOSSES))],
+        "power": [Interval(Real, None, None, closed="neither")],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -459,6 +469,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         hidden_layer_sizes=(100,),
         activation="relu",
         *,
+        power=1.5,
         output_activation="softplus",
         output_threshold=0.0,
         nonneg_weights=None,
@@ -492,6 +503,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         max_fun=15000,
     ):
         self.loss = loss
+        self.power = power
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -651,8 +663,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
-        check_loss_settings(self.loss, self.output_activation, threshold)
-        check_targets(data.y, self.loss, self.output_activation, threshold)
+        check_loss_settings(self.loss, self.power, self.output_activation, threshold)
+        check_targets(data.y, self.loss, self.power, self.output_activation, threshold)
         warn_if_threshold_too_far(data.y, threshold)
         layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
         if continuing:
@@ -694,6 +706,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             self.loss,
             threshold,
             X.dtype,
+            tweedie_power=self.power,
             signs=signs,
             weight_method=self.nonneg_method,
             output_constraint=self.output_constraint,
@@ -917,7 +930,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             layout,
             self.activation,
             self.out_activation_,
-            self.loss,
+            "squared_error",  # predict uses no loss
             np.zeros(self.n_outputs_),
             dtype,
         )

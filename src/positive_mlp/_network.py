@@ -212,6 +212,7 @@ def build_network(
     threshold: np.ndarray,
     dtype: np.dtype,
     *,
+    tweedie_power: float = 1.5,
     signs: np.ndarray | None = None,
     weight_method: str = "none",
     output_constraint: str | None = None,
@@ -220,7 +221,8 @@ def build_network(
 ):
     """The C++ network for these settings, computing in ``dtype``.
 
-    ``signs`` (one of -1, 0, +1 per packed parameter) and ``weight_method`` constrain
+    ``tweedie_power`` is the power of ``loss='tweedie'``. ``signs`` (one of -1, 0,
+    +1 per packed parameter) and ``weight_method`` constrain
     parameters; ``output_constraint`` adds a penalty or an augmented-Lagrangian term
     for predictions below the threshold (plus ``constraint_margin``, per output) to
     the training loss.
@@ -230,6 +232,7 @@ def build_network(
         activation=ACTIVATIONS[activation],
         output_transform=OUTPUT_TRANSFORMS[output_activation].core,
         loss=LOSSES[loss].core,
+        tweedie_power=tweedie_power,
         weight_method=(
             WEIGHT_METHODS[weight_method].core
             if signs is not None

@@ -54,14 +54,15 @@ class Loss:
     outside: str = ""  # the targets it cannot score, for messages ("< 0")
     invalid: Callable[[np.ndarray], np.ndarray] | None = None  # mask of such targets
 
-    def check_targets(self, name: str, y: np.ndarray) -> None:
-        """A ValueError counting the targets outside the loss's domain."""
+    def check_targets(self, described: str, y: np.ndarray) -> None:
+        """A ValueError counting the targets outside the loss's domain;
+        ``described`` names the loss ("loss='poisson'")."""
         if self.invalid is None:
             return
         bad = self.invalid(y)
         if np.any(bad):
             raise ValueError(
-                f"loss={name!r} requires {self.domain}; {int(np.sum(bad))} "
+                f"{described} requires {self.domain}; {int(np.sum(bad))} "
                 f"value(s) are {self.outside}."
             )
 
@@ -72,7 +73,31 @@ LOSSES: dict[str, Loss] = {
     "gamma": Loss(
         _core.Loss.gamma, True, "strictly positive y", "<= 0", lambda y: y <= 0
     ),
+    # Its predictions and targets depend on the power: see loss_for.
+    "tweedie": Loss(_core.Loss.tweedie, needs_positive_predictions=True),
 }
+
+
+def loss_for(name: str, power: float) -> Loss:
+    """The table entry of a loss at its parameters: for 'tweedie', the predictions
+    and targets its power admits (power 0 is the squared error, 1 <= power < 2
+    scores y >= 0 as Poisson does, power >= 2 needs y > 0 as Gamma does)."""
+    if name != "tweedie":
+        return LOSSES[name]
+    if power == 0:
+        entry = LOSSES["squared_error"]
+    elif power < 2:
+        entry = LOSSES["poisson"]
+    else:
+        entry = LOSSES["gamma"]
+    return Loss(
+        _core.Loss.tweedie,
+        entry.needs_positive_predictions,
+        entry.domain,
+        entry.outside,
+        entry.invalid,
+    )
+
 
 ACTIVATIONS: dict[str, _core.Activation] = {
     "identity": _core.Activation.identity,

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.sparsefuncs import csc_median_axis_0, min_max_axis
 
-from positive_mlp._options import BOUNDED_TRANSFORMS, LOSSES, OUTPUT_TRANSFORMS
+from positive_mlp._options import BOUNDED_TRANSFORMS, OUTPUT_TRANSFORMS, loss_for
 
 
 def threshold_per_output(output_threshold, n_outputs: int) -> np.ndarray:
@@ -35,39 +35,61 @@ def _one_of(options) -> str:
     )
 
 
+def _describe_loss(loss: str, power: float) -> str:
+    return (
+        f"loss={loss!r} with power={power:g}" if loss == "tweedie" else f"loss={loss!r}"
+    )
+
+
+def check_power(loss: str, power: float) -> None:
+    """Tweedie distributions exist for powers 0 and >= 1 (and < 0, not offered)."""
+    if loss == "tweedie" and not (power == 0 or power >= 1):
+        raise ValueError(
+            f"power must be 0 or >= 1 for loss='tweedie', got {power!r}: no Tweedie "
+            "distribution has a power in (0, 1), and negative powers (targets of any "
+            "sign) do not suit positive data."
+        )
+
+
 def check_loss_settings(
-    loss: str, output_activation: str, threshold: np.ndarray
+    loss: str, power: float, output_activation: str, threshold: np.ndarray
 ) -> None:
     """Rejects a loss that the output transform cannot keep finite."""
-    if not LOSSES[loss].needs_positive_predictions:
+    check_power(loss, power)
+    if not loss_for(loss, power).needs_positive_predictions:
         return
+    name = _describe_loss(loss, power)
     if output_activation not in BOUNDED_TRANSFORMS:
         raise ValueError(
-            f"loss={loss!r} needs strictly positive predictions, which "
+            f"{name} needs strictly positive predictions, which "
             f"output_activation={output_activation!r} cannot guarantee; use "
             f"{_one_of(BOUNDED_TRANSFORMS)}."
         )
     if np.any(threshold < 0):
         raise ValueError(
-            f"loss={loss!r} needs strictly positive predictions, so output_threshold "
+            f"{name} needs strictly positive predictions, so output_threshold "
             f"must be >= 0, got {threshold.tolist()}."
         )
     if OUTPUT_TRANSFORMS[output_activation].reaches_zero and np.any(threshold <= 0):
         raise ValueError(
-            f"loss={loss!r} with output_activation={output_activation!r} needs "
+            f"{name} with output_activation={output_activation!r} needs "
             f"output_threshold > 0: {output_activation!r} reaches its threshold "
             "exactly, where the deviance is infinite."
         )
 
 
 def check_targets(
-    y: np.ndarray, loss: str, output_activation: str, threshold: np.ndarray
+    y: np.ndarray,
+    loss: str,
+    power: float,
+    output_activation: str,
+    threshold: np.ndarray,
 ) -> None:
     """Rejects targets that the model cannot represent or the loss cannot score.
 
     ``y`` has shape (n_samples, n_outputs).
     """
-    LOSSES[loss].check_targets(loss, y)
+    loss_for(loss, power).check_targets(_describe_loss(loss, power), y)
     if output_activation in BOUNDED_TRANSFORMS:
         below = y < threshold
         if np.any(below):

@@ -12,6 +12,7 @@
 #include "positive_mlp/constraints.hpp"
 #include "positive_mlp/inputs.hpp"
 #include "positive_mlp/interrupt.hpp"
+#include "positive_mlp/losses.hpp"
 #include "positive_mlp/types.hpp"
 
 namespace pmlp {
@@ -200,6 +201,7 @@ private:
     NetworkSpec spec_;
     Layout layout_;
     Blas blas_;
+    ElementLoss<T> loss_;
     std::vector<T> threshold_;
     std::vector<T> constraint_threshold_;  // threshold + margin
     SignConstraints constraints_;

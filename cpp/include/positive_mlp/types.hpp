@@ -27,7 +27,7 @@ using ConstMatrix = Matrix<const T>;
 
 enum class Activation { identity, logistic, tanh, relu };
 enum class OutputTransform { identity, relu, softplus, exp };
-enum class Loss { squared_error, poisson, gamma };
+enum class Loss { squared_error, poisson, gamma, tweedie };
 enum class Solver { sgd, adam };
 // How sign-constrained parameters stay in place (see constraints.hpp).
 enum class WeightMethod { none, projection, square, exp };
@@ -41,6 +41,7 @@ struct NetworkSpec {
     Activation activation = Activation::relu;
     OutputTransform output_transform = OutputTransform::softplus;
     Loss loss = Loss::squared_error;
+    double tweedie_power = 1.5;  // Loss::tweedie only
     WeightMethod weight_method = WeightMethod::none;
     OutputConstraint output_constraint = OutputConstraint::none;
     double constraint_strength = 1.0;
