@@ -23,6 +23,7 @@ CONFIGURATIONS = [
     PositiveMLPRegressor(solver="lbfgs", loss="gamma"),
     PositiveMLPRegressor(loss="tweedie", power=1.5, output_activation="exp"),
     PositiveMLPRegressor(loss="tweedie", power=3.0, solver="lbfgs"),
+    PositiveMLPRegressor(loss="quantile", quantile=0.5),
     PositiveMLPRegressor(solver="sgd", early_stopping=True, validation_fraction=0.25),
     PositiveMLPRegressor(nonneg_weights="all"),
     PositiveMLPRegressor(

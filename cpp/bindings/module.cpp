@@ -299,7 +299,8 @@ PYBIND11_MODULE(_core, m) {
         .value("squared_error", Loss::squared_error)
         .value("poisson", Loss::poisson)
         .value("gamma", Loss::gamma)
-        .value("tweedie", Loss::tweedie);
+        .value("tweedie", Loss::tweedie)
+        .value("quantile", Loss::quantile);
     py::enum_<Solver>(m, "Solver").value("sgd", Solver::sgd).value("adam", Solver::adam);
     py::enum_<WeightMethod>(m, "WeightMethod")
         .value("none", WeightMethod::none)
@@ -313,16 +314,28 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<NetworkSpec>(m, "NetworkSpec")
         .def(py::init([](std::vector<std::int64_t> sizes, Activation a, OutputTransform g,
-                         Loss loss, double power, WeightMethod method,
+                         Loss loss, double power, std::vector<double> levels,
+                         std::int64_t outputs_per_group, WeightMethod method,
                          OutputConstraint constraint, double strength,
                          std::vector<double> margin) {
-                 return NetworkSpec{
-                     std::move(sizes), a, g, loss, power, method, constraint, strength,
-                     std::move(margin)};
+                 NetworkSpec spec;
+                 spec.layer_sizes = std::move(sizes);
+                 spec.activation = a;
+                 spec.output_transform = g;
+                 spec.loss = loss;
+                 spec.tweedie_power = power;
+                 spec.quantile_levels = std::move(levels);
+                 spec.outputs_per_group = outputs_per_group;
+                 spec.weight_method = method;
+                 spec.output_constraint = constraint;
+                 spec.constraint_strength = strength;
+                 spec.constraint_margin = std::move(margin);
+                 return spec;
              }),
              py::arg("layer_sizes"), py::arg("activation"), py::arg("output_transform"),
              py::arg("loss"), py::arg("tweedie_power") = 1.5,
-             py::arg("weight_method") = WeightMethod::none,
+             py::arg("quantile_levels") = std::vector<double>{},
+             py::arg("outputs_per_group") = 1, py::arg("weight_method") = WeightMethod::none,
              py::arg("output_constraint") = OutputConstraint::none,
              py::arg("constraint_strength") = 1.0,
              py::arg("constraint_margin") = std::vector<double>{});

@@ -116,7 +116,7 @@ Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshol
     : spec_(spec),
       layout_(spec),
       blas_(blas),
-      loss_(ElementLoss<T>::make(spec.loss, spec.tweedie_power)),
+      loss_(ElementLoss<T>::make(spec)),
       constraints_(spec.weight_method, signs, n_signs) {
     require(threshold_size == layout_.n_outputs(),
             "expected one threshold per output (" + std::to_string(layout_.n_outputs()) +
@@ -128,6 +128,13 @@ Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshol
     require(
         spec.loss != Loss::tweedie || spec.tweedie_power == 0.0 || spec.tweedie_power >= 1.0,
         "the Tweedie power must be 0 or >= 1");
+    require(spec.loss != Loss::quantile ||
+                static_cast<std::int64_t>(spec.quantile_levels.size()) == threshold_size,
+            "expected one quantile level per output");
+    for (double level : spec.quantile_levels)
+        require(level > 0.0 && level < 1.0, "quantile levels must lie in (0, 1)");
+    require(spec.outputs_per_group >= 1 && threshold_size % spec.outputs_per_group == 0,
+            "the outputs must split into groups of outputs_per_group");
     require(spec.constraint_margin.empty() ||
                 static_cast<std::int64_t>(spec.constraint_margin.size()) == threshold_size,
             "expected one constraint margin per output");
@@ -178,12 +185,13 @@ void Network<T>::forward(const T* params, const Inputs<T>& inputs, Workspace<T>&
                               params + layout_.bias_offset(l), rows, n_out);
         a_prev = z;
     }
-    const std::int64_t k = layout_.n_outputs();
+    const std::int64_t k = layout_.n_outputs(), group = spec_.outputs_per_group;
     T* pred = ws.activations[L].data();
     for (std::int64_t i = 0; i < rows; ++i)
-        for (std::int64_t j = 0; j < k; ++j)
-            pred[i * k + j] =
-                threshold_[j] + transform(spec_.output_transform, ws.output_z[i * k + j]);
+        for (std::int64_t j = 0; j < k; ++j) {
+            const T base = j % group == 0 ? threshold_[j] : pred[i * k + j - 1];
+            pred[i * k + j] = base + transform(spec_.output_transform, ws.output_z[i * k + j]);
+        }
 }
 
 template <class T>
@@ -198,15 +206,23 @@ LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weigh
         const T* y = targets.row(i);
         double row_loss = 0.0, row_constraint = 0.0;
         for (std::int64_t j = 0; j < k; ++j) {
-            const T p = pred[i * k + j], z = ws.output_z[i * k + j];
+            const T p = pred[i * k + j];
             const auto term = output_constraint_term(
                 spec_.output_constraint, spec_.constraint_strength, constraint_threshold_[j],
                 p, multipliers ? multipliers[i * k + j] : T(0));
-            row_loss += loss_.value(y[j], p);
+            row_loss += loss_.value(j, y[j], p);
             row_constraint += term.value;
-            const T dloss = loss_.derivative(y[j], p) + static_cast<T>(term.derivative);
-            delta[i * k + j] = w * dloss * transform_derivative(spec_.output_transform, z);
+            const T dloss = loss_.derivative(j, y[j], p) + static_cast<T>(term.derivative);
+            delta[i * k + j] = w * dloss;
         }
+        // Output j of a group moves the predictions j, j + 1, ... of its group.
+        const std::int64_t group = spec_.outputs_per_group;
+        if (group > 1)
+            for (std::int64_t j = k - 2; j >= 0; --j)
+                if ((j + 1) % group != 0) delta[i * k + j] += delta[i * k + j + 1];
+        for (std::int64_t j = 0; j < k; ++j)
+            delta[i * k + j] *=
+                transform_derivative(spec_.output_transform, ws.output_z[i * k + j]);
         sums.loss += static_cast<double>(w) * row_loss;
         sums.constraint += static_cast<double>(w) * row_constraint;
     }
@@ -417,9 +433,11 @@ void Network<T>::predict_row_extended(const T* weights, const Inputs<T>& X, std:
         a.swap(next);
     }
     constexpr Wide largest = std::numeric_limits<T>::max();
+    Wide previous = 0;
     for (std::int64_t j = 0; j < layout_.n_outputs(); ++j) {
-        const Wide p = threshold_[j] + transform(spec_.output_transform, a[j]);
-        pred[j] = static_cast<T>(std::clamp(p, -largest, largest));
+        const Wide base = j % spec_.outputs_per_group == 0 ? Wide(threshold_[j]) : previous;
+        previous = base + transform(spec_.output_transform, a[j]);
+        pred[j] = static_cast<T>(std::clamp(previous, -largest, largest));
     }
 }
 

@@ -40,6 +40,14 @@ from positive_mlp._options import (
     WEIGHT_METHODS,
     names,
 )
+from positive_mlp._quantiles import (
+    has_level_axis,
+    levels_per_output,
+    mean_pinball_loss,
+    per_output,
+    quantile_levels,
+    shaped_predictions,
+)
 from positive_mlp._scaling import (
     float64,
     in_user_units,
@@ -58,6 +66,7 @@ from positive_mlp._solvers import (
 from positive_mlp._start import initial_params, to_free
 from positive_mlp._validation import (
     check_loss_settings,
+    check_quantile_settings,
     check_targets,
     threshold_per_output,
     warn_if_threshold_too_far,
@@ -87,6 +96,13 @@ def _drop_zero_weights(data: Data) -> Data:
     if keep.all():
         return data
     return Data(data.X[keep], data.y[keep], data.sample_weight[keep])
+
+
+def _per_level(data: Data | None, n_levels: int) -> Data | None:
+    """The rows with their targets repeated once per quantile level."""
+    if data is None:
+        return None
+    return Data(data.X, per_output(data.y, n_levels), data.sample_weight)
 
 
 def _violation(pred: np.ndarray, threshold: np.ndarray) -> dict[str, float]:
@@ -139,6 +155,19 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         of events with positive amounts, so exact zeros and a skewed positive part,
         as insurance claims), 2 Gamma, 3 inverse Gaussian; any power >= 1 works.
         Powers in (0, 1) and below 0 are rejected.
+
+    quantile : float or array-like of floats, default=0.5
+        The level(s) of ``loss='quantile'`` (ignored by the other losses), each in
+        (0, 1), a list strictly increasing. The loss is the pinball loss, summed over
+        levels. The model predicts every level for every target; each target's levels
+        are built as ``output_threshold + g(z_1)``, then each next level as the one
+        before plus ``g(z_k)``, so every predicted quantile is ``>= output_threshold``
+        and the levels never cross, for any input. A float gives predictions shaped
+        as for any loss; a list adds a last axis of levels: ``(n_samples, n_levels)``
+        for one target, ``(n_samples, n_targets, n_levels)`` for several. Needs a
+        bounding ``output_activation`` and solver 'adam' or 'sgd'; with a list of
+        levels ``score`` is minus the mean pinball loss (summed over levels and
+        targets) instead of R2.
 
     output_activation : {'softplus', 'exp', 'relu', 'identity'}, default='softplus'
         The output transform ``g`` in ``prediction = output_threshold + g(z)``.
@@ -415,6 +444,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(names(LOSSES))],
         "power": [Interval(Real, None, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither"), "array-like"],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -470,6 +500,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         activation="relu",
         *,
         power=1.5,
+        quantile=0.5,
         output_activation="softplus",
         output_threshold=0.0,
         nonneg_weights=None,
@@ -504,6 +535,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     ):
         self.loss = loss
         self.power = power
+        self.quantile = quantile
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.output_activation = output_activation
@@ -664,9 +696,16 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(self.loss, self.power, self.output_activation, threshold)
+        levels = None
+        if self.loss == "quantile":
+            check_quantile_settings(self.solver, self.output_constraint)
+            levels = quantile_levels(self.quantile)
+        n_levels = 1 if levels is None else levels.size
         check_targets(data.y, self.loss, self.power, self.output_activation, threshold)
         warn_if_threshold_too_far(data.y, threshold)
-        layout = ParameterLayout((X.shape[1], *self._hidden_sizes(), y.shape[1]))
+        layout = ParameterLayout(
+            (X.shape[1], *self._hidden_sizes(), y.shape[1] * n_levels)
+        )
         if continuing:
             self._check_continuable(layout)
         scale = (
@@ -688,16 +727,25 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if validation is not None:
             validation = self._cast_validation(validation, X.shape[1], X.dtype, scale)
             warn_if_validation_off_scale(data.X, validation.X)
+        if levels is not None:  # one network output per target and level
+            data, validation = (
+                _per_level(data, n_levels),
+                _per_level(validation, n_levels),
+            )
+            threshold = per_output(threshold, n_levels)
 
         signs = self._parameter_signs(layout)
         rng = check_random_state(self.random_state)
         if continuing:
             params = self._params_to_continue(layout, X.dtype, signs)
         else:
-            params = self._initial_params(layout, data, threshold, rng, X.dtype, signs)
+            params = self._initial_params(
+                layout, data, threshold, rng, X.dtype, signs, levels
+            )
         self.n_layers_ = len(layout.layer_sizes)
         self.n_outputs_ = y.shape[1]
         self.out_activation_ = self.output_activation
+        self._set_levels(levels)
 
         network = build_network(
             layout,
@@ -707,6 +755,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             threshold,
             X.dtype,
             tweedie_power=self.power,
+            quantile_levels=(
+                None if levels is None else levels_per_output(levels, y.shape[1])
+            ),
+            outputs_per_group=n_levels,
             signs=signs,
             weight_method=self.nonneg_method,
             output_constraint=self.output_constraint,
@@ -898,7 +950,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         y_pred = self._predict_validated(self._validated_for_predict(X))
-        return y_pred.ravel() if self.n_outputs_ == 1 else y_pred
+        return shaped_predictions(
+            y_pred,
+            self.n_outputs_,
+            self._n_levels(),
+            getattr(self, "_level_axis", False),
+        )
 
     def _validated_for_predict(self, X) -> np.ndarray:
         """``validate_data(reset=False)``, with a shortcut where it would return X
@@ -931,8 +988,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             self.activation,
             self.out_activation_,
             "squared_error",  # predict uses no loss
-            np.zeros(self.n_outputs_),
+            np.zeros(self.n_outputs_ * self._n_levels()),
             dtype,
+            outputs_per_group=self._n_levels(),
         )
         params = self._packed_weights(layout, dtype)
         # One chunk of rows runs on one thread whatever the budget: skip asking for it.
@@ -940,12 +998,53 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         n_threads = 1 if one_chunk else self._thread_count()
         with single_threaded_blas():
             raw = network.predict(params, X, n_threads)
+        n_levels = self._n_levels()
         return in_user_units(
             raw,
-            self.output_threshold_,
-            self.target_scale_,
+            per_output(self.output_threshold_, n_levels),
+            per_output(self.target_scale_, n_levels),
             bounded=self.out_activation_ in BOUNDED_TRANSFORMS,
         )
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """R2 of the predictions, as scikit-learn's regressors; for a model of
+        several quantile levels (``quantile`` a list), minus the mean pinball loss
+        summed over levels and targets (higher is better, as for R2).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True values for ``X``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+        """
+        if not getattr(self, "_level_axis", False):
+            return super().score(X, y, sample_weight=sample_weight)
+        pred = self._predict_validated(self._validated_for_predict(X))
+        y = np.asarray(y, dtype=np.float64).reshape(pred.shape[0], -1)
+        levels = levels_per_output(self.quantiles_, y.shape[1])
+        weights = None if sample_weight is None else np.asarray(sample_weight)
+        return -mean_pinball_loss(
+            per_output(y, self._n_levels()), pred, levels, weights
+        )
+
+    def _set_levels(self, levels: np.ndarray | None) -> None:
+        """``quantiles_`` for loss='quantile' (and no stale one otherwise), and
+        whether predictions carry a level axis."""
+        if levels is not None:
+            self.quantiles_ = levels
+        elif hasattr(self, "quantiles_"):
+            del self.quantiles_
+        self._level_axis = levels is not None and has_level_axis(self.quantile)
+
+    def _n_levels(self) -> int:
+        return self.quantiles_.size if hasattr(self, "quantiles_") else 1
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -1006,6 +1105,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         rng,
         dtype,
         signs: np.ndarray | None,
+        levels: np.ndarray | None,
     ) -> np.ndarray:
         """Fresh (free) parameters."""
         return initial_params(
@@ -1018,4 +1118,5 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             threshold,
             rng,
             dtype,
+            quantile_levels=levels,
         )

@@ -213,6 +213,8 @@ def build_network(
     dtype: np.dtype,
     *,
     tweedie_power: float = 1.5,
+    quantile_levels: np.ndarray | None = None,
+    outputs_per_group: int = 1,
     signs: np.ndarray | None = None,
     weight_method: str = "none",
     output_constraint: str | None = None,
@@ -221,8 +223,10 @@ def build_network(
 ):
     """The C++ network for these settings, computing in ``dtype``.
 
-    ``tweedie_power`` is the power of ``loss='tweedie'``. ``signs`` (one of -1, 0,
-    +1 per packed parameter) and ``weight_method`` constrain
+    ``tweedie_power`` is the power of ``loss='tweedie'``, ``quantile_levels`` the
+    level of each output for ``loss='quantile'``; outputs come in groups of
+    ``outputs_per_group`` whose predictions rise (see ``_quantiles``). ``signs`` (one
+    of -1, 0, +1 per packed parameter) and ``weight_method`` constrain
     parameters; ``output_constraint`` adds a penalty or an augmented-Lagrangian term
     for predictions below the threshold (plus ``constraint_margin``, per output) to
     the training loss.
@@ -233,6 +237,8 @@ def build_network(
         output_transform=OUTPUT_TRANSFORMS[output_activation].core,
         loss=LOSSES[loss].core,
         tweedie_power=tweedie_power,
+        quantile_levels=[] if quantile_levels is None else list(quantile_levels),
+        outputs_per_group=outputs_per_group,
         weight_method=(
             WEIGHT_METHODS[weight_method].core
             if signs is not None

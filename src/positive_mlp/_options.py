@@ -53,6 +53,8 @@ class Loss:
     domain: str = ""  # the targets it scores, for messages ("y >= 0")
     outside: str = ""  # the targets it cannot score, for messages ("< 0")
     invalid: Callable[[np.ndarray], np.ndarray] | None = None  # mask of such targets
+    # Its outputs are built from a bounding g (the quantiles' staircase).
+    needs_bounded_output: bool = False
 
     def check_targets(self, described: str, y: np.ndarray) -> None:
         """A ValueError counting the targets outside the loss's domain;
@@ -75,6 +77,9 @@ LOSSES: dict[str, Loss] = {
     ),
     # Its predictions and targets depend on the power: see loss_for.
     "tweedie": Loss(_core.Loss.tweedie, needs_positive_predictions=True),
+    "quantile": Loss(
+        _core.Loss.quantile, needs_positive_predictions=False, needs_bounded_output=True
+    ),
 }
 
 

@@ -20,6 +20,11 @@ from sklearn.model_selection import train_test_split
 from positive_mlp import _core
 from positive_mlp._network import core_for, core_input
 from positive_mlp._options import SOLVERS, WEIGHT_METHODS
+from positive_mlp._quantiles import (
+    levels_per_output,
+    mean_pinball_loss,
+    quantile_levels,
+)
 
 _MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # below this, 'adaptive' stops instead of dividing
 
@@ -70,14 +75,19 @@ class Settings:
     n_iter_no_change: int | float
     max_fun: int
     lagrangian: bool  # output_constraint='lagrangian': multipliers to carry
+    # loss='quantile': its levels, which the validation score is judged by
+    quantile_levels: np.ndarray | None
 
     @classmethod
     def from_params(cls, params: dict) -> Settings:
         """From ``get_params()``."""
-        names = [f.name for f in fields(cls) if f.name != "lagrangian"]
+        derived = {"lagrangian", "quantile_levels"}
+        names = [f.name for f in fields(cls) if f.name not in derived]
+        quantile = params["loss"] == "quantile"
         return cls(
             **{name: params[name] for name in names},
             lagrangian=params["output_constraint"] == "lagrangian",
+            quantile_levels=quantile_levels(params["quantile"]) if quantile else None,
         )
 
 
@@ -175,6 +185,23 @@ def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
 
 
 def validation_score(
+    settings: Settings,
+    y: np.ndarray,
+    pred: np.ndarray,
+    sample_weight: np.ndarray | None,
+) -> float:
+    """How early stopping judges predictions (higher is better): R2, or for
+    loss='quantile' minus the mean pinball loss (R2 scores means, not quantiles)."""
+    levels = settings.quantile_levels
+    if levels is None:
+        return r2_validation_score(y, pred, sample_weight)
+    if not np.all(np.isfinite(pred)):
+        return -np.inf
+    per_output = levels_per_output(levels, y.shape[1] // levels.size)
+    return -mean_pinball_loss(y, pred, per_output, sample_weight)
+
+
+def r2_validation_score(
     y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None
 ) -> float:
     """R2 of ``pred``, computed on each output divided by its largest |value|.
@@ -205,7 +232,7 @@ def _record_progress(
     """Updates the no-improvement count from the training loss or validation score."""
     if validation is not None:
         pred = network.predict(params, validation.X, n_threads)
-        score = validation_score(validation.y, pred, validation.sample_weight)
+        score = validation_score(settings, validation.y, pred, validation.sample_weight)
         record.validation_scores.append(score)
         if settings.verbose:
             print(f"Validation score: {score:f}")

@@ -8,6 +8,7 @@ import numpy as np
 
 from positive_mlp._network import ParameterLayout
 from positive_mlp._options import BOUNDED_TRANSFORMS, OUTPUT_TRANSFORMS, WEIGHT_METHODS
+from positive_mlp._quantiles import starting_steps
 from positive_mlp._scaling import float64
 from positive_mlp._solvers import Data
 
@@ -26,24 +27,34 @@ def initial_params(
     threshold: np.ndarray,
     rng: np.random.RandomState,
     dtype,
+    quantile_levels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Fresh free parameters (what the optimiser updates).
 
     ``output_at_mean`` names the output transform when the output starts as the
     constant model at the targets' mean (None: a Glorot start, as MLPRegressor's).
+    With ``quantile_levels`` it starts at the targets' sample quantiles instead.
     """
     params = glorot_uniform_params(layout, activation, rng, dtype)
     if signs is not None:
         start_constrained(params, layout, signs, rng)
     if output_at_mean is not None:
-        # in float64: float32 sums of large weights or targets overflow
-        mean = np.average(
-            data.y.astype(np.float64), axis=0, weights=float64(data.sample_weight)
-        )
+        if quantile_levels is None:
+            # in float64: float32 sums of large weights or targets overflow
+            mean = np.average(
+                data.y.astype(np.float64), axis=0, weights=float64(data.sample_weight)
+            )
+            above = mean - threshold
+        else:  # the targets repeat once per level: read each target once
+            every_target = slice(None, None, len(quantile_levels))
+            above = starting_steps(
+                data.y[:, every_target],
+                threshold[every_target],
+                quantile_levels,
+                float64(data.sample_weight),
+            )
         output_scale = _output_weight_scale(layout, signs, weight_method)
-        start_at_target_mean(
-            params, layout, output_at_mean, mean - threshold, output_scale
-        )
+        start_at_target_mean(params, layout, output_at_mean, above, output_scale)
     if signs is None:
         return params
     if not WEIGHT_METHODS[weight_method].reparametrises:

@@ -56,9 +56,18 @@ def check_loss_settings(
 ) -> None:
     """Rejects a loss that the output transform cannot keep finite."""
     check_power(loss, power)
-    if not loss_for(loss, power).needs_positive_predictions:
-        return
+    entry = loss_for(loss, power)
     name = _describe_loss(loss, power)
+    if entry.needs_bounded_output and output_activation not in BOUNDED_TRANSFORMS:
+        raise ValueError(
+            f"{name} builds each target's levels as threshold + g(z_1), then each "
+            "next level as the one before plus g(z_k), which keeps them above the "
+            "threshold and uncrossed only with a bounding g; "
+            f"output_activation={output_activation!r} is not one. Use "
+            f"{_one_of(BOUNDED_TRANSFORMS)}."
+        )
+    if not entry.needs_positive_predictions:
+        return
     if output_activation not in BOUNDED_TRANSFORMS:
         raise ValueError(
             f"{name} needs strictly positive predictions, which "
@@ -75,6 +84,22 @@ def check_loss_settings(
             f"{name} with output_activation={output_activation!r} needs "
             f"output_threshold > 0: {output_activation!r} reaches its threshold "
             "exactly, where the deviance is infinite."
+        )
+
+
+def check_quantile_settings(solver: str, output_constraint: str | None) -> None:
+    """loss='quantile' trains with the stochastic solvers, and no output constraint."""
+    if solver == "lbfgs":
+        raise ValueError(
+            "loss='quantile' needs solver='adam' or 'sgd': the pinball loss has a kink "
+            "at every target, where L-BFGS-B's line searches and curvature pairs "
+            "break down."
+        )
+    if output_constraint is not None:
+        raise ValueError(
+            "loss='quantile' keeps its levels above output_threshold by "
+            f"construction; output_constraint={output_constraint!r} has nothing to "
+            "add. Leave it None."
         )
 
 

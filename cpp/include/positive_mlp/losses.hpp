@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 #include "positive_mlp/types.hpp"
 
@@ -17,23 +19,29 @@ inline T positive_floor(T p) {
     return std::max(p, std::numeric_limits<T>::min());
 }
 
-// One element's loss l(y, p) and dl/dp: the kind, and the Tweedie power for
-// Loss::tweedie. Tweedie powers 0, 1 and 2 are the squared error, Poisson and Gamma
-// losses and computed as those (see make).
+// One element's loss l(y, p) and dl/dp: the kind, the Tweedie power for
+// Loss::tweedie and the outputs' levels for Loss::quantile. Tweedie powers 0, 1 and 2 are the
+// squared error, Poisson and Gamma losses and computed as those (see make).
 template <class T>
 struct ElementLoss {
     Loss kind = Loss::squared_error;
     T power = T(0);
+    std::vector<T> levels;  // Loss::quantile: one per output
 
-    static ElementLoss make(Loss kind, double tweedie_power) {
-        if (kind != Loss::tweedie) return ElementLoss{kind, T(0)};
-        if (tweedie_power == 0.0) return ElementLoss{Loss::squared_error, T(0)};
-        if (tweedie_power == 1.0) return ElementLoss{Loss::poisson, T(0)};
-        if (tweedie_power == 2.0) return ElementLoss{Loss::gamma, T(0)};
-        return ElementLoss{Loss::tweedie, static_cast<T>(tweedie_power)};
+    static ElementLoss make(const NetworkSpec& spec) {
+        if (spec.loss == Loss::quantile)
+            return ElementLoss{
+                Loss::quantile, T(0),
+                std::vector<T>(spec.quantile_levels.begin(), spec.quantile_levels.end())};
+        if (spec.loss != Loss::tweedie) return ElementLoss{spec.loss, T(0), {}};
+        if (spec.tweedie_power == 0.0) return ElementLoss{Loss::squared_error, T(0), {}};
+        if (spec.tweedie_power == 1.0) return ElementLoss{Loss::poisson, T(0), {}};
+        if (spec.tweedie_power == 2.0) return ElementLoss{Loss::gamma, T(0), {}};
+        return ElementLoss{Loss::tweedie, static_cast<T>(spec.tweedie_power), {}};
     }
 
-    T value(T y, T p) const {
+    // Output j's loss at target y and prediction p.
+    T value(std::int64_t j, T y, T p) const {
         switch (kind) {
             case Loss::squared_error: {
                 const T r = p - y;
@@ -65,11 +73,18 @@ struct ElementLoss {
                 return y_term - y * std::exp((T(1) - r) * log_p) / (T(1) - r) +
                     std::exp((T(2) - r) * log_p) / (T(2) - r);
             }
+            case Loss::quantile: {
+                // Pinball loss: level * (y - p) above the prediction, (1 - level) *
+                // (p - y) below it.
+                const T r = y - p, level = levels[j];
+                return r >= T(0) ? level * r : (level - T(1)) * r;
+            }
         }
         return T(0);
     }
 
-    T derivative(T y, T p) const {
+    // dl/dp of output j (for the pinball loss, 0 where y = p).
+    T derivative(std::int64_t j, T y, T p) const {
         switch (kind) {
             case Loss::squared_error: return p - y;
             case Loss::poisson: return T(1) - y / positive_floor(p);
@@ -81,6 +96,10 @@ struct ElementLoss {
                 // p^(-r) (p - y): the derivative of every power's half deviance.
                 p = positive_floor(p);
                 return (p - y) * std::exp(-power * std::log(p));
+            }
+            case Loss::quantile: {
+                const T level = levels[j];
+                return y > p ? -level : (y < p ? T(1) - level : T(0));
             }
         }
         return T(0);

@@ -27,7 +27,7 @@ using ConstMatrix = Matrix<const T>;
 
 enum class Activation { identity, logistic, tanh, relu };
 enum class OutputTransform { identity, relu, softplus, exp };
-enum class Loss { squared_error, poisson, gamma, tweedie };
+enum class Loss { squared_error, poisson, gamma, tweedie, quantile };
 enum class Solver { sgd, adam };
 // How sign-constrained parameters stay in place (see constraints.hpp).
 enum class WeightMethod { none, projection, square, exp };
@@ -42,6 +42,13 @@ struct NetworkSpec {
     OutputTransform output_transform = OutputTransform::softplus;
     Loss loss = Loss::squared_error;
     double tweedie_power = 1.5;  // Loss::tweedie only
+    // Loss::quantile: the level of each output, in (0, 1).
+    std::vector<double> quantile_levels;
+    // Outputs come in groups of this many consecutive outputs (the levels of one
+    // target, rising): within a group each prediction is the one before plus g(z), the
+    // first threshold + g(z), so that with a bounded g the predictions of a group
+    // never decrease (quantiles never cross).
+    std::int64_t outputs_per_group = 1;
     WeightMethod weight_method = WeightMethod::none;
     OutputConstraint output_constraint = OutputConstraint::none;
     double constraint_strength = 1.0;

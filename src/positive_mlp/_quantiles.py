@@ -1,0 +1,100 @@
+"""loss='quantile': the levels, and how their outputs are laid out.
+
+The network has one output per target and level, the levels of a target side by side
+(output ``t * n_levels + k`` is target t at level k). The core builds each target's
+levels as a rising staircase, ``threshold + g(z_1)``, then each next level the one
+before plus ``g(z_k)``, so that with a bounding output every level is
+``>= threshold`` and the levels never cross, for any input. The network's targets
+are y repeated once per level.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+
+# The smallest starting step between levels, as a share of the targets' spread.
+_SMALLEST_STEP = 0.05
+
+
+def quantile_levels(quantile) -> np.ndarray:
+    """The levels of ``quantile`` (a level in (0, 1) or a list of them), checked."""
+    levels = np.atleast_1d(np.asarray(quantile, dtype=np.float64))
+    if levels.ndim != 1 or levels.size == 0:
+        raise ValueError(
+            f"quantile must be a level or a list of levels, got {quantile!r}."
+        )
+    if not np.all((levels > 0) & (levels < 1)):
+        raise ValueError(f"quantile levels must lie in (0, 1), got {levels.tolist()}.")
+    if np.any(np.diff(levels) <= 0):
+        raise ValueError(
+            f"quantile levels must be strictly increasing, got {levels.tolist()}."
+        )
+    return levels
+
+
+def has_level_axis(quantile) -> bool:
+    """A list of levels (even of one) gives predictions a last axis of levels."""
+    return not isinstance(quantile, Real)
+
+
+def per_output(values: np.ndarray, n_levels: int) -> np.ndarray:
+    """Per-target values (thresholds, scales) repeated for each target's levels;
+    targets (n_samples, n_targets) become the network's (n_samples, n_outputs)."""
+    return np.repeat(values, n_levels, axis=-1)
+
+
+def levels_per_output(levels: np.ndarray, n_targets: int) -> np.ndarray:
+    return np.tile(levels, n_targets)
+
+
+def starting_steps(
+    y: np.ndarray,
+    threshold: np.ndarray,
+    levels: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """Each network output's starting g(z): the targets' quantile at the first level
+    above the threshold, then the gaps between consecutive levels' quantiles, so that
+    training starts from the constant model at the sample quantiles. ``y`` holds the
+    targets (n_samples, n_targets) and ``threshold`` one value per target. Weighted
+    quantiles of the inverted CDF: a weight of 2 counts as a repeated row."""
+    y = y.astype(np.float64)
+    weights = None
+    if sample_weight is not None:
+        weights = np.broadcast_to(np.asarray(sample_weight, float)[:, None], y.shape)
+    quantiles = np.quantile(
+        y, levels, axis=0, method="inverted_cdf", weights=weights
+    ).T  # (targets, levels)
+    steps = np.diff(quantiles, axis=1, prepend=threshold[:, None])
+    # Steps of 0 (levels sharing a value, as zero-inflated targets give) would start
+    # where softplus and exp have no slope: start them at a share of the spread.
+    smallest = _SMALLEST_STEP * np.maximum(np.std(y, axis=0), np.finfo(float).tiny)
+    return np.maximum(steps, smallest[:, None]).ravel()
+
+
+def mean_pinball_loss(
+    y: np.ndarray,
+    pred: np.ndarray,
+    levels: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """The pinball loss averaged over samples, summed over the network's outputs:
+    ``y`` and ``pred`` are (n_samples, n_outputs), one level per output."""
+    residual = y - pred
+    loss = np.where(residual >= 0, levels * residual, (levels - 1) * residual)
+    return float(np.average(loss.sum(axis=1), weights=sample_weight))
+
+
+def shaped_predictions(
+    pred: np.ndarray, n_targets: int, n_levels: int, level_axis: bool
+) -> np.ndarray:
+    """Predictions (n_samples, n_outputs) as the user sees them: (n_samples,),
+    (n_samples, n_targets), (n_samples, n_levels) or (n_samples, n_targets, n_levels):
+    a target axis with several targets, a level axis when a list of levels was given."""
+    pred = pred.reshape(pred.shape[0], n_targets, n_levels)
+    if not level_axis:
+        pred = pred[:, :, 0]
+        return pred[:, 0] if n_targets == 1 else pred
+    return pred[:, 0, :] if n_targets == 1 else pred
