@@ -53,3 +53,13 @@ def loss(
     per_row = ELEMENT_LOSS[loss_name](y, pred).sum(axis=1)
     weights = np.asarray(params, dtype=np.float64)[: layout.n_weights]
     return (w @ per_row + 0.5 * alpha * weights @ weights) / w.sum()
+
+
+def central_differences(f, params, step=1e-6):
+    """The gradient of ``f`` at ``params`` by central finite differences."""
+    grad = np.empty_like(params)
+    for i in range(params.size):
+        e = np.zeros_like(params)
+        e[i] = step
+        grad[i] = (f(params + e) - f(params - e)) / (2 * step)
+    return grad

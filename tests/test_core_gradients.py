@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from reference import forward, loss
+from reference import central_differences, forward, loss
 
 from positive_mlp._network import ParameterLayout, build_network
 from positive_mlp._start import glorot_uniform_params
@@ -44,15 +44,6 @@ def _core_loss_and_gradient(network, params, X, y, alpha, sample_weight=None):
     return value, grad
 
 
-def _central_differences(f, params, step=1e-6):
-    grad = np.empty_like(params)
-    for i in range(params.size):
-        e = np.zeros_like(params)
-        e[i] = step
-        grad[i] = (f(params + e) - f(params - e)) / (2 * step)
-    return grad
-
-
 @pytest.mark.parametrize("activation, transform, loss_name, n_outputs", CASES)
 def test_gradient_matches_finite_differences(
     activation, transform, loss_name, n_outputs
@@ -67,7 +58,7 @@ def test_gradient_matches_finite_differences(
         return _core_loss_and_gradient(network, p, X, y, alpha)[0]
 
     _, analytic = _core_loss_and_gradient(network, params, X, y, alpha)
-    numeric = _central_differences(core_loss, params)
+    numeric = central_differences(core_loss, params)
     error = np.linalg.norm(analytic - numeric) / np.linalg.norm(numeric)
     assert error < 1e-6
 
@@ -121,7 +112,7 @@ def test_products_with_a_dimension_of_one(sizes, n_samples, dtype):
     if dtype != np.float64:
         return  # finite differences need float64
     _, analytic = _core_loss_and_gradient(network, params, X, y, 0.3)
-    numeric = _central_differences(
+    numeric = central_differences(
         lambda p: _core_loss_and_gradient(network, p, X, y, 0.3)[0], params
     )
     np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8)

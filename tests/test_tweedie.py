@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference import central_differences
 from sklearn.metrics import mean_tweedie_deviance
 
 from positive_mlp import PositiveMLPRegressor
@@ -48,22 +49,13 @@ def test_the_loss_is_half_of_scikit_learns_tweedie_deviance(power, transform):
     assert value == pytest.approx(expected, rel=1e-10)
 
 
-def _central_differences(f, params, step=1e-6):
-    grad = np.empty_like(params)
-    for i in range(params.size):
-        e = np.zeros_like(params)
-        e[i] = step
-        grad[i] = (f(params + e) - f(params - e)) / (2 * step)
-    return grad
-
-
 @pytest.mark.parametrize("transform", TRANSFORMS)
 @pytest.mark.parametrize("power", [1.001, 1.5, 1.999, 2.001, 3.0, 4.2])
 def test_the_gradient_matches_finite_differences(power, transform):
     network, params, X, y = _problem(power, transform, seed=2)
     grad = np.empty_like(params)
     network.loss_and_gradient(params, X, y, None, None, 0.1, grad)
-    numeric = _central_differences(
+    numeric = central_differences(
         lambda p: network.loss(p, X, y, None, None, 0.1), params
     )
     error = np.linalg.norm(grad - numeric) / np.linalg.norm(numeric)
