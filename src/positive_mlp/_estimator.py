@@ -133,12 +133,14 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    loss : {'squared_error', 'poisson', 'gamma', 'tweedie'}, default='squared_error'
-        The loss minimised: half the squared error, or half the Poisson, Gamma or
-        Tweedie deviance (with ``power``), summed over outputs and averaged over
-        samples, as scikit-learn's ``mean_*_deviance`` and ``TweedieRegressor``
-        define them. The deviances need strictly positive predictions: a bounding
-        ``output_activation`` with ``output_threshold >= 0`` ('relu' needs
+    loss : str, default='squared_error'
+        The loss minimised, summed over outputs and averaged over samples:
+        'squared_error' (half the squared error), 'poisson', 'gamma' or 'tweedie'
+        (half the deviance, 'tweedie' with ``power``; as scikit-learn's
+        ``mean_*_deviance`` and ``TweedieRegressor`` define them), or 'quantile'
+        (the pinball loss of the levels in ``quantile``). The deviances need
+        strictly positive predictions: a bounding ``output_activation`` with
+        ``output_threshold >= 0`` ('relu' needs
         ``output_threshold > 0``, as it reaches its threshold exactly). 'poisson'
         and 'tweedie' with ``1 <= power < 2`` need ``y >= 0``; 'gamma' and 'tweedie'
         with ``power >= 2`` need ``y > 0``.
@@ -321,8 +323,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     early_stopping : bool, default=False
         Whether 'sgd' and 'adam' hold out ``validation_fraction`` of the data, stop
-        when its R2 score fails to improve by ``tol`` for ``n_iter_no_change``
-        epochs, and restore the best weights.
+        when its R2 score (with ``loss='quantile'``: minus its pinball loss) fails to
+        improve by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
+        weights.
 
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
@@ -356,7 +359,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         The loss after each epoch ('sgd', 'adam') or iteration ('lbfgs').
 
     validation_scores_ : list of float or None
-        R2 on the held-out data after each epoch, with ``early_stopping=True``.
+        R2 on the held-out data after each epoch, with ``early_stopping=True``
+        (with ``loss='quantile'``: minus the mean pinball loss).
 
     best_validation_score_ : float or None
         The best of ``validation_scores_``.
@@ -375,6 +379,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     target_scale_ : ndarray of shape (n_outputs,)
         The scale ``s`` of each output (all 1 without scaling); see ``target_scaling``.
+
+    quantiles_ : ndarray of shape (n_levels,)
+        With ``loss='quantile'``: the levels predicted, in the order of the last axis
+        of ``predict``'s output.
 
     constraint_violation_ : dict
         With ``output_constraint``: ``'share_below'``, the share of training targets
