@@ -172,16 +172,16 @@ def test_the_core_reads_32_and_64_bit_indices(dtype):
         np.testing.assert_allclose(network.predict(params, matrix), expected, rtol=1e-6)
 
 
-def _malformed(X: np.ndarray) -> dict[str, sp.csr_matrix]:
+def _malformed(X: np.ndarray, make=sp.csr_matrix) -> dict[str, sp.csr_matrix]:
     cases = {}
     for name, mutate in {
-        "column index past the width": lambda m: m.indices.__setitem__(0, 6),
-        "negative column index": lambda m: m.indices.__setitem__(0, -1),
+        "index past the width": lambda m: m.indices.__setitem__(0, max(m.shape)),
+        "negative index": lambda m: m.indices.__setitem__(0, -1),
         "decreasing offsets": lambda m: m.indptr.__setitem__(2, m.indptr[3] + 1),
         "offsets past the entries": lambda m: m.indptr.__setitem__(-1, m.nnz + 5),
         "offsets not starting at 0": lambda m: m.indptr.__setitem__(0, 1),
     }.items():
-        matrix = sp.csr_matrix(X)
+        matrix = make(X)
         mutate(matrix)
         cases[name] = matrix
     return cases
@@ -197,7 +197,6 @@ def test_malformed_csr_structure_is_refused_not_read():
     for name, matrix in _malformed(X).items():
         with pytest.raises(ValueError, match="sparse X"):
             network.predict(params, matrix)
-        assert name
     short = sp.csr_matrix(X)
     short.indptr = short.indptr[:-1]
     with pytest.raises(ValueError, match="indptr"):
@@ -208,12 +207,59 @@ def test_malformed_csr_structure_is_refused_not_read():
 def test_malformed_csr_given_to_the_estimator_raises_a_value_error():
     X, y = _sparse_problem(n_samples=40, n_features=6, density=0.9)
     reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=3).fit(X, y)
-    for name, matrix in _malformed(X).items():
+    for matrix in _malformed(X).values():
         with pytest.raises(ValueError):
             reg.predict(matrix)
         with pytest.raises(ValueError):
             PositiveMLPRegressor(max_iter=2).fit(matrix, y)
-        assert name
+
+
+@quiet_convergence
+def test_malformed_sparse_input_is_refused_before_anything_reads_it():
+    """Row selection (zero weights), the early-stopping split, the X_val checks and
+    format conversions all run scipy code that trusts the index arrays."""
+    X, y = _sparse_problem(n_samples=40, n_features=6, density=0.9)
+    weights = np.r_[np.zeros(5), np.ones(35)]
+    good = sp.csr_matrix(X)
+    malformed_csc = _malformed(X, sp.csc_matrix)
+    for name, matrix in _malformed(X).items():
+        calls = {
+            "zero weights": lambda m=matrix: PositiveMLPRegressor(max_iter=2).fit(
+                m, y, sample_weight=weights
+            ),
+            "early stopping": lambda m=matrix: PositiveMLPRegressor(
+                max_iter=2, early_stopping=True
+            ).fit(m, y),
+            "X with X_val": lambda m=matrix: PositiveMLPRegressor(
+                max_iter=2, early_stopping=True
+            ).fit(m, y, X_val=good, y_val=y),
+            "X_val": lambda m=matrix: PositiveMLPRegressor(
+                max_iter=2, early_stopping=True
+            ).fit(good, y, X_val=m, y_val=y),
+            "CSC": lambda name=name: PositiveMLPRegressor(max_iter=2).fit(
+                malformed_csc[name], y
+            ),
+        }
+        for call_name, call in calls.items():
+            try:
+                with pytest.raises(ValueError, match="malformed sparse"):
+                    call()
+            except BaseException as error:
+                raise AssertionError(f"{name}, {call_name}") from error
+
+
+def test_a_divergence_message_leaves_the_callers_matrix_as_it_was():
+    """Its largest |X| is read from the stored entries, not through abs(X), which
+    sums duplicate entries in place (and fails on read-only arrays)."""
+    from positive_mlp._solvers import _largest
+
+    matrix = _with_unsorted_duplicates(np.diag([1.0, -5.0, 2.0]))
+    before = (matrix.data.copy(), matrix.indices.copy(), matrix.indptr.copy())
+    for array in (matrix.data, matrix.indices, matrix.indptr):
+        array.flags.writeable = False
+    assert _largest(matrix) == 2.5
+    for array, saved in zip((matrix.data, matrix.indices, matrix.indptr), before):
+        np.testing.assert_array_equal(array, saved)
 
 
 @quiet_convergence

@@ -67,6 +67,7 @@ from positive_mlp._start import initial_params, to_free
 from positive_mlp._validation import (
     check_loss_settings,
     check_quantile_settings,
+    check_sparse_structure,
     check_targets,
     threshold_per_output,
     warn_if_threshold_too_far,
@@ -689,6 +690,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _fit(self, X, y, sample_weight, validation: Data | None, incremental: bool):
         continuing = self._is_fitted() and (incremental or self.warm_start)
+        check_sparse_structure(X)
         X, y = validate_data(
             self,
             X,
@@ -910,6 +912,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 "X_val and y_val need solver='sgd' or 'adam'; 'lbfgs' "
                 "does not use early stopping."
             )
+        check_sparse_structure(X_val, "X_val")
         X_val, y_val = validate_data(
             self,
             X_val,
@@ -980,6 +983,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
         if plain and np.isfinite(X).all():
             return X
+        check_sparse_structure(X)
         return validate_data(
             self, X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES
         )

@@ -293,10 +293,10 @@ _LARGE_VALUE = 1e3
 
 
 def _largest(a) -> float:
-    """The largest |value| of an array or a sparse matrix."""
-    if scipy.sparse.issparse(a):
-        return float(abs(a).max()) if a.nnz else 0.0
-    return float(np.max(np.abs(a))) if a.size else 0.0
+    """The largest |value| of an array, or of a sparse matrix's stored entries (read
+    as they are: scipy's abs() sums duplicate entries in the caller's matrix)."""
+    values = a.data if scipy.sparse.issparse(a) else a
+    return float(np.max(np.abs(values))) if values.size else 0.0
 
 
 def _scale_advice(data: Data) -> tuple[str, bool]:

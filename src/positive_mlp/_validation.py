@@ -87,6 +87,47 @@ def check_loss_settings(
         )
 
 
+def check_sparse_structure(X, name: str = "X") -> None:
+    """A ValueError for a scipy.sparse matrix whose index arrays point outside it.
+
+    Runs before anything reads ``X``: scipy's own conversions and row selections
+    trust these arrays, and a malformed matrix (say, indices edited by hand) would
+    make them read or write out of bounds. Checks CSR, CSC and BSR offsets and
+    indices and COO coordinates; changes nothing (scipy's ``check_format`` can
+    rewrite the index arrays' dtype in place).
+    """
+    if not sp.issparse(X):
+        return
+    n_rows, n_cols = X.shape
+    problems = []
+    if X.format in ("csr", "csc", "bsr"):
+        blocks = X.blocksize if X.format == "bsr" else (1, 1)
+        outer, inner = (n_cols, n_rows) if X.format == "csc" else (n_rows, n_cols)
+        if X.format == "csc":
+            blocks = blocks[::-1]
+        indptr, indices = np.asarray(X.indptr), np.asarray(X.indices)
+        n_outer, n_inner = -(-outer // blocks[0]), -(-inner // blocks[1])
+        if indptr.ndim != 1 or indptr.size != n_outer + 1:
+            problems.append(f"indptr has {indptr.size} entries, not {n_outer + 1}")
+        elif indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+            problems.append("indptr does not rise from 0")
+        elif indptr[-1] > min(indices.size, np.asarray(X.data).shape[0]):
+            problems.append("indptr points past the stored entries")
+        else:
+            used = indices[: indptr[-1]]
+            if used.size and (used.min() < 0 or used.max() >= n_inner):
+                problems.append("an index lies outside the matrix")
+    elif X.format == "coo":
+        for coords, size in ((X.row, n_rows), (X.col, n_cols)):
+            if coords.size and (coords.min() < 0 or coords.max() >= size):
+                problems.append("a coordinate lies outside the matrix")
+    if problems:
+        raise ValueError(
+            f"{name} is a malformed sparse {X.format.upper()} matrix: "
+            f"{'; '.join(problems)}."
+        )
+
+
 def check_quantile_settings(solver: str, output_constraint: str | None) -> None:
     """loss='quantile' trains with the stochastic solvers, and no output constraint."""
     if solver == "lbfgs":
