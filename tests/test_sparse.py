@@ -194,7 +194,7 @@ def test_malformed_csr_structure_is_refused_not_read():
         layout, "relu", "softplus", "squared_error", np.zeros(1), np.float64
     )
     params = np.zeros(layout.n_params)
-    for name, matrix in _malformed(X).items():
+    for matrix in _malformed(X).values():
         with pytest.raises(ValueError, match="sparse X"):
             network.predict(params, matrix)
     short = sp.csr_matrix(X)
