@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,8 @@ import pytest
 
 FUZZ_PATH = Path(__file__).resolve().parents[1] / "tools" / "fuzz.py"
 REGRESSIONS = Path(__file__).with_name("fuzz_regressions.jsonl")
-WORKERS = 2
+# Supervisor processes; PMLP_FUZZ_WORKERS=1 on a shared or single-core machine.
+WORKERS = int(os.environ.get("PMLP_FUZZ_WORKERS", "2"))
 
 
 def _load_fuzz():
