@@ -23,7 +23,9 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
 
 FUZZ_PATH = Path(__file__).resolve().parents[1] / "tools" / "fuzz.py"
 REGRESSIONS = Path(__file__).with_name("fuzz_regressions.jsonl")
@@ -122,3 +124,58 @@ def test_draws_are_reproducible():
     for index in range(20):
         first, again = fuzz.draw_case(3, index), fuzz.draw_case(3, index)
         assert json.dumps(first) == json.dumps(again)
+
+
+def _recipe(**changes) -> dict:
+    spec = {
+        "format": "csr_matrix",
+        "index64": False,
+        "density": 0.6,
+        "zero_rows": 0.0,
+        "explicit_zeros": 0.0,
+        "duplicates": 0.0,
+        "cancel": False,
+        "unsorted": False,
+        "compare_dense": False,
+    }
+    spec.update(changes)
+    return {"sparse": spec, "readonly": False, "dtype": "float64"}
+
+
+def _sparse(X: np.ndarray, broken: str | None = None, **changes):
+    rng = np.random.default_rng(0)
+    M, _ = fuzz._sparse_input(rng, X, np.zeros(X.shape[0]), _recipe(**changes), broken)
+    return M
+
+
+def test_sparse_recipes():
+    """The sparse builder makes what the recipe asks for, and keeps X's values."""
+    X = np.random.default_rng(1).standard_normal((40, 7))
+    M = _sparse(X, duplicates=1.0, unsorted=True, index64=True, explicit_zeros=0.2)
+    assert M.format == "csr" and M.indices.dtype == M.indptr.dtype == np.int64
+    dense = M.toarray()
+    assert np.all((dense == 0) | (dense == X))  # halves add up exactly
+    assert M.nnz > 2 * np.count_nonzero(dense)  # duplicates and explicit zeros
+    rows = np.split(M.indices, M.indptr[1:-1])
+    assert any(np.any(np.diff(r) < 0) for r in rows)  # unsorted within a row
+    assert np.any(M.data == 0)
+    empty = _sparse(X, zero_rows=1.0)
+    assert empty.nnz == 0 and empty.shape == X.shape
+    for fmt in ("csr_array", "csc_matrix", "coo_matrix"):
+        M = _sparse(X, format=fmt, duplicates=0.5, cancel=True, unsorted=True)
+        assert type(M).__name__ == fmt
+        np.testing.assert_allclose(M.toarray()[M.toarray() != 0], X[M.toarray() != 0])
+    NaN = X.copy()
+    NaN[3, 4] = np.nan
+    assert np.isnan(_sparse(NaN, density=0.01).toarray()[3, 4])  # stays stored
+
+
+@pytest.mark.parametrize("mode", fuzz._MALFORMED_MODES)
+@pytest.mark.parametrize("index64", [False, True])
+def test_malformed_csr_recipes(mode, index64):
+    """Each malformed mode yields a CSR that scipy's full structure check refuses."""
+    X = np.random.default_rng(2).standard_normal((6, 3))
+    M = _sparse(X, broken=mode, index64=index64)
+    assert isinstance(M, sp.csr_matrix)
+    with pytest.raises(ValueError):
+        M.check_format(full_check=True)
