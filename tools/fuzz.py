@@ -14,7 +14,12 @@ A *case* is a JSON dict drawn from ``(seed, index)``:
   order, strided views, read-only flags, pandas or list containers, column scales
   from 1e-30 to 1e30, constant columns, target kind and per-output scale from
   1e-300 to 1e150 with exact zeros, always inside the loss's domain unless the case
-  is meant to be rejected), with its own data seed;
+  is meant to be rejected), with its own data seed; in about 30% of the cases
+  ``data.sparse``: X, X_val and the predict inputs as scipy.sparse (csr_matrix,
+  csr_array, csc_matrix or coo_matrix; the case's X with entries dropped down to a
+  density of 0.01, all-zero rows, stored values split into duplicate entries,
+  explicit stored zeros, indices unsorted within rows, 64-bit indices), drawn from a
+  random stream of their own so that the dense cases of a seed stay as they were;
 * ``params``: estimator parameters (every solver, output activation, threshold
   form, loss, weight constraint and method, monotonic constraint, output
   constraint, target scaling, network shape, batch size, schedule, early stopping,
@@ -24,7 +29,12 @@ A *case* is a JSON dict drawn from ``(seed, index)``:
   ``set_params`` changes between calls (warm starts);
 * ``expect_error``: set on the cases built to be invalid (bad loss/activation
   pairs, targets outside a domain, non-integer layer sizes, NaN in X, wrong
-  shapes ...); such a case must be refused with a ValueError or TypeError.
+  shapes ...); such a case must be refused with a ValueError or TypeError. A few
+  sparse cases (``"malformed_csr"``) give one call (predict, score, fit or its
+  X_val) a CSR whose arrays were broken after construction (a column index past
+  the end or negative, indptr decreasing or negative, too long or short, not
+  starting at 0, ending past the entries; indices and data of different
+  lengths): any Python exception will do, returning or crashing will not.
 
 Each case runs in a forked child of a supervisor process (``--supervise``; the
 supervisors are started with ``subprocess`` and import the package once), so a
@@ -37,7 +47,8 @@ sees memory another case corrupted. Failures are of four kinds:
 * ``violation``: a property failed (below);
 * ``unexpected``: an exception other than ValueError/TypeError with a message or
   TrainingDivergedError, or sklearn's "Input contains NaN/infinity" on finite
-  input (a non-finite value made inside the estimator).
+  input (a non-finite value made inside the estimator), or NumPy's read-only
+  error on read-only input (the estimator wrote into the caller's arrays).
 
 Properties checked after every call that returns (and after a
 TrainingDivergedError, which promises to keep the last good weights): finite
@@ -48,7 +59,16 @@ bounding output activation and equal to a float64 NumPy forward pass of
 would overflow the dtype are exempt, as the README allows); constrained layers'
 weights (and biases) ``>= 0``; monotone predictions along each constrained
 feature; no RuntimeWarning, FutureWarning or DeprecationWarning. Other warnings
-(ConvergenceWarning, UserWarning) are fine.
+(ConvergenceWarning, UserWarning) are fine. With sparse inputs, also: predictions
+on sparse X (as given, 1000 X, -1000 X) within twice the rounding bound of those on
+X densified (the bound counts each stored entry, duplicates included); the
+caller's sparse arrays unchanged by every call, even one that raises; and for
+``compare_dense`` cases (float64, about a third of them; sgd and adam only, as
+rounding decides L-BFGS-B's line searches and bounds) the same calls on X
+densified and on X densified with each nonzero moved by one ulp: the sparse fit's
+loss curve and weights no farther from the dense fit's than 1000 times the jittered
+fit's (rounding alone), or than 1e-9 (curve, relative) and 1e-6 (weights, share of
+a layer's largest |weight|).
 
 Children run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1; cases that set
 ``n_threads`` get that many core threads. Random states are always integers, so a
@@ -94,6 +114,34 @@ _BOUNDED = ("softplus", "exp", "relu")
 _UNWANTED_WARNINGS = (RuntimeWarning, FutureWarning, DeprecationWarning)
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|\b(inf|nan)\b")
 _NONFINITE_MESSAGE = re.compile(r"contains (NaN|infinity)", re.IGNORECASE)
+# NumPy's words when something writes into a read-only array (the caller's input)
+_READONLY_MESSAGE = re.compile(r"read-only|WRITEBACKIFCOPY", re.IGNORECASE)
+_SPARSE_SHARE = 0.3  # cases whose X is scipy.sparse
+_SPARSE_FORMATS = {
+    "csr_matrix": 4,
+    "csr_array": 3,
+    "csc_matrix": 1.5,
+    "coo_matrix": 1.5,
+}
+_MALFORMED_MODES = (
+    "index_past_end",
+    "index_huge",
+    "index_negative",
+    "indptr_decreasing",
+    "indptr_negative",
+    "indptr_long",
+    "indptr_short",
+    "indptr_start",
+    "indptr_end",
+    "indices_short",
+)
+# Sparse and densified float64 fits of a compare_dense case agree within this share
+# of each layer's largest |weight| (a thousandth of it for loss curves), or within
+# _TWIN_FACTOR times the difference rounding alone makes (one ulp on each input).
+# Not float32: there a rounding difference flips L-BFGS steps often enough that one
+# jittered fit does not show how far rounding can move the training.
+_TWIN_RTOL = 1e-6
+_TWIN_FACTOR = 1000.0
 _INVALID_MODES = (
     "hidden_float",
     "hidden_zero",
@@ -466,8 +514,58 @@ def draw_case(seed: int, index: int) -> Case:
         case["expect_error"] = expected
     elif r.random() < 0.12:
         _make_invalid(r, case, r.choice(_INVALID_MODES))
+    # Sparse draws come from a stream of their own: the dense cases of a seed stay
+    # the cases they were before sparse inputs were fuzzed.
+    r_sparse = random.Random(f"positive-mlp-fuzz-sparse:{seed}:{index}")
+    if r_sparse.random() < _SPARSE_SHARE:
+        _make_sparse(r_sparse, case)
     _cap_work(case)
     return case
+
+
+def _make_sparse(r: random.Random, case: Case) -> None:
+    """X, X_val and the predict inputs of the case as scipy.sparse (``data.sparse``):
+    the case's dense X with entries dropped (density, all-zero rows), stored values
+    split into duplicate entries (halves, or v - c and c), explicit stored zeros,
+    indices unsorted within rows, 64-bit indices; sometimes a malformed CSR call."""
+    data = case["data"]
+    data["sparse"] = {
+        "format": _pick(r, _SPARSE_FORMATS),
+        "index64": r.random() < 0.4,
+        "density": _pick(r, {0.01: 1.5, 0.05: 1, 0.2: 2, 0.5: 2, 0.9: 1, 1.0: 1}),
+        "zero_rows": _pick(r, {0.0: 6, 0.2: 2, 0.7: 1, 1.0: 0.4}),
+        "explicit_zeros": _pick(r, {0.0: 5, 0.1: 2, 1.0: 0.7}),
+        "duplicates": _pick(r, {0.0: 5, 0.3: 2, 1.0: 1}),
+        "cancel": r.random() < 0.3,
+        "unsorted": r.random() < 0.35,
+        "compare_dense": data["dtype"] != "float32" and r.random() < 0.35,
+    }
+    data.update(container="numpy", view=None, order="C")  # dense layouts only
+    if not case.get("expect_error") and r.random() < 0.1:
+        _make_malformed(r, case)
+
+
+def _make_malformed(r: random.Random, case: Case) -> None:
+    """One call's X (or X_val) becomes a CSR with a broken structure: the call must
+    raise a Python exception (any), never crash or return."""
+    data, calls = case["data"], case["calls"]
+    data["sparse"]["format"] = r.choice(["csr_matrix", "csr_array"])
+    mode = r.choice(_MALFORMED_MODES)
+    with_val = [i for i, call in enumerate(calls) if call.get("val")]
+    where = _pick(r, {"predict": 5, "score": 1, "fit": 2, "val": 8 if with_val else 0})
+    if where == "val" and not with_val:
+        where = "predict"
+    if where == "val":
+        at = r.choice(with_val)
+        calls[at]["val"]["malformed"] = mode
+    elif where in ("predict", "score"):
+        calls.append({"op": where, "n": r.randint(1, 30), "malformed": mode})
+        at = len(calls) - 1
+    else:
+        at = r.randrange(len(calls))
+        calls[at]["malformed"] = mode
+    case["expect_error"] = "malformed_csr"
+    case["expect_error_at"] = at
 
 
 def _make_invalid(r: random.Random, case: Case, mode: str) -> None:
@@ -586,7 +684,29 @@ class CallData:
     finite: bool = True  # all inputs finite in the dtype the estimator trains in
 
     def X_array(self) -> np.ndarray:
-        return np.asarray(self.X)
+        """X as a dense array (a sparse X densified, duplicates summed)."""
+        return _dense(self.X)
+
+    def densified(self) -> CallData:
+        """The same call with dense X and X_val (for the dense twin of a case)."""
+        return CallData(
+            _dense(self.X),
+            self.y,
+            self.sample_weight,
+            None if self.X_val is None else _dense(self.X_val),
+            self.y_val,
+            self.finite,
+        )
+
+
+def _issparse(X: Any) -> bool:
+    import scipy.sparse
+
+    return scipy.sparse.issparse(X)
+
+
+def _dense(X: Any) -> np.ndarray:
+    return X.toarray() if _issparse(X) else np.asarray(X)
 
 
 def _feature_scales(data: Json, p: int) -> np.ndarray:
@@ -762,6 +882,9 @@ def make_call_data(case: Case, index: int, params: Json) -> CallData:
     weights = _sample_weight(rng, call.get("sample_weight"), n)
     if data["inject"] and weights is not None and weights.size and weights[0] == 0:
         weights[0] = 1.0  # the injected row must not be dropped as absent
+    if data.get("sparse"):
+        rng_sparse = np.random.default_rng([data["seed"], index, 2])
+        X, finite = _sparse_input(rng_sparse, X, y, data, call.get("malformed"))
     result = CallData(X, y, weights, finite=finite)
     if call.get("val"):
         val = call["val"]
@@ -769,8 +892,145 @@ def make_call_data(case: Case, index: int, params: Json) -> CallData:
         result.X_val, result.y_val, finite_val = _arrays(
             rng_val, data, params, val["n"], val.get("n_features", p)
         )
+        if data.get("sparse"):
+            rng_sparse = np.random.default_rng([data["seed"], index, 1, 2])
+            result.X_val, finite_val = _sparse_input(
+                rng_sparse, result.X_val, result.y_val, data, val.get("malformed")
+            )
         result.finite &= finite_val
     return result
+
+
+# ------------------------------------------------------------------ sparse inputs
+
+
+def _sparse_input(
+    rng: np.random.Generator, X: np.ndarray, y: np.ndarray, data: Json, broken: Any
+) -> tuple[Any, bool]:
+    """(X as the recipe's scipy.sparse matrix, all inputs finite in the training
+    dtype). Every non-finite entry of X stays stored (an injected NaN must reach the
+    estimator); a ``broken`` call gets a malformed CSR."""
+    spec = data["sparse"]
+    n, p = X.shape
+    keep = rng.random((n, p)) < spec["density"]
+    keep[rng.random(n) < spec["zero_rows"]] = False
+    if X.dtype.kind == "f":
+        keep |= ~np.isfinite(X)
+    rows, cols = np.nonzero(keep)
+    values = X[rows, cols]
+    split = rng.random(rows.size) < spec["duplicates"]
+    first, second = _split_values(rng, values[split], spec["cancel"])
+    values[split] = first
+    zeros = int(rng.binomial(n * p, spec["explicit_zeros"])) if n * p else 0
+    rows = np.concatenate([rows, rows[split], rng.integers(0, n, zeros)])
+    cols = np.concatenate([cols, cols[split], rng.integers(0, p, zeros)])
+    values = np.concatenate([values, second, np.zeros(zeros, X.dtype)])
+    M = _sparse_matrix(rng, values, rows, cols, (n, p), spec)
+    if broken:
+        M = _malformed(rng, M, broken)
+    if data["readonly"]:
+        for name in ("data", "indices", "indptr", "row", "col"):
+            if isinstance(getattr(M, name, None), np.ndarray):
+                getattr(M, name).flags.writeable = False
+    train = np.float32 if data["dtype"] == "float32" else np.float64
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = bool(
+            np.isfinite(M.data.astype(train)).all()
+            and np.isfinite(np.asarray(y).astype(train)).all()
+        )
+    return M, finite
+
+
+def _split_values(
+    rng: np.random.Generator, v: np.ndarray, cancel: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two entries adding up to v (exactly for halves; for v - c and c, up to the
+    rounding of v - c)."""
+    if v.dtype.kind != "f":
+        c = (
+            np.round(v * rng.uniform(-1.0, 1.0, v.size)).astype(v.dtype)
+            if cancel
+            else v // 2
+        )
+        return v - c, c
+    with np.errstate(over="ignore", invalid="ignore"):
+        if cancel:
+            c = (v * rng.uniform(-1.0, 1.0, v.size)).astype(v.dtype)
+            return (v.astype(np.float64) - c).astype(v.dtype), c
+        half = (v * 0.5).astype(v.dtype)
+        return (v.astype(np.float64) - half).astype(v.dtype), half
+
+
+def _sparse_matrix(
+    rng: np.random.Generator,
+    values: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    shape: tuple[int, int],
+    spec: Json,
+) -> Any:
+    """The entries in the recipe's format: compressed formats built from their own
+    arrays (so duplicates stay and rows keep the recipe's order), indices 64-bit if
+    asked for (set after construction: scipy's constructors choose 32 bits)."""
+    import scipy.sparse as sp
+
+    fmt = spec["format"]
+    major, minor = (cols, rows) if fmt.startswith("csc") else (rows, cols)
+    secondary = rng.random(values.size) if spec["unsorted"] else minor
+    order = np.lexsort((secondary, major))
+    if fmt.startswith("coo") and spec["unsorted"]:  # COO: no order at all
+        order = rng.permutation(values.size)
+    values, major, minor = values[order], major[order], minor[order]
+    if fmt.startswith("coo"):
+        return getattr(sp, fmt)((values, (major, minor)), shape=shape)
+    n_major = shape[1] if fmt.startswith("csc") else shape[0]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(major, minlength=n_major))])
+    M = getattr(sp, fmt)(
+        (values, minor.astype(np.int32), indptr.astype(np.int32)), shape=shape
+    )
+    if spec["index64"]:
+        M.indices = M.indices.astype(np.int64)
+        M.indptr = M.indptr.astype(np.int64)
+    return M
+
+
+def _malformed(rng: np.random.Generator, M: Any, mode: str) -> Any:
+    """The CSR M with a broken structure, its arrays changed after construction
+    (scipy's constructors would refuse most of these)."""
+    n, p = M.shape
+    indices, indptr, data = M.indices.copy(), M.indptr.copy(), M.data.copy()
+    if mode.startswith("index") and not indices.size:  # an entry to break
+        indices, data = np.zeros(1, indices.dtype), np.ones(1, data.dtype)
+        indptr = np.ones_like(indptr)
+        indptr[0] = 0
+    entry = int(rng.integers(max(1, indices.size)))
+    wide = indices.dtype == np.int64
+    if mode == "index_past_end":
+        indices[entry] = p
+    elif mode == "index_huge":
+        indices[entry] = 2**40 if wide else 2**31 - 1
+    elif mode == "index_negative":
+        indices[entry] = rng.choice([-1, np.iinfo(indices.dtype).min])
+    elif mode == "indptr_decreasing":
+        if n == 1:
+            indptr[1] = -1
+        else:
+            row = int(rng.integers(1, n))
+            indptr[row] = indptr[row + 1] + 1
+    elif mode == "indptr_negative":
+        indptr[int(rng.integers(1, n + 1))] = -int(rng.integers(1, 10))
+    elif mode == "indptr_long":
+        indptr = np.append(indptr, indptr[-1])
+    elif mode == "indptr_short":
+        indptr = indptr[:-1].copy()
+    elif mode == "indptr_start":
+        indptr += 1
+    elif mode == "indptr_end":
+        indptr[-1] = indices.size + int(rng.integers(1, 100))
+    elif mode == "indices_short":
+        indices = indices[:-1].copy() if indices.size else np.zeros(1, indices.dtype)
+    M.indices, M.indptr, M.data = indices, indptr, data
+    return M
 
 
 # ------------------------------------------------------------------ running one case
@@ -785,6 +1045,7 @@ class Outcome:
     message: str = ""
     detail: str = ""
     seconds: float = 0.0
+    compared: int = 0  # fits compared with their dense twins (compare_dense)
 
     @property
     def failed(self) -> bool:
@@ -815,6 +1076,8 @@ def _monotonic_setting(case: Case) -> Any:
 def run_call(est: Any, call: Json, arrays: CallData) -> None:
     if call["op"] == "predict":
         est.predict(arrays.X)
+    elif call["op"] == "score":
+        est.score(arrays.X, arrays.y)
     elif call["op"] == "partial_fit":
         est.partial_fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
     elif arrays.X_val is not None:
@@ -836,9 +1099,11 @@ def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
     expected = case.get("expect_error")
     if isinstance(exc, TrainingDivergedError):
         return Outcome("rejected", message)
-    allowed = (ValueError, TypeError)
+    allowed: tuple[type[BaseException], ...] = (ValueError, TypeError)
     if expected == "partial_fit_lbfgs":
         allowed = (ValueError, TypeError, AttributeError)
+    if expected == "malformed_csr":  # scipy may refuse it first, in its own way
+        allowed = (Exception,)
     if not isinstance(exc, allowed):
         return Outcome("unexpected", message)
     if not str(exc).strip():
@@ -846,6 +1111,10 @@ def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
     if finite and _NONFINITE_MESSAGE.search(str(exc)):
         return Outcome(
             "unexpected", f"non-finite values made inside the estimator: {message}"
+        )
+    if case["data"].get("readonly") and _READONLY_MESSAGE.search(str(exc)):
+        return Outcome(
+            "unexpected", f"wrote into the caller's read-only input: {message}"
         )
     return Outcome("expected" if expected else "rejected", message)
 
@@ -859,25 +1128,202 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
 
     params = estimator_params(case["params"])
     params["monotonic_cst"] = _monotonic_setting(case)
+    compare = (
+        bool(case["data"].get("sparse", {}).get("compare_dense"))
+        and case["data"]["dtype"] != "float32"
+        and not _lbfgs_case(case)
+    )
+    compared = 0
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         est = PositiveMLPRegressor(**params)
+        # compare_dense: the same calls on X densified, and on X densified with its
+        # nonzero entries moved by one ulp, for as long as all of them return
+        twins = [PositiveMLPRegressor(**params) for _ in range(2)] if compare else []
         for index, call in enumerate(case["calls"]):
             arrays = None
+            snapshot: list[np.ndarray] = []
             try:
                 est.set_params(**call.get("set_params", {}))
                 arrays = make_call_data(case, index, est.get_params())
+                snapshot = _sparse_snapshot(arrays)
                 run_call(est, call, arrays)
             except Exception as exc:
+                changed = _sparse_changed(snapshot, arrays, call)
+                if changed:
+                    return _violation(
+                        [f"after {type(exc).__name__}: {changed}"], reraise
+                    )
                 outcome = _outcome_of_error(exc, est, case, index, arrays, reraise)
+                outcome.compared = compared
                 return _with_warnings(outcome, caught, reraise)
-            if call["op"] != "predict":
-                violations = check_fitted(est, case, arrays)
-                if violations:
-                    return _violation(violations, reraise)
+            violations = [_sparse_changed(snapshot, arrays, call)] if snapshot else []
+            if _malformed_parts(call):
+                violations.append(
+                    f"{call['op']} accepted a malformed CSR "
+                    f"({', '.join(_malformed_parts(call))})"
+                )
+            if any(violations):
+                return _violation([v for v in violations if v], reraise)
+            if call["op"] in ("predict", "score"):
+                continue
+            violations = check_fitted(est, case, arrays)
+            if twins and not violations:
+                twins = _twin_calls(twins, call, arrays)
+                if twins:
+                    violations = compare_with_twins(est, *twins)
+                    compared += 1
+            if violations:
+                return _violation(violations, reraise)
     if case.get("expect_error"):
         return _violation([f"accepted invalid input ({case['expect_error']})"], reraise)
-    return _with_warnings(Outcome("ok"), caught, reraise)
+    outcome = _with_warnings(Outcome("ok"), caught, reraise)
+    outcome.compared = compared
+    return outcome
+
+
+def _malformed_parts(call: Json) -> list[str]:
+    parts = [f"X: {call['malformed']}"] if call.get("malformed") else []
+    if (call.get("val") or {}).get("malformed"):
+        parts.append(f"X_val: {call['val']['malformed']}")
+    return parts
+
+
+def _sparse_arrays(M: Any) -> list[np.ndarray]:
+    return [
+        getattr(M, name)
+        for name in ("data", "indices", "indptr", "row", "col")
+        if isinstance(getattr(M, name, None), np.ndarray)
+    ]
+
+
+def _sparse_snapshot(arrays: CallData) -> list[np.ndarray]:
+    """Copies of the arrays of the call's sparse X and X_val."""
+    return [
+        a.copy()
+        for M in (arrays.X, arrays.X_val)
+        if _issparse(M)
+        for a in _sparse_arrays(M)
+    ]
+
+
+def _sparse_changed(
+    snapshot: list[np.ndarray], arrays: CallData | None, call: Json
+) -> str:
+    """What the call changed in the caller's sparse X or X_val ('' if nothing)."""
+    if not snapshot or arrays is None:
+        return ""
+    now = [
+        a for M in (arrays.X, arrays.X_val) if _issparse(M) for a in _sparse_arrays(M)
+    ]
+    same = len(now) == len(snapshot) and all(
+        a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+        for a, b in zip(now, snapshot)
+    )
+    return "" if same else f"{call['op']} modified the caller's sparse X or X_val"
+
+
+def _lbfgs_case(case: Case) -> bool:
+    """Whether a call of the case trains with L-BFGS-B. Its line search compares the
+    loss at nearby points every iteration, and once progress stalls rounding decides
+    those comparisons: of six 1-ulp jitters of X, five moved a fit's loss curve by
+    3e-5 to 1e-4 and one by 3e-9 (41:15543). It also puts weights exactly on their
+    bounds at breakpoints, where rounding decides which weights sit on a bound
+    (31:15881). One jittered twin cannot show how far rounding moves such a
+    training, so these cases get no dense twin."""
+    params = dict(case["params"])
+    for call in case["calls"]:
+        params.update(call.get("set_params", {}))
+        if params.get("solver", "adam") == "lbfgs":
+            return True
+    return False
+
+
+def _twin_calls(twins: list[Any], call: Json, arrays: CallData) -> list[Any]:
+    """The call on the dense twin (X densified) and on the jittered twin (X densified,
+    each nonzero moved by one ulp): the twins, or [] once a call of either raised
+    (then there is nothing left to compare)."""
+    dense = arrays.densified()
+    jittered = CallData(
+        _jittered(dense.X),
+        dense.y,
+        dense.sample_weight,
+        None if dense.X_val is None else _jittered(dense.X_val),
+        dense.y_val,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            for twin, inputs in zip(twins, (dense, jittered)):
+                twin.set_params(**call.get("set_params", {}))
+                run_call(twin, call, inputs)
+        except Exception:
+            return []
+    return twins
+
+
+def _jittered(X: np.ndarray) -> np.ndarray:
+    """X (as floats) with each finite nonzero entry moved one ulp up or down."""
+    X = np.asarray(X, dtype=X.dtype if X.dtype.kind == "f" else np.float64)
+    up = np.random.default_rng(X.shape).random(X.shape) < 0.5
+    with np.errstate(over="ignore"):
+        moved = np.where(up, np.nextafter(X, np.inf), np.nextafter(X, -np.inf))
+    keep = (X == 0) | ~np.isfinite(moved)
+    return np.where(keep, X, moved)
+
+
+def _weight_distance(a: Any, b: Any) -> float:
+    """The largest difference of two models' weights or biases, as a share of the
+    largest |value| of its layer (either model)."""
+    worst = 0.0
+    for W, c, W2, c2 in zip(a.coefs_, a.intercepts_, b.coefs_, b.intercepts_):
+        parts = [x.astype(np.float64) for x in (W, c, W2, c2)]
+        scale = max(float(np.abs(x).max(initial=0.0)) for x in parts)
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = max(
+                float(np.abs(parts[0] - parts[2]).max(initial=0.0)),
+                float(np.abs(parts[1] - parts[3]).max(initial=0.0)),
+            )
+        if diff > 0:
+            worst = max(worst, diff / scale if scale > 0 else math.inf)
+    return worst
+
+
+def _curve_distance(a: Any, b: Any) -> float:
+    """The largest relative difference of two models' loss curves (common epochs)."""
+    ca = np.asarray(getattr(a, "loss_curve_", [a.loss_]), dtype=np.float64)
+    cb = np.asarray(getattr(b, "loss_curve_", [b.loss_]), dtype=np.float64)
+    m = min(ca.size, cb.size)
+    ca, cb = ca[:m], cb[:m]
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        d = np.abs(ca - cb) / np.maximum(np.abs(ca), np.abs(cb))
+    d = np.where(ca == cb, 0.0, d)
+    return float(np.nan_to_num(d, nan=math.inf).max(initial=0.0))
+
+
+def compare_with_twins(est: Any, dense: Any, jittered: Any) -> list[str]:
+    """A model fitted on sparse X equals the one fitted on X densified up to rounding:
+    its loss curve and (when both ran as many epochs) its weights are no farther from
+    the dense twin's than _TWIN_FACTOR times the jittered twin's (how far rounding
+    alone moves this training), or than the dtype's floor."""
+    rtol = _TWIN_RTOL
+    problems = []
+    curve, curve_base = _curve_distance(est, dense), _curve_distance(jittered, dense)
+    if not curve <= max(rtol * 1e-3, _TWIN_FACTOR * curve_base):
+        problems.append(
+            f"the loss curve of the fit on sparse X differs from the fit on X "
+            f"densified by {curve:.3g} (relative; rounding alone: {curve_base:.3g})"
+        )
+    if est.n_iter_ == dense.n_iter_:
+        weights = _weight_distance(est, dense)
+        weights_base = _weight_distance(jittered, dense)
+        if not weights <= max(rtol, _TWIN_FACTOR * weights_base):
+            problems.append(
+                f"the weights fitted on sparse X differ from the fit on X densified "
+                f"by {weights:.3g} of a layer's largest |weight| (rounding alone: "
+                f"{weights_base:.3g}; rtol {rtol:g})"
+            )
+    return problems
 
 
 def _outcome_of_error(
@@ -986,26 +1432,37 @@ def _output_transform(
     return z, err
 
 
-def reference_forward(est: Any, X: np.ndarray) -> Reference:
+def reference_forward(est: Any, X: Any) -> Reference:
+    """For a sparse X, the first layer's bound counts each stored entry: |X| sums
+    the |values| of duplicates, and a row may hold more entries than features."""
     dtype = est.coefs_[0].dtype
     eps = float(np.finfo(dtype).eps)
     big = float(np.finfo(dtype).max) * 1e-4
     tiny = float(np.finfo(dtype).tiny)
-    a = np.asarray(X, dtype=np.float64)
+    if _issparse(X):
+        X64 = X.astype(np.float64)
+        a, abs_a = X64.toarray(), abs(X64).toarray()
+        entries = np.bincount(X.tocoo().row, minlength=X.shape[0])
+        terms = max(X.shape[1], int(entries.max(initial=0)))
+    else:
+        a = np.asarray(X, dtype=np.float64)
+        abs_a, terms = np.abs(a), a.shape[1]
     err = np.zeros_like(a)
-    exempt = ~(np.abs(a) <= big).all(axis=1)
+    exempt = ~(abs_a <= big).all(axis=1)
     activation, lipschitz = _ACT[est.activation]
     last = len(est.coefs_) - 1
     with np.errstate(all="ignore"):
         for layer, (W, b) in enumerate(zip(est.coefs_, est.intercepts_)):
             W64, b64 = W.astype(np.float64), b.astype(np.float64)
             z = a @ W64 + b64
-            magnitude = np.abs(a) @ np.abs(W64) + np.abs(b64)
-            err = err @ np.abs(W64) + 4 * eps * (W.shape[0] + 2) * magnitude + 4 * tiny
+            magnitude = abs_a @ np.abs(W64) + np.abs(b64)
+            n_terms = terms if layer == 0 else W.shape[0]
+            err = err @ np.abs(W64) + 4 * eps * (n_terms + 2) * magnitude + 4 * tiny
             exempt |= ~(magnitude <= big).all(axis=1)
             if layer < last:
                 a = activation(z)
-                err = lipschitz * err + 4 * eps * np.abs(a)
+                abs_a = np.abs(a)
+                err = lipschitz * err + 4 * eps * abs_a
         raw, err_raw = _output_transform(est.out_activation_, z, err, dtype)
         err_raw = err_raw + 4 * tiny  # g(z) may underflow in the dtype
         threshold, scale = est.output_threshold_, est.target_scale_
@@ -1070,6 +1527,10 @@ def _signs(est: Any, case: Case) -> list[str]:
 
 def _as_input(X: np.ndarray, like: Any) -> Any:
     """X in the container the model was fitted on (DataFrame keeps feature names)."""
+    if _issparse(like):
+        import scipy.sparse as sp
+
+        return sp.csr_matrix(X)
     if hasattr(like, "columns"):
         import pandas as pd
 
@@ -1078,14 +1539,15 @@ def _as_input(X: np.ndarray, like: Any) -> Any:
 
 
 def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[str]:
-    """predict(given) (X as the user passes it) against the reference forward pass."""
+    """predict(given) (X as the user passes it) against the reference forward pass;
+    for a sparse given, also against predict(X) (X densified)."""
     pred = est.predict(given)
     k = est.n_outputs_
     expected_shape = (X.shape[0],) if k == 1 else (X.shape[0], k)
     if pred.shape != expected_shape:
         return [f"predict({label}) has shape {pred.shape}, expected {expected_shape}"]
     pred = pred.reshape(X.shape[0], k).astype(np.float64)
-    ref = reference_forward(est, X)
+    ref = reference_forward(est, given if _issparse(given) else X)
     rows = ~ref.exempt
     if not rows.any():
         return []
@@ -1105,7 +1567,10 @@ def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[
             f"output_threshold, min {got.min():.6g}"
         )
     largest = float(np.finfo(est.coefs_[0].dtype).max)
-    beyond = ~(np.abs(want) < largest)  # beyond the dtype: saturated (or inf) is right
+    # beyond the dtype even by the rounding bound: saturated (or inf) is right; a
+    # value within the bound of the dtype's largest may land on either side of it
+    with np.errstate(invalid="ignore"):
+        beyond = ~(np.abs(want) - tol < largest)
     if np.any(beyond & np.isfinite(got) & (np.abs(got) < largest * (1 - 1e-6))):
         problems.append(
             f"predict({label}): a value beyond the dtype's range "
@@ -1120,7 +1585,27 @@ def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[
             f"{off.sum()} value(s), e.g. {got.ravel()[i]:.9g} vs "
             f"{want.ravel()[i]:.9g} (bound {tol.ravel()[i]:.3g})"
         )
+    if _issparse(given):
+        dense = est.predict(X).reshape(X.shape[0], k).astype(np.float64)[rows]
+        problems += _sparse_vs_dense(got, dense, 2 * tol, ~beyond, label)
     return problems
+
+
+def _sparse_vs_dense(
+    got: np.ndarray, dense: np.ndarray, tol: np.ndarray, inside: np.ndarray, label: str
+) -> list[str]:
+    """Predictions on sparse X and on X densified: both within the reference's
+    rounding bound of the float64 forward pass, so within twice it of each other."""
+    with np.errstate(invalid="ignore"):
+        off = inside & ~(np.abs(got - dense) <= tol) & ~(got == dense)
+    if not off.any():
+        return []
+    i = np.argmax(off.ravel())
+    return [
+        f"predict(sparse {label}) differs from predict(densified) on "
+        f"{off.sum()} value(s), e.g. {got.ravel()[i]:.9g} vs "
+        f"{dense.ravel()[i]:.9g} (bound {tol.ravel()[i]:.3g})"
+    ]
 
 
 def _scaled_inputs(
@@ -1129,11 +1614,30 @@ def _scaled_inputs(
     """(label, X as an array, X as passed to predict): X as given, 1000 X, -1000 X."""
     yield "X", X, like
     limit = float(np.finfo(dtype).max) if dtype.kind == "f" else 1e300
+    if _issparse(like):
+        yield from _scaled_sparse(like, limit)
+        return
     for factor in (1000.0, -1000.0):
         scaled = X.astype(np.float64) * factor
         if np.all(np.abs(scaled) < limit):
             scaled = scaled.astype(X.dtype if X.dtype.kind == "f" else np.float64)
             yield f"{factor:g} * X", scaled, _as_input(scaled, like)
+
+
+def _scaled_sparse(like: Any, limit: float) -> Iterator[tuple[str, np.ndarray, Any]]:
+    """1000 X and -1000 X for a sparse X: its stored values scaled, its structure
+    (format, order, duplicates, index width) kept."""
+    values = like.data.astype(np.float64)
+    for factor in (1000.0, -1000.0):
+        scaled = values * factor
+        if np.all(np.abs(scaled) < limit):
+            dtype = like.dtype if like.dtype.kind == "f" else np.float64
+            M = like.copy()
+            M.data = scaled.astype(dtype)
+            for name in ("indices", "indptr"):
+                if hasattr(like, name):
+                    setattr(M, name, getattr(like, name).copy())
+            yield f"{factor:g} * X", M.toarray(), M
 
 
 def _monotone(est: Any, X: np.ndarray, like: Any, case: Case) -> list[str]:
@@ -1418,6 +1922,9 @@ class Summary:
     rejections: Counter = field(default_factory=Counter)
     failures: list[Json] = field(default_factory=list)
     slowest: list[tuple[float, str]] = field(default_factory=list)
+    sparse: int = 0  # cases with scipy.sparse inputs
+    malformed: int = 0  # of which with a malformed CSR call
+    compared: int = 0  # fits compared with their dense twins
 
     @property
     def cases(self) -> int:
@@ -1425,6 +1932,10 @@ class Summary:
 
     def add(self, case: Case, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
+        if case["data"].get("sparse"):
+            self.sparse += 1
+            self.malformed += case.get("expect_error") == "malformed_csr"
+            self.compared += outcome.compared
         self.slowest = sorted([*self.slowest, (outcome.seconds, case["id"])])[-3:]
         if outcome.status == "rejected":
             self.rejections[signature(outcome.message)] += 1
@@ -1499,6 +2010,10 @@ def format_summary(summary: Summary, details: bool = True) -> str:
         ),
         "failures by kind: "
         + ", ".join(f"{kind} {counts[kind]}" for kind in FAILURE_KINDS),
+        (
+            f"sparse inputs: {summary.sparse} cases, {summary.malformed} with a "
+            f"malformed CSR; {summary.compared} sparse fits compared with dense twins"
+        ),
         "slowest cases: "
         + ", ".join(f"{case_id} {s:.1f} s" for s, case_id in reversed(summary.slowest)),
     ]
@@ -1540,8 +2055,8 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
 
     data, params = case["data"], case["params"]
     for i in range(len(case["calls"])):
-        if len(case["calls"]) > 1:
-            yield variant(lambda c, i=i: c["calls"].pop(i))
+        if len(case["calls"]) > 1 and not _malformed_parts(case["calls"][i]):
+            yield variant(lambda c, i=i: _drop_call(c, i))
         n = case["calls"][i].get("n", data["n"])
         for smaller in sorted({n // 2, n - 1, (n * 3) // 4} - {n}):
             if smaller >= 1:
@@ -1586,9 +2101,41 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
             )
 
 
+def _drop_call(case: Case, i: int) -> None:
+    case["calls"].pop(i)
+    if case.get("expect_error_at", 0) > i:
+        case["expect_error_at"] -= 1
+
+
+def _shrink_sparse(
+    case: Case, variant: Callable[[Callable[[Case], None]], Case]
+) -> Iterator[Case]:
+    """Dense inputs, then each sparse knob at its plain value."""
+    spec = case["data"].get("sparse")
+    if not spec:
+        return
+    if case.get("expect_error") != "malformed_csr":
+        yield variant(lambda c: c["data"].pop("sparse"))
+    plain = {
+        "format": "csr_matrix",
+        "index64": False,
+        "density": 1.0,
+        "zero_rows": 0.0,
+        "explicit_zeros": 0.0,
+        "duplicates": 0.0,
+        "cancel": False,
+        "unsorted": False,
+        "compare_dense": False,
+    }
+    for key, value in plain.items():
+        if spec.get(key) != value:
+            yield variant(lambda c, k=key, v=value: c["data"]["sparse"].update({k: v}))
+
+
 def _shrink_data(
     case: Case, variant: Callable[[Callable[[Case], None]], Case]
 ) -> Iterator[Case]:
+    yield from _shrink_sparse(case, variant)
     data = case["data"]
     if data["n_outputs"] > 1:
         yield variant(lambda c: _set_outputs(c, 1))
