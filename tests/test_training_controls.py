@@ -338,3 +338,22 @@ def test_divergence_is_the_value_error_mlpregressor_users_catch():
     assert isinstance(error.value, TrainingDivergedError)
     copy = pickle.loads(pickle.dumps(error.value))
     assert type(copy) is TrainingDivergedError and copy.args == error.value.args
+
+
+def test_a_fit_that_improved_and_levelled_off_near_its_start_is_not_warned():
+    """Weak signal (claim sizes): the best deviance is within 1% of the constant
+    model's, and the fit is right; it improved for many epochs before stopping."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20000, 4))
+    y = rng.gamma(1.0, np.exp(0.1 * X[:, 0]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg = PositiveMLPRegressor(
+            loss="gamma",
+            output_activation="exp",
+            hidden_layer_sizes=(8,),
+            random_state=0,
+            max_iter=300,
+        ).fit(X, y)
+    assert reg.n_iter_ > reg.n_iter_no_change + 2  # it improved before stopping
+    assert min(reg.loss_curve_) > 0.99 * reg.loss_curve_[0]  # but by less than 1%
