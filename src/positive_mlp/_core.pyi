@@ -28,6 +28,7 @@ class Loss(Enum):
     poisson = ...
     gamma = ...
     tweedie = ...
+    quantile = ...
 
 class Solver(Enum):
     sgd = ...
@@ -52,6 +53,8 @@ class NetworkSpec:
         output_transform: OutputTransform,
         loss: Loss,
         tweedie_power: float = ...,
+        quantile_levels: list[float] = ...,
+        outputs_per_group: int = ...,
         weight_method: WeightMethod = ...,
         output_constraint: OutputConstraint = ...,
         constraint_strength: float = ...,
