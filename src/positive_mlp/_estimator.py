@@ -7,12 +7,15 @@ from typing import ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.metrics import mean_pinball_loss as sklearn_pinball_loss
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     _check_monotonic_cst,
     _check_sample_weight,
+    check_array,
+    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -43,7 +46,6 @@ from positive_mlp._options import (
 from positive_mlp._quantiles import (
     has_level_axis,
     levels_per_output,
-    mean_pinball_loss,
     per_output,
     quantile_levels,
     shaped_predictions,
@@ -1038,12 +1040,21 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         """
         if not getattr(self, "_level_axis", False):
             return super().score(X, y, sample_weight=sample_weight)
-        pred = self._predict_validated(self._validated_for_predict(X))
-        y = np.asarray(y, dtype=np.float64).reshape(pred.shape[0], -1)
-        levels = levels_per_output(self.quantiles_, y.shape[1])
-        weights = None if sample_weight is None else np.asarray(sample_weight)
-        return -mean_pinball_loss(
-            per_output(y, self._n_levels()), pred, levels, weights
+        pred = self.predict(X).reshape(-1, self.n_outputs_, self.quantiles_.size)
+        y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+        check_consistent_length(pred, y)
+        y = y.reshape(y.shape[0], -1)
+        if y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {y.shape[1]} target(s), the model {self.n_outputs_}."
+            )
+        # scikit-learn's metric checks the weights, as in R2's score.
+        return -sum(
+            sklearn_pinball_loss(
+                y[:, t], pred[:, t, k], alpha=level, sample_weight=sample_weight
+            )
+            for t in range(self.n_outputs_)
+            for k, level in enumerate(self.quantiles_)
         )
 
     def _set_levels(self, levels: np.ndarray | None) -> None:
