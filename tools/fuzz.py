@@ -59,9 +59,16 @@ bounding output activation and equal to a float64 NumPy forward pass of
 would overflow the dtype are exempt, as the README allows); constrained layers'
 weights (and biases) ``>= 0``; monotone predictions along each constrained
 feature; no RuntimeWarning, FutureWarning or DeprecationWarning. Other warnings
-(ConvergenceWarning, UserWarning) are fine. With sparse inputs, also: predictions
-on sparse X (as given, 1000 X, -1000 X) within twice the rounding bound of those on
-X densified (the bound counts each stored entry, duplicates included); the
+(ConvergenceWarning, UserWarning) are fine. For loss='quantile' the forward pass
+builds each target's levels as the core does (threshold + g(z_1), then + g(z_k))
+and predict's shape has the level axis of a list of levels ((n, K) or (n, T, K));
+on every row, overflowing ones included, each predicted quantile is finite,
+``>= output_threshold_`` and a target's levels never decrease (exactly);
+``quantiles_`` is the levels asked for (and absent for other losses);
+``validation_scores_`` are finite; with a list of levels ``score(X, y)`` is minus
+the mean pinball loss summed over targets and levels. With sparse inputs, also:
+predictions on sparse X (as given, 1000 X, -1000 X) within twice the rounding bound
+of those on X densified (the bound counts each stored entry, duplicates included); the
 caller's sparse arrays unchanged by every call, even one that raises; and for
 ``compare_dense`` cases (float64, about a third of them; sgd and adam only, as
 rounding decides L-BFGS-B's line searches and bounds) the same calls on X
@@ -1465,7 +1472,15 @@ def reference_forward(est: Any, X: Any) -> Reference:
                 err = lipschitz * err + 4 * eps * abs_a
         raw, err_raw = _output_transform(est.out_activation_, z, err, dtype)
         err_raw = err_raw + 4 * tiny  # g(z) may underflow in the dtype
-        threshold, scale = est.output_threshold_, est.target_scale_
+        levels = _fitted_levels(est)
+        if levels > 1:  # each target's levels: g(z_1), then + g(z_k), in the dtype
+            n, k = raw.shape
+            raw = np.cumsum(raw.reshape(n, k // levels, levels), axis=2)
+            err_raw = np.cumsum(err_raw.reshape(raw.shape), axis=2)
+            err_raw = err_raw + 4 * eps * (levels + 1) * raw
+            raw, err_raw = raw.reshape(n, k), err_raw.reshape(n, k)
+        threshold = np.repeat(est.output_threshold_, levels)
+        scale = np.repeat(est.target_scale_, levels)
         pred = threshold + scale * raw
         if est.out_activation_ != "exp":  # exp is guarded against overflow
             exempt |= ~(np.abs(threshold) + scale * np.abs(raw) <= big).all(axis=1)
@@ -1475,6 +1490,100 @@ def reference_forward(est: Any, X: Any) -> Reference:
             + tiny
         )
     return Reference(pred, tol, exempt | ~np.isfinite(err).all(axis=1))
+
+
+def _fitted_levels(est: Any) -> int:
+    """The quantile levels each target of a fitted model predicts (1 if not
+    loss='quantile')."""
+    return int(np.size(est.quantiles_)) if hasattr(est, "quantiles_") else 1
+
+
+def _expected_shape(est: Any, n: int) -> tuple[int, ...]:
+    """predict's shape for n rows: (n,) or (n, targets), and for a list of quantile
+    levels (n, levels) or (n, targets, levels)."""
+    k = est.n_outputs_
+    shape: tuple[int, ...] = (n,) if k == 1 else (n, k)
+    if est.loss == "quantile" and isinstance(est.quantile, list):
+        shape = (*shape, _fitted_levels(est))
+    return shape
+
+
+def _quantile_attributes(est: Any) -> list[str]:
+    """quantiles_: the levels asked for with loss='quantile', absent otherwise."""
+    if est.loss != "quantile":
+        if hasattr(est, "quantiles_"):
+            return [f"quantiles_ = {est.quantiles_!r} with loss={est.loss!r}"]
+        return []
+    asked = np.atleast_1d(np.asarray(est.quantile, dtype=np.float64))
+    got = getattr(est, "quantiles_", None)
+    if got is None or not np.array_equal(np.asarray(got), asked):
+        return [f"quantiles_ = {got!r}, asked for quantile={est.quantile!r}"]
+    return []
+
+
+def _quantile_guarantees(est: Any, pred: np.ndarray, label: str) -> list[str]:
+    """For every row of a finite input, exactly: each predicted quantile finite and
+    >= its target's output_threshold_, and a target's levels non-decreasing."""
+    levels = _fitted_levels(est)
+    n = pred.shape[0]
+    q = pred.reshape(n, est.n_outputs_, levels)
+    problems = []
+    if not np.all(np.isfinite(q)):
+        problems.append(
+            f"predict({label}): {np.sum(~np.isfinite(q))} non-finite level(s)"
+        )
+    threshold = np.asarray(est.output_threshold_)[None, :, None]
+    with np.errstate(invalid="ignore"):
+        below = q < threshold
+    if below.any():
+        row, target, level = np.argwhere(below)[0]
+        problems.append(
+            f"predict({label}): {below.sum()} quantile(s) below output_threshold_, "
+            f"e.g. {q[row, target, level]!r} < {threshold[0, target, 0]!r} (target "
+            f"{target}, level {est.quantiles_[level]:g})"
+        )
+    with np.errstate(invalid="ignore"):
+        crossed = np.diff(q, axis=2) < 0
+    if crossed.any():
+        row, target, level = np.argwhere(crossed)[0]
+        problems.append(
+            f"predict({label}): levels cross on {crossed.any(axis=(1, 2)).sum()} "
+            f"row(s), e.g. target {target}: level {est.quantiles_[level]:g} -> "
+            f"{q[row, target, level]!r}, level {est.quantiles_[level + 1]:g} -> "
+            f"{q[row, target, level + 1]!r}"
+        )
+    return problems
+
+
+def _quantile_scores(est: Any, arrays: CallData) -> list[str]:
+    """A quantile model's validation scores (minus the pinball loss) are finite;
+    with a list of levels, score(X, y) is minus the mean pinball loss summed over
+    targets and levels (scikit-learn's mean_pinball_loss as the reference; -inf
+    where that sum overflows)."""
+    from sklearn.metrics import mean_pinball_loss
+
+    problems = []
+    scores = getattr(est, "validation_scores_", None)
+    if scores is not None and not np.all(np.isfinite(scores)):
+        problems.append(f"validation_scores_ not finite: {list(scores)[:5]}")
+    if not isinstance(est.quantile, list) or arrays.y is None:
+        return problems
+    score = est.score(arrays.X, arrays.y)
+    pred = est.predict(arrays.X).reshape(-1, est.n_outputs_, _fitted_levels(est))
+    y = np.asarray(arrays.y, dtype=np.float64).reshape(pred.shape[0], -1)
+    with np.errstate(all="ignore"):
+        want = -sum(
+            mean_pinball_loss(y[:, t], pred[:, t, k].astype(np.float64), alpha=level)
+            for t in range(est.n_outputs_)
+            for k, level in enumerate(est.quantiles_)
+        )
+    # -inf when saturated predictions (1.8e308) make the summed loss overflow
+    close = np.isfinite(score) and abs(score - want) <= 1e-9 * abs(want) + 1e-300
+    if not (close or score == want):
+        problems.append(
+            f"score(X, y) = {score!r}, minus the summed mean pinball loss is {want!r}"
+        )
+    return problems
 
 
 def _weights_finite(est: Any) -> list[str]:
@@ -1542,17 +1651,19 @@ def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[
     """predict(given) (X as the user passes it) against the reference forward pass;
     for a sparse given, also against predict(X) (X densified)."""
     pred = est.predict(given)
-    k = est.n_outputs_
-    expected_shape = (X.shape[0],) if k == 1 else (X.shape[0], k)
+    k = est.n_outputs_ * _fitted_levels(est)  # network outputs
+    expected_shape = _expected_shape(est, X.shape[0])
     if pred.shape != expected_shape:
         return [f"predict({label}) has shape {pred.shape}, expected {expected_shape}"]
+    problems = []
+    if est.loss == "quantile":  # every row: a finite input's quantiles never cross
+        problems += _quantile_guarantees(est, pred, label)
     pred = pred.reshape(X.shape[0], k).astype(np.float64)
     ref = reference_forward(est, given if _issparse(given) else X)
     rows = ~ref.exempt
     if not rows.any():
-        return []
+        return problems
     got, want, tol = pred[rows], ref.pred[rows], ref.tol[rows]
-    problems = []
     if not np.all(np.isfinite(got)):
         bad = ~np.isfinite(got)
         problems.append(
@@ -1560,8 +1671,9 @@ def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[
             f"{got[bad][0]} where the float64 forward pass gives "
             f"{want[bad][0]:.6g}"
         )
-    if est.out_activation_ in _BOUNDED and np.any(got < est.output_threshold_):
-        below = got < est.output_threshold_
+    threshold = np.repeat(est.output_threshold_, _fitted_levels(est))
+    if est.out_activation_ in _BOUNDED and np.any(got < threshold):
+        below = got < threshold
         problems.append(
             f"predict({label}): {below.sum()} value(s) below "
             f"output_threshold, min {got.min():.6g}"
@@ -1688,6 +1800,11 @@ def _check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
     if problems:
         return problems
     problems += _signs(est, case)
+    if est.loss == "quantile" or hasattr(est, "quantiles_"):
+        quantile_problems = _quantile_attributes(est)
+        if quantile_problems:
+            return problems + quantile_problems
+        problems += _quantile_scores(est, arrays)
     X = arrays.X_array()
     dtype = est.coefs_[0].dtype
     for label, Xv, given in _scaled_inputs(X, arrays.X, dtype):
