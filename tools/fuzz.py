@@ -242,9 +242,28 @@ def _thresholds(setting: Any, n_outputs: int) -> np.ndarray:
     return np.broadcast_to(values, (n_outputs,)).copy()
 
 
+def _power(params: Json) -> float:
+    """The Tweedie power of the params (the estimator's default 1.5 if not given)."""
+    return float(params.get("power", 1.5))
+
+
+def _positive_predictions(params: Json) -> bool:
+    """Whether the loss is a deviance (Poisson, Gamma, Tweedie with power >= 1):
+    it needs a bounding output activation with thresholds >= 0 (> 0 for 'relu')."""
+    loss = params["loss"]
+    return loss in ("poisson", "gamma") or (loss == "tweedie" and _power(params) != 0)
+
+
+def _positive_targets(params: Json) -> bool:
+    """Whether the loss scores only y > 0 (Gamma, Tweedie with power >= 2)."""
+    loss = params["loss"]
+    return loss == "gamma" or (loss == "tweedie" and _power(params) >= 2)
+
+
 def _make_valid_loss(params: Json, n_outputs: int) -> None:
-    """Thresholds and output activation that suit a Poisson or Gamma loss."""
-    if params["loss"] == "squared_error":
+    """Thresholds and output activation that suit a deviance (Poisson, Gamma,
+    Tweedie with power >= 1)."""
+    if not _positive_predictions(params):
         return
     if params["output_activation"] == "identity":
         params["output_activation"] = "softplus"
@@ -258,9 +277,9 @@ def _make_valid_loss(params: Json, n_outputs: int) -> None:
 
 
 def _loss_settings_valid(params: Json, n_outputs: int) -> bool:
-    """The README's rule: Poisson and Gamma need a bounding output activation with
-    thresholds >= 0 (> 0 for 'relu')."""
-    if params["loss"] == "squared_error":
+    """The README's rule: Poisson, Gamma and Tweedie with power >= 1 need a bounding
+    output activation with thresholds >= 0 (> 0 for 'relu')."""
+    if not _positive_predictions(params):
         return True
     threshold = _thresholds(params["output_threshold"], n_outputs)
     activation = params["output_activation"]
@@ -758,6 +777,10 @@ def _target_base(
         return rng.poisson(np.exp(s)).astype(np.float64)
     if kind == "gamma":
         return rng.gamma(2.0, np.exp(s) / 2.0)
+    if kind == "compound":  # Tweedie 1 < p < 2: Poisson many Gamma amounts
+        counts = rng.poisson(np.exp(s))
+        amounts = rng.gamma(2.0 * np.maximum(counts, 1), np.exp(s) / 2.0)
+        return np.where(counts > 0, amounts, 0.0)
     if kind == "constant":
         return np.ones((n, k))
     return s  # 'signed'
@@ -772,14 +795,15 @@ def _y_dtype(data: Json) -> np.dtype:
 def _targets(
     rng: np.random.Generator, data: Json, Z: np.ndarray, params: Json
 ) -> np.ndarray:
-    k, loss = data["n_outputs"], params["loss"]
+    k = data["n_outputs"]
     threshold = _thresholds(params["output_threshold"], k)
-    bounded = params["output_activation"] in _BOUNDED or loss != "squared_error"
+    bounded = params["output_activation"] in _BOUNDED or _positive_predictions(params)
+    positive = _positive_targets(params)
     base = _target_base(rng, data["y_kind"], Z, k)
     if bounded or data["y_kind"] != "signed":
         base = np.abs(base)
     zero = rng.random(base.shape) < data["y_zero_share"]
-    if loss == "gamma":
+    if positive:
         zero &= threshold > 0  # y = threshold must stay > 0
     base[zero] = 0.0
     scale = 10.0 ** np.asarray(data["y_log10_scale"], dtype=np.float64)
@@ -791,18 +815,27 @@ def _targets(
     )
     y = (anchor + scale * base).astype(_y_dtype(data))
     if bounded:
-        y = _not_below(y, threshold, loss == "gamma")
+        train = np.float32 if data["dtype"] == "float32" else np.float64
+        y = _not_below(y, threshold, positive, train)
     return _inject_target_error(y, data["inject"], threshold, scale)
 
 
-def _not_below(y: np.ndarray, threshold: np.ndarray, positive: bool) -> np.ndarray:
-    """Undo rounding that took y below its threshold (or to 0 for Gamma)."""
+def _not_below(
+    y: np.ndarray, threshold: np.ndarray, positive: bool, train: type = np.float64
+) -> np.ndarray:
+    """Undo rounding that took y below its threshold (or to 0 where the loss needs
+    y > 0: Gamma, Tweedie with power >= 2). The estimator trains on y in X's dtype
+    (``train``): y > 0 in float64 but 0 in float32 is lifted too."""
     floor = np.broadcast_to(threshold.astype(y.dtype), y.shape).copy()
     low = floor.astype(np.float64) < threshold
     floor[low] = np.nextafter(floor[low], np.inf)
     y = np.maximum(y, floor)
     if positive:
-        y = np.where(y > 0, y, np.nextafter(y.dtype.type(0), y.dtype.type(1)))
+        smallest = max(
+            float(np.nextafter(y.dtype.type(0), y.dtype.type(1))),
+            float(np.nextafter(train(0), train(1))),
+        )
+        y = np.where(y.astype(train) > 0, y, y.dtype.type(smallest))
     return y
 
 
@@ -811,9 +844,9 @@ def _inject_target_error(
 ) -> np.ndarray:
     if inject == "y_below":
         y[0] = threshold - np.maximum(scale, 1.0)
-    elif inject == "gamma_zero":
+    elif inject in ("gamma_zero", "tweedie_zero"):
         y[0, 0] = 0.0
-    elif inject == "poisson_negative":
+    elif inject in ("poisson_negative", "tweedie_negative"):
         y[0, 0] = -1.0
     return y
 
