@@ -23,13 +23,21 @@ A *case* is a JSON dict drawn from ``(seed, index)``:
 * ``params``: estimator parameters (every solver, output activation, threshold
   form, loss, weight constraint and method, monotonic constraint, output
   constraint, target scaling, network shape, batch size, schedule, early stopping,
-  warm start, thread count ...);
+  warm start, thread count ...). About 13% of the cases each get
+  ``loss='tweedie'`` (``power`` 0, 1, 1.0001 ... 1.9999, 2, 2.5, 3 or 5; targets
+  with exact zeros and compound Poisson-Gamma ones, y > 0 from power 2 on) or
+  ``loss='quantile'`` (``quantile`` one level, near 0 and 1 too, or a list of 1 to
+  6; an adam or sgd solver, a bounding output, no output constraint; later fits may
+  set other levels), drawn from a random stream of their own after every other
+  draw, so that the other cases of a seed stay as they were;
 * ``calls``: ``fit`` / ``partial_fit`` / ``predict`` calls, each with its row count,
   sample weights (often with many zeros), an explicit validation set, and
   ``set_params`` changes between calls (warm starts);
 * ``expect_error``: set on the cases built to be invalid (bad loss/activation
   pairs, targets outside a domain, non-integer layer sizes, NaN in X, wrong
-  shapes ...); such a case must be refused with a ValueError or TypeError. A few
+  shapes, Tweedie powers in (0, 1) or below 0, quantile levels unsorted, repeated,
+  outside (0, 1) or none, quantiles with lbfgs, an identity output or an output
+  constraint ...); such a case must be refused with a ValueError or TypeError. A few
   sparse cases (``"malformed_csr"``) give one call (predict, score, fit or its
   X_val) a CSR whose arrays were broken after construction (a column index past
   the end or negative, indptr decreasing or negative, too long or short, not
@@ -176,6 +184,76 @@ _INVALID_MODES = (
     "warm_start_features",
     "predict_features",
 )
+# loss='tweedie' and loss='quantile' are drawn from a stream of their own, after all
+# other draws (see _draw_new_loss): a case that draws neither stays the case it was.
+_NEW_LOSS_SHARES = {"tweedie": 0.13, "quantile": 0.13}
+_TWEEDIE_POWERS = {
+    0.0: 1,
+    1.0: 1,
+    1.0001: 1,
+    1.2: 1,
+    1.5: 2,
+    1.9: 1,
+    1.9999: 1,
+    2.0: 1,
+    2.5: 1,
+    3.0: 1,
+    5.0: 0.7,
+}
+_BAD_POWERS = (0.5, -1.0, 0.999, 1e-9, -0.5)
+# Levels near 0 and 1 and pairs of levels close together, with common ones.
+_QUANTILE_LEVELS = {
+    1e-3: 1,
+    0.01: 1,
+    0.05: 1.5,
+    0.1: 1.5,
+    0.25: 1.5,
+    0.5: 2,
+    0.5000001: 0.3,
+    0.75: 1.5,
+    0.9: 1.5,
+    0.95: 1.5,
+    0.99: 1,
+    0.999: 1,
+}
+_TWEEDIE_INVALID_MODES = (
+    "tweedie_power",
+    "tweedie_identity",
+    "tweedie_negative_threshold",
+    "tweedie_relu_zero_threshold",
+    "tweedie_domain",
+)
+_QUANTILE_INVALID_MODES = (
+    "quantile_unsorted",
+    "quantile_duplicate",
+    "quantile_range",
+    "quantile_empty",
+    "quantile_lbfgs",
+    "quantile_identity",
+    "quantile_constraint",
+)
+# Invalid cases of the other draws that stay invalid, for the same reason, whatever
+# loss the case gets (those about the loss, the threshold or L-BFGS do not).
+_LOSS_NEUTRAL_INVALID = {
+    "hidden_float",
+    "hidden_zero",
+    "nonneg_index",
+    "monotonic_length",
+    "monotonic_value",
+    "monotonic_conflict",
+    "scaling_bad",
+    "y_below",
+    "x_nan",
+    "x_inf",
+    "weight_negative",
+    "weight_length",
+    "val_without_early_stopping",
+    "val_features",
+    "partial_fit_features",
+    "warm_start_features",
+    "predict_features",
+    "malformed_csr",
+}
 
 
 # --------------------------------------------------------------------------- drawing
@@ -498,10 +576,18 @@ def _draw_set_params(r: random.Random, params: Json) -> Json:
     return {key: choices[key]() for key in keys}
 
 
+def _n_levels(params: Json) -> int:
+    """Network outputs per target: the quantile levels of loss='quantile'."""
+    if params.get("loss") != "quantile":
+        return 1
+    return max(1, len(np.atleast_1d(np.asarray(params.get("quantile", 0.5)))))
+
+
 def _cap_work(case: Case) -> None:
     """Lower max_iter, then the row counts, so that each case stays quick."""
     params, data = case["params"], case["data"]
-    sizes = [data["n_features"], *params["hidden_layer_sizes"], data["n_outputs"]]
+    outputs = data["n_outputs"] * _n_levels(params)
+    sizes = [data["n_features"], *params["hidden_layer_sizes"], outputs]
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     rounds = 30 if params["solver"] == "lbfgs" and params["output_constraint"] else 1
     rows = sum(call.get("n", data["n"]) for call in case["calls"])
@@ -545,6 +631,7 @@ def draw_case(seed: int, index: int) -> Case:
     r_sparse = random.Random(f"positive-mlp-fuzz-sparse:{seed}:{index}")
     if r_sparse.random() < _SPARSE_SHARE:
         _make_sparse(r_sparse, case)
+    _draw_new_loss(seed, index, case)
     _cap_work(case)
     return case
 
@@ -692,6 +779,149 @@ def _make_invalid(r: random.Random, case: Case, mode: str) -> None:
         data["dtype"] = "float64"  # NaN has no integer form
     if mode in ("partial_fit_features", "warm_start_features", "predict_features"):
         case["expect_error_at"] = 1  # the call that must be refused
+    case["expect_error"] = mode
+
+
+def _draw_new_loss(seed: int, index: int, case: Case) -> None:
+    """loss='tweedie' (with ``power``) or loss='quantile' (with ``quantile``) for
+    about 13% of the cases each, from a random stream of their own drawn after every
+    other draw: the other cases of a seed stay exactly as they were. The case's
+    settings are made to suit the loss (targets follow the loss when the arrays are
+    built), or, in about one case in ten that was valid, made invalid in a way the
+    loss forbids (``expect_error``)."""
+    r = random.Random(f"positive-mlp-fuzz-loss:{seed}:{index}")
+    u, shares = r.random(), _NEW_LOSS_SHARES
+    loss = (
+        "tweedie"
+        if u < shares["tweedie"]
+        else "quantile"
+        if u < shares["tweedie"] + shares["quantile"]
+        else None
+    )
+    expected = case.get("expect_error")
+    if loss is None or (expected and expected not in _LOSS_NEUTRAL_INVALID):
+        return
+    invalid = not expected and r.random() < 0.1
+    if loss == "tweedie":
+        _make_tweedie(r, case, invalid)
+    else:
+        _make_quantile(r, case, invalid)
+    weights = case["calls"][0].get("sample_weight")
+    if invalid and weights:
+        weights.update(zero_share=0.0, integer=False)  # all-zero ones: refused first
+
+
+def _make_tweedie(r: random.Random, case: Case, invalid: bool) -> None:
+    params, k = case["params"], case["data"]["n_outputs"]
+    params.update(loss="tweedie", power=_pick(r, _TWEEDIE_POWERS))
+    if params["power"] != 0 and params["output_activation"] == "identity":
+        params["output_activation"] = r.choice(_BOUNDED)
+    if r.random() < 0.4:  # targets with exact zeros and a skewed positive part
+        case["data"]["y_kind"] = r.choice(["compound", "count", "gamma"])
+        case["data"]["y_zero_share"] = _pick(r, {0.0: 1, 0.3: 1, 0.8: 0.5})
+    _make_valid_loss(params, k)
+    _draw_power_changes(r, case)
+    if not invalid:
+        return
+    mode = r.choice(_TWEEDIE_INVALID_MODES)
+    power = params["power"] = (
+        r.choice(_BAD_POWERS)
+        if mode == "tweedie_power"
+        else _pick(r, {p: w for p, w in _TWEEDIE_POWERS.items() if p >= 1})
+    )
+    if mode == "tweedie_identity":
+        params["output_activation"] = "identity"
+    elif mode == "tweedie_negative_threshold":
+        params["output_activation"] = r.choice(_BOUNDED)
+        params["output_threshold"] = r.choice([-1.0, -1e-3, [-0.5] * k])
+    elif mode == "tweedie_relu_zero_threshold":
+        params.update(output_activation="relu", output_threshold=0.0)
+    elif mode == "tweedie_domain":  # y = 0 for power >= 2, y = -1 below
+        case["data"]["inject"] = "tweedie_zero" if power >= 2 else "tweedie_negative"
+        params.update(
+            output_threshold=0.0, output_activation=r.choice(["softplus", "exp"])
+        )
+    for call in case["calls"]:
+        call.get("set_params", {}).pop("power", None)
+    case["expect_error"] = mode
+
+
+def _draw_power_changes(r: random.Random, case: Case) -> None:
+    """Sometimes a later fit sets another power (>= 1 if the case's is: the settings
+    suit those; targets follow the power at each call)."""
+    if case["params"]["power"] == 0:
+        return
+    for call in case["calls"][1:]:
+        if call["op"] == "fit" and r.random() < 0.2:
+            powers = {p: w for p, w in _TWEEDIE_POWERS.items() if p >= 1}
+            call.setdefault("set_params", {})["power"] = _pick(r, powers)
+
+
+def _draw_levels(r: random.Random) -> Any:
+    """A level (float), or a strictly increasing list of 1 to 6 levels."""
+    if r.random() < 0.35:
+        return _pick(r, {_pick(r, _QUANTILE_LEVELS): 4, round(r.uniform(0, 1), 3): 1})
+    size = _pick(r, {1: 1, 2: 2, 3: 2, 4: 1, 5: 1, 6: 1})
+    pool = [*sorted(_QUANTILE_LEVELS), round(r.uniform(0.001, 0.999), 3)]
+    return sorted(set(r.sample(pool, size)))
+
+
+def _valid_level(level: float) -> float:
+    return level if 0 < level < 1 else 0.5
+
+
+def _make_quantile(r: random.Random, case: Case, invalid: bool) -> None:
+    params = case["params"]
+    levels = _draw_levels(r)
+    if isinstance(levels, float):
+        levels = _valid_level(levels)
+    params.update(loss="quantile", quantile=levels, output_constraint=None)
+    if params["output_activation"] == "identity":
+        params["output_activation"] = r.choice(_BOUNDED)
+    if params["solver"] == "lbfgs":
+        params["solver"] = r.choice(["adam", "sgd"])
+        params.pop("max_fun", None)
+    for call in case["calls"]:
+        changes = call.get("set_params", {})
+        if changes.get("solver") == "lbfgs":
+            changes["solver"] = r.choice(["adam", "sgd"])
+        if call["op"] == "fit" and call is not case["calls"][0] and r.random() < 0.15:
+            other = _draw_levels(r)  # the next fit predicts other levels
+            if isinstance(other, float):
+                other = _valid_level(other)
+            call.setdefault("set_params", {})["quantile"] = other
+    if invalid:
+        _make_quantile_invalid(r, case, r.choice(_QUANTILE_INVALID_MODES))
+
+
+def _make_quantile_invalid(r: random.Random, case: Case, mode: str) -> None:
+    params = case["params"]
+    levels = params["quantile"]
+    many = levels if isinstance(levels, list) and len(levels) >= 2 else [0.2, 0.7]
+    if mode == "quantile_unsorted":
+        params["quantile"] = many[::-1] if r.random() < 0.5 else many[1:] + many[:1]
+    elif mode == "quantile_duplicate":
+        at = r.randrange(len(many))
+        params["quantile"] = sorted([*many, many[at]])
+    elif mode == "quantile_range":
+        bad = r.choice([0.0, 1.0, -0.1, 1.5, 1e-320 * -1, 1.0 + 1e-12])
+        params["quantile"] = bad if r.random() < 0.3 else sorted([*many, bad])
+    elif mode == "quantile_empty":
+        params["quantile"] = []
+    elif mode == "quantile_lbfgs":
+        params["solver"] = "lbfgs"
+        params["early_stopping"] = False
+        for call in case["calls"]:
+            call.pop("val", None)
+            if call["op"] == "partial_fit":
+                call["op"] = "fit"  # lbfgs has no partial_fit (another error)
+    elif mode == "quantile_identity":
+        params["output_activation"] = "identity"
+    elif mode == "quantile_constraint":
+        params["output_constraint"] = r.choice(["penalty", "lagrangian"])
+    for call in case["calls"]:
+        call.get("set_params", {}).pop("quantile", None)
+        call.get("set_params", {}).pop("solver", None)
     case["expect_error"] = mode
 
 
@@ -2240,6 +2470,10 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
             "random_state",
         ):
             yield variant(lambda c, k=key: c["params"].pop(k))
+    levels = params.get("quantile")
+    if isinstance(levels, list) and len(levels) > 1:
+        for j in range(len(levels)):
+            yield variant(lambda c, j=j: c["params"]["quantile"].pop(j))
     hidden = params["hidden_layer_sizes"]
     for j in range(len(hidden)):
         yield variant(lambda c, j=j: c["params"]["hidden_layer_sizes"].pop(j))
