@@ -2305,6 +2305,8 @@ class Summary:
     sparse: int = 0  # cases with scipy.sparse inputs
     malformed: int = 0  # of which with a malformed CSR call
     compared: int = 0  # fits compared with their dense twins
+    # (loss, outcome status) for loss='tweedie' and loss='quantile' cases
+    new_losses: Counter = field(default_factory=Counter)
 
     @property
     def cases(self) -> int:
@@ -2312,6 +2314,9 @@ class Summary:
 
     def add(self, case: Case, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
+        loss = case["params"].get("loss")
+        if loss in _NEW_LOSS_SHARES:
+            self.new_losses[loss, outcome.status] += 1
         if case["data"].get("sparse"):
             self.sparse += 1
             self.malformed += case.get("expect_error") == "malformed_csr"
@@ -2378,6 +2383,20 @@ def case_size(case: Case) -> int:
     return data["n"] * data["n_features"] * data["n_outputs"] * len(case["calls"])
 
 
+def _new_loss_line(summary: Summary) -> str:
+    """'tweedie N cases (ok a, rejected b, ...); quantile M cases (...)'."""
+    parts = []
+    for loss in _NEW_LOSS_SHARES:
+        statuses = {
+            status: n
+            for (name, status), n in summary.new_losses.items()
+            if name == loss
+        }
+        detail = ", ".join(f"{status} {n}" for status, n in sorted(statuses.items()))
+        parts.append(f"{loss} {sum(statuses.values())} cases ({detail})")
+    return "new losses: " + "; ".join(parts)
+
+
 def format_summary(summary: Summary, details: bool = True) -> str:
     counts = summary.counts
     lines = [
@@ -2394,6 +2413,7 @@ def format_summary(summary: Summary, details: bool = True) -> str:
             f"sparse inputs: {summary.sparse} cases, {summary.malformed} with a "
             f"malformed CSR; {summary.compared} sparse fits compared with dense twins"
         ),
+        _new_loss_line(summary),
         "slowest cases: "
         + ", ".join(f"{case_id} {s:.1f} s" for s, case_id in reversed(summary.slowest)),
     ]
