@@ -58,32 +58,31 @@ sees memory another case corrupted. Failures are of four kinds:
   input (a non-finite value made inside the estimator), or NumPy's read-only
   error on read-only input (the estimator wrote into the caller's arrays).
 
-Properties checked after every call that returns (and after a
-TrainingDivergedError, which promises to keep the last good weights): finite
-``coefs_``, ``intercepts_`` and ``loss_``; predictions on the training X, on
-1000 X and on -1000 X of the right shape, finite, ``>= output_threshold`` for a
-bounding output activation and equal to a float64 NumPy forward pass of
-``coefs_`` within a rounding-error bound (rows whose arithmetic in the network
-would overflow the dtype are exempt, as the README allows); constrained layers'
-weights (and biases) ``>= 0``; monotone predictions along each constrained
-feature; no RuntimeWarning, FutureWarning or DeprecationWarning. Other warnings
-(ConvergenceWarning, UserWarning) are fine. For loss='quantile' the forward pass
-builds each target's levels as the core does (threshold + g(z_1), then + g(z_k))
-and predict's shape has the level axis of a list of levels ((n, K) or (n, T, K));
-on every row, overflowing ones included, each predicted quantile is finite,
-``>= output_threshold_`` and a target's levels never decrease (exactly);
-``quantiles_`` is the levels asked for (and absent for other losses);
-``validation_scores_`` are finite; with a list of levels ``score(X, y)`` is minus
-the mean pinball loss summed over targets and levels. With sparse inputs, also:
-predictions on sparse X (as given, 1000 X, -1000 X) within twice the rounding bound
-of those on X densified (the bound counts each stored entry, duplicates included); the
-caller's sparse arrays unchanged by every call, even one that raises; and for
-``compare_dense`` cases (float64, about a third of them; sgd and adam only, as
-rounding decides L-BFGS-B's line searches and bounds) the same calls on X
-densified and on X densified with each nonzero moved by one ulp: the sparse fit's
-loss curve and weights no farther from the dense fit's than 1000 times the jittered
-fit's (rounding alone), or than 1e-9 (curve, relative) and 1e-6 (weights, share of
-a layer's largest |weight|).
+Properties checked after every call that returns (and after a TrainingDivergedError,
+which promises to keep the last good weights): finite ``coefs_``, ``intercepts_``
+and ``loss_``; predictions on the training X, on 1000 X and on -1000 X of the right
+shape, finite, ``>= output_threshold`` for a bounding output activation and equal to
+a float64 NumPy forward pass of ``coefs_`` within a rounding-error bound (rows whose
+arithmetic in the network would overflow the dtype are exempt, as the README
+allows); constrained layers' weights (and biases) ``>= 0``; monotone predictions
+along each constrained feature; no RuntimeWarning, FutureWarning or
+DeprecationWarning. Other warnings (ConvergenceWarning, UserWarning) are fine. For
+loss='quantile' the forward pass builds each target's levels as the core does
+(threshold + g(z_1), then + g(z_k)) and predict's shape has the level axis of a list
+of levels ((n, K) or (n, T, K)); on every row, overflowing ones included, each
+predicted quantile is finite, ``>= output_threshold_`` and a target's levels never
+decrease (exactly); ``quantiles_`` is the levels asked for (and absent for other
+losses); ``validation_scores_`` are never NaN or +inf; with a list of levels
+``score(X, y)`` is minus the mean pinball loss summed over targets and levels. With
+sparse inputs, also: predictions on sparse X (as given, 1000 X, -1000 X) within
+twice the rounding bound of those on X densified (the bound counts each stored
+entry, duplicates included); the caller's sparse arrays unchanged by every call,
+even one that raises; and for ``compare_dense`` cases (float64, about a third of
+them; sgd and adam only, as rounding decides L-BFGS-B's line searches and bounds)
+the same calls on X densified and on X densified with each nonzero moved by one ulp:
+the sparse fit's loss curve and weights no farther from the dense fit's than 1000
+times the jittered fit's (rounding alone), or than 1e-9 (curve, relative) and 1e-6
+(weights, share of a layer's largest |weight|).
 
 Children run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1; cases that set
 ``n_threads`` get that many core threads. Random states are always integers, so a
@@ -1819,16 +1818,17 @@ def _quantile_guarantees(est: Any, pred: np.ndarray, label: str) -> list[str]:
 
 
 def _quantile_scores(est: Any, arrays: CallData) -> list[str]:
-    """A quantile model's validation scores (minus the pinball loss) are finite;
-    with a list of levels, score(X, y) is minus the mean pinball loss summed over
-    targets and levels (scikit-learn's mean_pinball_loss as the reference; -inf
-    where that sum overflows)."""
+    """A quantile model's validation scores (minus the pinball loss) are never NaN
+    or +inf (-inf stands for non-finite or overflowing predictions); with a list of
+    levels, score(X, y) is minus the mean pinball loss summed over targets and
+    levels (scikit-learn's mean_pinball_loss as the reference; -inf where that sum,
+    or a row's sum over the outputs, overflows)."""
     from sklearn.metrics import mean_pinball_loss
 
     problems = []
-    scores = getattr(est, "validation_scores_", None)
-    if scores is not None and not np.all(np.isfinite(scores)):
-        problems.append(f"validation_scores_ not finite: {list(scores)[:5]}")
+    scores = np.asarray(getattr(est, "validation_scores_", None) or [], dtype=float)
+    if not np.all((scores < np.inf) & ~np.isnan(scores)):
+        problems.append(f"validation_scores_ NaN or +inf: {scores[:5].tolist()}")
     if not isinstance(est.quantile, list) or arrays.y is None:
         return problems
     score = est.score(arrays.X, arrays.y)
@@ -1840,9 +1840,13 @@ def _quantile_scores(est: Any, arrays: CallData) -> list[str]:
             for t in range(est.n_outputs_)
             for k, level in enumerate(est.quantiles_)
         )
-    # -inf when saturated predictions (1.8e308) make the summed loss overflow
+    # -inf when saturated predictions (1.8e308) make the summed loss overflow: the
+    # loss summed over a row's T x K outputs can overflow though the sum of the
+    # outputs' means does not
     close = np.isfinite(score) and abs(score - want) <= 1e-9 * abs(want) + 1e-300
-    if not (close or score == want):
+    largest = float(np.finfo(np.float64).max)
+    overflows = score == -np.inf and abs(want) * pred[0].size >= largest
+    if not (close or overflows or score == want):
         problems.append(
             f"score(X, y) = {score!r}, minus the summed mean pinball loss is {want!r}"
         )
