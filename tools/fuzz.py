@@ -69,10 +69,11 @@ along each constrained feature; no RuntimeWarning, FutureWarning or
 DeprecationWarning. Other warnings (ConvergenceWarning, UserWarning) are fine. For
 loss='quantile' the forward pass builds each target's levels as the core does
 (threshold + g(z_1), then + g(z_k)) and predict's shape has the level axis of a list
-of levels ((n, K) or (n, T, K)); on every row, overflowing ones included, each
-predicted quantile is finite, ``>= output_threshold_`` and a target's levels never
-decrease (exactly); ``quantiles_`` is the levels asked for (and absent for other
-losses); ``validation_scores_`` are never NaN or +inf; with a list of levels
+of levels ((n, K) or (n, T, K)); predictions also on X scaled to a quarter of the
+dtype's largest value (and its negative); on every row, overflowing ones included,
+each predicted quantile is finite, ``>= output_threshold_`` and a target's levels
+never decrease (exactly); ``quantiles_`` is the levels asked for (and absent for
+other losses); ``validation_scores_`` are never NaN or +inf; with a list of levels
 ``score(X, y)`` is minus the mean pinball loss summed over targets and levels. With
 sparse inputs, also: predictions on sparse X (as given, 1000 X, -1000 X) within
 twice the rounding bound of those on X densified (the bound counts each stored
@@ -2076,8 +2077,33 @@ def _check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
     dtype = est.coefs_[0].dtype
     for label, Xv, given in _scaled_inputs(X, arrays.X, dtype):
         problems += _check_predictions(est, Xv, given, label)
+    if est.loss == "quantile":  # "for any input": up to the dtype's largest values
+        for label, Xv, given in _extreme_inputs(X, arrays.X, dtype):
+            problems += _check_predictions(est, Xv, given, label)
     problems += _monotone(est, X, arrays.X, case)
     return problems
+
+
+def _extreme_inputs(
+    X: np.ndarray, like: Any, dtype: np.dtype
+) -> Iterator[tuple[str, np.ndarray, Any]]:
+    """X scaled so that its largest |value| is a quarter of the dtype's largest, and
+    its negative: the network's arithmetic overflows, and those rows are computed
+    again in extended precision."""
+    X64 = X.astype(np.float64)
+    biggest = float(np.abs(X64).max(initial=0.0))
+    if not 0 < biggest < np.inf:
+        return
+    largest = float(np.finfo(dtype if dtype.kind == "f" else np.float64).max)
+    for sign in (1.0, -1.0):
+        with np.errstate(over="ignore"):
+            scaled = (X64 / biggest * (sign * 0.25 * largest)).astype(dtype)
+        if np.all(np.isfinite(scaled)):
+            yield (
+                f"{sign * 0.25:g} * largest * X / max|X|",
+                scaled,
+                _as_input(scaled, like),
+            )
 
 
 # ------------------------------------------------------------------ processes
