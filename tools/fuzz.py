@@ -2484,8 +2484,12 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
         return new
 
     data, params = case["data"], case["params"]
+    # the call an invalid case must be refused at stays (without it the case would
+    # fail as "accepted invalid input" whatever the package does)
+    invalid_at = case.get("expect_error_at", 0) if case.get("expect_error") else -1
     for i in range(len(case["calls"])):
-        if len(case["calls"]) > 1 and not _malformed_parts(case["calls"][i]):
+        kept = i == invalid_at or _malformed_parts(case["calls"][i])
+        if len(case["calls"]) > 1 and not kept:
             yield variant(lambda c, i=i: _drop_call(c, i))
         n = case["calls"][i].get("n", data["n"])
         for smaller in sorted({n // 2, n - 1, (n * 3) // 4} - {n}):
