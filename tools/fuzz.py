@@ -32,12 +32,16 @@ A *case* is a JSON dict drawn from ``(seed, index)``:
   draw, so that the other cases of a seed stay as they were;
 * ``calls``: ``fit`` / ``partial_fit`` / ``predict`` calls, each with its row count,
   sample weights (often with many zeros), an explicit validation set, and
-  ``set_params`` changes between calls (warm starts);
+  ``set_params`` changes between calls (warm starts); about 30% of the Tweedie and
+  quantile cases end with ``score(X, y, sample_weight)`` on fresh rows (weights
+  often zero, sometimes all of them; a quarter of these calls get a NaN in y, y
+  with twice the rows or a weight too many, and must be refused);
 * ``expect_error``: set on the cases built to be invalid (bad loss/activation
   pairs, targets outside a domain, non-integer layer sizes, NaN in X, wrong
   shapes, Tweedie powers in (0, 1) or below 0, quantile levels unsorted, repeated,
   outside (0, 1) or none, quantiles with lbfgs, an identity output or an output
-  constraint ...); such a case must be refused with a ValueError or TypeError. A few
+  constraint, score with an invalid y or weights ...); such a case must be refused
+  with a ValueError or TypeError. A few
   sparse cases (``"malformed_csr"``) give one call (predict, score, fit or its
   X_val) a CSR whose arrays were broken after construction (a column index past
   the end or negative, indptr decreasing or negative, too long or short, not
@@ -74,16 +78,16 @@ dtype's largest value (and its negative); on every row, overflowing ones include
 each predicted quantile is finite, ``>= output_threshold_`` and a target's levels
 never decrease (exactly); ``quantiles_`` is the levels asked for (and absent for
 other losses); ``validation_scores_`` are never NaN or +inf; with a list of levels
-``score(X, y)`` is minus the mean pinball loss summed over targets and levels. With
-sparse inputs, also: predictions on sparse X (as given, 1000 X, -1000 X) within
-twice the rounding bound of those on X densified (the bound counts each stored
-entry, duplicates included); the caller's sparse arrays unchanged by every call,
-even one that raises; and for ``compare_dense`` cases (float64, about a third of
-them; sgd and adam only, as rounding decides L-BFGS-B's line searches and bounds)
-the same calls on X densified and on X densified with each nonzero moved by one ulp:
-the sparse fit's loss curve and weights no farther from the dense fit's than 1000
-times the jittered fit's (rounding alone), or than 1e-9 (curve, relative) and 1e-6
-(weights, share of a layer's largest |weight|).
+``score(X, y)`` (and score calls, weighted) is minus the mean pinball loss summed
+over targets and levels. With sparse inputs, also: predictions on sparse X (as
+given, 1000 X, -1000 X) within twice the rounding bound of those on X densified (the
+bound counts each stored entry, duplicates included); the caller's sparse arrays
+unchanged by every call, even one that raises; and for ``compare_dense`` cases
+(float64, about a third of them; sgd and adam only, as rounding decides L-BFGS-B's
+line searches and bounds) the same calls on X densified and on X densified with each
+nonzero moved by one ulp: the sparse fit's loss curve and weights no farther from
+the dense fit's than 1000 times the jittered fit's (rounding alone), or than 1e-9
+(curve, relative) and 1e-6 (weights, share of a layer's largest |weight|).
 
 Children run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1; cases that set
 ``n_threads`` get that many core threads. Random states are always integers, so a
@@ -809,6 +813,34 @@ def _draw_new_loss(seed: int, index: int, case: Case) -> None:
     weights = case["calls"][0].get("sample_weight")
     if invalid and weights:
         weights.update(zero_share=0.0, integer=False)  # all-zero ones: refused first
+    if not case.get("expect_error") and r.random() < 0.3:
+        _add_score_call(r, case)
+
+
+def _add_score_call(r: random.Random, case: Case) -> None:
+    """A last call score(X, y, sample_weight) on fresh rows, weights often with
+    zeros (all of them sometimes); in a quarter of them an invalid y (a NaN, twice
+    the rows) or a weight too many, which must be refused."""
+    call: Json = {"op": "score", "n": r.choice([1, 2, 5, case["data"]["n"]])}
+    if r.random() < 0.6:
+        call["sample_weight"] = {
+            "zero_share": _pick(r, {0.0: 3, 0.5: 2, 1.0: 1}),
+            "log10_scale": _pick(r, {0.0: 3, r.uniform(-3, 3): 1}),
+            "integer": r.random() < 0.3,
+        }
+    case["calls"].append(call)
+    if r.random() < 0.25:
+        mode = r.choice(["score_y_nan", "score_y_rows", "score_weight_length"])
+        if mode == "score_weight_length":
+            call["sample_weight"] = {
+                "zero_share": 0.0,
+                "log10_scale": 0.0,
+                "length_delta": 1,
+            }
+        else:
+            call["y_fault"] = "nan" if mode == "score_y_nan" else "double"
+        case["expect_error"] = mode
+        case["expect_error_at"] = len(case["calls"]) - 1
 
 
 def _make_tweedie(r: random.Random, case: Case, invalid: bool) -> None:
@@ -1155,6 +1187,8 @@ def make_call_data(case: Case, index: int, params: Json) -> CallData:
     if data.get("sparse"):
         rng_sparse = np.random.default_rng([data["seed"], index, 2])
         X, finite = _sparse_input(rng_sparse, X, y, data, call.get("malformed"))
+    if call.get("y_fault"):  # a score call's invalid y
+        y, finite = _y_fault(y, call["y_fault"]), finite and call["y_fault"] != "nan"
     result = CallData(X, y, weights, finite=finite)
     if call.get("val"):
         val = call["val"]
@@ -1169,6 +1203,15 @@ def make_call_data(case: Case, index: int, params: Json) -> CallData:
             )
         result.finite &= finite_val
     return result
+
+
+def _y_fault(y: np.ndarray, fault: str) -> np.ndarray:
+    """y with a NaN ('nan') or with its rows twice ('double')."""
+    if fault == "double":
+        return np.concatenate([y, y])
+    y = np.array(y, dtype=np.float64 if y.dtype.kind != "f" else y.dtype)
+    y.flat[0] = np.nan
+    return y
 
 
 # ------------------------------------------------------------------ sparse inputs
@@ -1343,11 +1386,12 @@ def _monotonic_setting(case: Case) -> Any:
     return {f"x{j}": c for j, c in enumerate(cst) if c != 0}
 
 
-def run_call(est: Any, call: Json, arrays: CallData) -> None:
+def run_call(est: Any, call: Json, arrays: CallData) -> Any:
+    """The call on the estimator; returns what score returns (else None)."""
     if call["op"] == "predict":
         est.predict(arrays.X)
     elif call["op"] == "score":
-        est.score(arrays.X, arrays.y)
+        return est.score(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
     elif call["op"] == "partial_fit":
         est.partial_fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
     elif arrays.X_val is not None:
@@ -1360,6 +1404,7 @@ def run_call(est: Any, call: Json, arrays: CallData) -> None:
         )
     else:
         est.fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
+    return None
 
 
 def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
@@ -1417,7 +1462,7 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                 est.set_params(**call.get("set_params", {}))
                 arrays = make_call_data(case, index, est.get_params())
                 snapshot = _sparse_snapshot(arrays)
-                run_call(est, call, arrays)
+                result = run_call(est, call, arrays)
             except Exception as exc:
                 changed = _sparse_changed(snapshot, arrays, call)
                 if changed:
@@ -1435,6 +1480,10 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                 )
             if any(violations):
                 return _violation([v for v in violations if v], reraise)
+            if _checks_score(case, call):
+                violations = score_problems(est, arrays, result)
+                if violations:
+                    return _violation(violations, reraise)
             if call["op"] in ("predict", "score"):
                 continue
             violations = check_fitted(est, case, arrays)
@@ -1450,6 +1499,16 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
     outcome = _with_warnings(Outcome("ok"), caught, reraise)
     outcome.compared = compared
     return outcome
+
+
+def _checks_score(case: Case, call: Json) -> bool:
+    """Score calls of the Tweedie and quantile cases that must return are checked
+    (the other score calls are malformed ones, which must raise)."""
+    return (
+        call["op"] == "score"
+        and case["params"].get("loss") in _NEW_LOSS_SHARES
+        and not case.get("expect_error")
+    )
 
 
 def _malformed_parts(call: Json) -> list[str]:
@@ -1822,22 +1881,39 @@ def _quantile_scores(est: Any, arrays: CallData) -> list[str]:
     """A quantile model's validation scores (minus the pinball loss) are never NaN
     or +inf (-inf stands for non-finite or overflowing predictions); with a list of
     levels, score(X, y) is minus the mean pinball loss summed over targets and
-    levels (scikit-learn's mean_pinball_loss as the reference; -inf where that sum,
-    or a row's sum over the outputs, overflows)."""
-    from sklearn.metrics import mean_pinball_loss
-
+    levels (see score_problems)."""
     problems = []
     scores = np.asarray(getattr(est, "validation_scores_", None) or [], dtype=float)
     if not np.all((scores < np.inf) & ~np.isnan(scores)):
         problems.append(f"validation_scores_ NaN or +inf: {scores[:5].tolist()}")
     if not isinstance(est.quantile, list) or arrays.y is None:
         return problems
-    score = est.score(arrays.X, arrays.y)
+    unweighted = CallData(arrays.X, arrays.y)
+    return problems + score_problems(est, unweighted, est.score(arrays.X, arrays.y))
+
+
+def score_problems(est: Any, arrays: CallData, score: Any) -> list[str]:
+    """score(X, y, sample_weight) of the call: a float; for a list of quantile
+    levels minus the weighted mean pinball loss summed over targets and levels
+    (scikit-learn's mean_pinball_loss as the reference; -inf where that sum, or a
+    row's sum over the outputs, overflows). Otherwise score is scikit-learn's R2,
+    NaN for a single row."""
+    from sklearn.metrics import mean_pinball_loss
+
+    if not isinstance(score, float):
+        return [f"score(X, y) = {score!r}, not a float"]
+    if est.loss != "quantile" or not isinstance(est.quantile, list):
+        return []
     pred = est.predict(arrays.X).reshape(-1, est.n_outputs_, _fitted_levels(est))
     y = np.asarray(arrays.y, dtype=np.float64).reshape(pred.shape[0], -1)
     with np.errstate(all="ignore"):
         want = -sum(
-            mean_pinball_loss(y[:, t], pred[:, t, k].astype(np.float64), alpha=level)
+            mean_pinball_loss(
+                y[:, t],
+                pred[:, t, k].astype(np.float64),
+                alpha=level,
+                sample_weight=arrays.sample_weight,
+            )
             for t in range(est.n_outputs_)
             for k, level in enumerate(est.quantiles_)
         )
@@ -1848,10 +1924,10 @@ def _quantile_scores(est: Any, arrays: CallData) -> list[str]:
     largest = float(np.finfo(np.float64).max)
     overflows = score == -np.inf and abs(want) * pred[0].size >= largest
     if not (close or overflows or score == want):
-        problems.append(
+        return [
             f"score(X, y) = {score!r}, minus the summed mean pinball loss is {want!r}"
-        )
-    return problems
+        ]
+    return []
 
 
 def _weights_finite(est: Any) -> list[str]:
