@@ -21,6 +21,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,11 @@ def test_short_campaign():
     assert summary.cases == 300
     # the campaign reaches sparse inputs, malformed ones and the dense twins
     assert summary.sparse >= 50 and summary.malformed and summary.compared
+    # and the Tweedie and quantile losses, valid and refused
+    for loss in ("tweedie", "quantile"):
+        statuses = {s: n for (name, s), n in summary.new_losses.items() if name == loss}
+        assert sum(statuses.values()) >= 20 and statuses.get("ok")
+        assert statuses.get("expected"), statuses
     assert not _new_failures(summary), fuzz.format_summary(summary)
 
 
@@ -124,6 +130,65 @@ def test_draws_are_reproducible():
     for index in range(20):
         first, again = fuzz.draw_case(3, index), fuzz.draw_case(3, index)
         assert json.dumps(first) == json.dumps(again)
+
+
+def test_new_losses_leave_the_other_draws_alone(monkeypatch):
+    """Tweedie and quantile come from a stream of their own, drawn last: a case
+    that gets neither is the case it was before they were fuzzed (so are the cases
+    of old campaigns and regressions), and one that gets one keeps its recipe."""
+    new = [fuzz.draw_case(5, index) for index in range(300)]
+    monkeypatch.setattr(fuzz, "_draw_new_loss", lambda seed, index, case: None)
+    # what a loss may need changed (max_iter: the work cap counts the levels)
+    adjusted = {"loss", "power", "quantile", "output_activation", "output_threshold"}
+    adjusted |= {"solver", "max_fun", "output_constraint", "early_stopping", "max_iter"}
+    for index, case in enumerate(new):
+        old = fuzz.draw_case(5, index)
+        if case["params"]["loss"] not in ("tweedie", "quantile"):
+            assert json.dumps(case) == json.dumps(old)
+            continue
+        for key in ("n_features", "n_outputs", "dtype", "seed", "sparse"):
+            assert case["data"].get(key) == old["data"].get(key)
+        for key in set(old["params"]) - adjusted:
+            assert json.dumps(case["params"][key]) == json.dumps(old["params"][key])
+
+
+def _quantile_model(levels, n_targets=2):
+    from positive_mlp import PositiveMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = rng.gamma(2.0, 1.0, (30, n_targets)) + 0.5
+    est = PositiveMLPRegressor(
+        loss="quantile",
+        quantile=levels,
+        output_threshold=0.5,
+        hidden_layer_sizes=(5,),
+        max_iter=3,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    return est, fuzz.CallData(X, y)
+
+
+def test_quantile_properties_hold_and_catch_crossed_levels(monkeypatch):
+    """The fuzzer's forward pass builds the levels as the core does; crossed levels,
+    a level below the floor and a wrong quantiles_ are reported."""
+    case = {"params": {}, "data": {}}
+    for levels, n_targets in ([[0.1, 0.5, 0.9], 2], [[0.3], 1], [0.7, 2]):
+        est, arrays = _quantile_model(levels, n_targets)
+        assert fuzz.check_fitted(est, case, arrays) == []
+    est, arrays = _quantile_model([0.1, 0.5, 0.9])
+    predict = type(est).predict
+    monkeypatch.setattr(est, "predict", lambda X: predict(est, X)[..., ::-1])
+    problems = " ".join(fuzz.check_fitted(est, case, arrays))
+    assert "levels cross" in problems and "forward pass" in problems
+    monkeypatch.setattr(est, "predict", lambda X: predict(est, X) - 1.0)
+    assert "below output_threshold_" in " ".join(fuzz.check_fitted(est, case, arrays))
+    monkeypatch.undo()
+    est.quantiles_ = np.array([0.1, 0.5, 0.8])
+    assert "quantiles_" in " ".join(fuzz.check_fitted(est, case, arrays))
 
 
 def _recipe(**changes) -> dict:

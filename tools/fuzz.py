@@ -23,13 +23,25 @@ A *case* is a JSON dict drawn from ``(seed, index)``:
 * ``params``: estimator parameters (every solver, output activation, threshold
   form, loss, weight constraint and method, monotonic constraint, output
   constraint, target scaling, network shape, batch size, schedule, early stopping,
-  warm start, thread count ...);
+  warm start, thread count ...). About 13% of the cases each get
+  ``loss='tweedie'`` (``power`` 0, 1, 1.0001 ... 1.9999, 2, 2.5, 3 or 5; targets
+  with exact zeros and compound Poisson-Gamma ones, y > 0 from power 2 on) or
+  ``loss='quantile'`` (``quantile`` one level, near 0 and 1 too, or a list of 1 to
+  6; an adam or sgd solver, a bounding output, no output constraint; later fits may
+  set other levels), drawn from a random stream of their own after every other
+  draw, so that the other cases of a seed stay as they were;
 * ``calls``: ``fit`` / ``partial_fit`` / ``predict`` calls, each with its row count,
   sample weights (often with many zeros), an explicit validation set, and
-  ``set_params`` changes between calls (warm starts);
+  ``set_params`` changes between calls (warm starts); about 30% of the Tweedie and
+  quantile cases end with ``score(X, y, sample_weight)`` on fresh rows (weights
+  often zero, sometimes all of them; a quarter of these calls get a NaN in y, y
+  with twice the rows or a weight too many, and must be refused);
 * ``expect_error``: set on the cases built to be invalid (bad loss/activation
   pairs, targets outside a domain, non-integer layer sizes, NaN in X, wrong
-  shapes ...); such a case must be refused with a ValueError or TypeError. A few
+  shapes, Tweedie powers in (0, 1) or below 0, quantile levels unsorted, repeated,
+  outside (0, 1) or none, quantiles with lbfgs, an identity output or an output
+  constraint, score with an invalid y or weights ...); such a case must be refused
+  with a ValueError or TypeError. A few
   sparse cases (``"malformed_csr"``) give one call (predict, score, fit or its
   X_val) a CSR whose arrays were broken after construction (a column index past
   the end or negative, indptr decreasing or negative, too long or short, not
@@ -50,25 +62,32 @@ sees memory another case corrupted. Failures are of four kinds:
   input (a non-finite value made inside the estimator), or NumPy's read-only
   error on read-only input (the estimator wrote into the caller's arrays).
 
-Properties checked after every call that returns (and after a
-TrainingDivergedError, which promises to keep the last good weights): finite
-``coefs_``, ``intercepts_`` and ``loss_``; predictions on the training X, on
-1000 X and on -1000 X of the right shape, finite, ``>= output_threshold`` for a
-bounding output activation and equal to a float64 NumPy forward pass of
-``coefs_`` within a rounding-error bound (rows whose arithmetic in the network
-would overflow the dtype are exempt, as the README allows); constrained layers'
-weights (and biases) ``>= 0``; monotone predictions along each constrained
-feature; no RuntimeWarning, FutureWarning or DeprecationWarning. Other warnings
-(ConvergenceWarning, UserWarning) are fine. With sparse inputs, also: predictions
-on sparse X (as given, 1000 X, -1000 X) within twice the rounding bound of those on
-X densified (the bound counts each stored entry, duplicates included); the
-caller's sparse arrays unchanged by every call, even one that raises; and for
-``compare_dense`` cases (float64, about a third of them; sgd and adam only, as
-rounding decides L-BFGS-B's line searches and bounds) the same calls on X
-densified and on X densified with each nonzero moved by one ulp: the sparse fit's
-loss curve and weights no farther from the dense fit's than 1000 times the jittered
-fit's (rounding alone), or than 1e-9 (curve, relative) and 1e-6 (weights, share of
-a layer's largest |weight|).
+Properties checked after every call that returns (and after a TrainingDivergedError,
+which promises to keep the last good weights): finite ``coefs_``, ``intercepts_``
+and ``loss_``; predictions on the training X, on 1000 X and on -1000 X of the right
+shape, finite, ``>= output_threshold`` for a bounding output activation and equal to
+a float64 NumPy forward pass of ``coefs_`` within a rounding-error bound (rows whose
+arithmetic in the network would overflow the dtype are exempt, as the README
+allows); constrained layers' weights (and biases) ``>= 0``; monotone predictions
+along each constrained feature; no RuntimeWarning, FutureWarning or
+DeprecationWarning. Other warnings (ConvergenceWarning, UserWarning) are fine. For
+loss='quantile' the forward pass builds each target's levels as the core does
+(threshold + g(z_1), then + g(z_k)) and predict's shape has the level axis of a list
+of levels ((n, K) or (n, T, K)); predictions also on X scaled to a quarter of the
+dtype's largest value (and its negative); on every row, overflowing ones included,
+each predicted quantile is finite, ``>= output_threshold_`` and a target's levels
+never decrease (exactly); ``quantiles_`` is the levels asked for (and absent for
+other losses); ``validation_scores_`` are never NaN or +inf; with a list of levels
+``score(X, y)`` (and score calls, weighted) is minus the mean pinball loss summed
+over targets and levels. With sparse inputs, also: predictions on sparse X (as
+given, 1000 X, -1000 X) within twice the rounding bound of those on X densified (the
+bound counts each stored entry, duplicates included); the caller's sparse arrays
+unchanged by every call, even one that raises; and for ``compare_dense`` cases
+(float64, about a third of them; sgd and adam only, as rounding decides L-BFGS-B's
+line searches and bounds) the same calls on X densified and on X densified with each
+nonzero moved by one ulp: the sparse fit's loss curve and weights no farther from
+the dense fit's than 1000 times the jittered fit's (rounding alone), or than 1e-9
+(curve, relative) and 1e-6 (weights, share of a layer's largest |weight|).
 
 Children run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1; cases that set
 ``n_threads`` get that many core threads. Random states are always integers, so a
@@ -169,6 +188,76 @@ _INVALID_MODES = (
     "warm_start_features",
     "predict_features",
 )
+# loss='tweedie' and loss='quantile' are drawn from a stream of their own, after all
+# other draws (see _draw_new_loss): a case that draws neither stays the case it was.
+_NEW_LOSS_SHARES = {"tweedie": 0.13, "quantile": 0.13}
+_TWEEDIE_POWERS = {
+    0.0: 1,
+    1.0: 1,
+    1.0001: 1,
+    1.2: 1,
+    1.5: 2,
+    1.9: 1,
+    1.9999: 1,
+    2.0: 1,
+    2.5: 1,
+    3.0: 1,
+    5.0: 0.7,
+}
+_BAD_POWERS = (0.5, -1.0, 0.999, 1e-9, -0.5)
+# Levels near 0 and 1 and pairs of levels close together, with common ones.
+_QUANTILE_LEVELS = {
+    1e-3: 1,
+    0.01: 1,
+    0.05: 1.5,
+    0.1: 1.5,
+    0.25: 1.5,
+    0.5: 2,
+    0.5000001: 0.3,
+    0.75: 1.5,
+    0.9: 1.5,
+    0.95: 1.5,
+    0.99: 1,
+    0.999: 1,
+}
+_TWEEDIE_INVALID_MODES = (
+    "tweedie_power",
+    "tweedie_identity",
+    "tweedie_negative_threshold",
+    "tweedie_relu_zero_threshold",
+    "tweedie_domain",
+)
+_QUANTILE_INVALID_MODES = (
+    "quantile_unsorted",
+    "quantile_duplicate",
+    "quantile_range",
+    "quantile_empty",
+    "quantile_lbfgs",
+    "quantile_identity",
+    "quantile_constraint",
+)
+# Invalid cases of the other draws that stay invalid, for the same reason, whatever
+# loss the case gets (those about the loss, the threshold or L-BFGS do not).
+_LOSS_NEUTRAL_INVALID = {
+    "hidden_float",
+    "hidden_zero",
+    "nonneg_index",
+    "monotonic_length",
+    "monotonic_value",
+    "monotonic_conflict",
+    "scaling_bad",
+    "y_below",
+    "x_nan",
+    "x_inf",
+    "weight_negative",
+    "weight_length",
+    "val_without_early_stopping",
+    "val_features",
+    "partial_fit_features",
+    "warm_start_features",
+    "predict_features",
+    "malformed_csr",
+}
 
 
 # --------------------------------------------------------------------------- drawing
@@ -235,9 +324,28 @@ def _thresholds(setting: Any, n_outputs: int) -> np.ndarray:
     return np.broadcast_to(values, (n_outputs,)).copy()
 
 
+def _power(params: Json) -> float:
+    """The Tweedie power of the params (the estimator's default 1.5 if not given)."""
+    return float(params.get("power", 1.5))
+
+
+def _positive_predictions(params: Json) -> bool:
+    """Whether the loss is a deviance (Poisson, Gamma, Tweedie with power >= 1):
+    it needs a bounding output activation with thresholds >= 0 (> 0 for 'relu')."""
+    loss = params["loss"]
+    return loss in ("poisson", "gamma") or (loss == "tweedie" and _power(params) != 0)
+
+
+def _positive_targets(params: Json) -> bool:
+    """Whether the loss scores only y > 0 (Gamma, Tweedie with power >= 2)."""
+    loss = params["loss"]
+    return loss == "gamma" or (loss == "tweedie" and _power(params) >= 2)
+
+
 def _make_valid_loss(params: Json, n_outputs: int) -> None:
-    """Thresholds and output activation that suit a Poisson or Gamma loss."""
-    if params["loss"] == "squared_error":
+    """Thresholds and output activation that suit a deviance (Poisson, Gamma,
+    Tweedie with power >= 1)."""
+    if not _positive_predictions(params):
         return
     if params["output_activation"] == "identity":
         params["output_activation"] = "softplus"
@@ -251,9 +359,9 @@ def _make_valid_loss(params: Json, n_outputs: int) -> None:
 
 
 def _loss_settings_valid(params: Json, n_outputs: int) -> bool:
-    """The README's rule: Poisson and Gamma need a bounding output activation with
-    thresholds >= 0 (> 0 for 'relu')."""
-    if params["loss"] == "squared_error":
+    """The README's rule: Poisson, Gamma and Tweedie with power >= 1 need a bounding
+    output activation with thresholds >= 0 (> 0 for 'relu')."""
+    if not _positive_predictions(params):
         return True
     threshold = _thresholds(params["output_threshold"], n_outputs)
     activation = params["output_activation"]
@@ -472,10 +580,18 @@ def _draw_set_params(r: random.Random, params: Json) -> Json:
     return {key: choices[key]() for key in keys}
 
 
+def _n_levels(params: Json) -> int:
+    """Network outputs per target: the quantile levels of loss='quantile'."""
+    if params.get("loss") != "quantile":
+        return 1
+    return max(1, len(np.atleast_1d(np.asarray(params.get("quantile", 0.5)))))
+
+
 def _cap_work(case: Case) -> None:
     """Lower max_iter, then the row counts, so that each case stays quick."""
     params, data = case["params"], case["data"]
-    sizes = [data["n_features"], *params["hidden_layer_sizes"], data["n_outputs"]]
+    outputs = data["n_outputs"] * _n_levels(params)
+    sizes = [data["n_features"], *params["hidden_layer_sizes"], outputs]
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     rounds = 30 if params["solver"] == "lbfgs" and params["output_constraint"] else 1
     rows = sum(call.get("n", data["n"]) for call in case["calls"])
@@ -519,6 +635,7 @@ def draw_case(seed: int, index: int) -> Case:
     r_sparse = random.Random(f"positive-mlp-fuzz-sparse:{seed}:{index}")
     if r_sparse.random() < _SPARSE_SHARE:
         _make_sparse(r_sparse, case)
+    _draw_new_loss(seed, index, case)
     _cap_work(case)
     return case
 
@@ -669,6 +786,177 @@ def _make_invalid(r: random.Random, case: Case, mode: str) -> None:
     case["expect_error"] = mode
 
 
+def _draw_new_loss(seed: int, index: int, case: Case) -> None:
+    """loss='tweedie' (with ``power``) or loss='quantile' (with ``quantile``) for
+    about 13% of the cases each, from a random stream of their own drawn after every
+    other draw: the other cases of a seed stay exactly as they were. The case's
+    settings are made to suit the loss (targets follow the loss when the arrays are
+    built), or, in about one case in ten that was valid, made invalid in a way the
+    loss forbids (``expect_error``)."""
+    r = random.Random(f"positive-mlp-fuzz-loss:{seed}:{index}")
+    u, shares = r.random(), _NEW_LOSS_SHARES
+    loss = (
+        "tweedie"
+        if u < shares["tweedie"]
+        else "quantile"
+        if u < shares["tweedie"] + shares["quantile"]
+        else None
+    )
+    expected = case.get("expect_error")
+    if loss is None or (expected and expected not in _LOSS_NEUTRAL_INVALID):
+        return
+    invalid = not expected and r.random() < 0.1
+    if loss == "tweedie":
+        _make_tweedie(r, case, invalid)
+    else:
+        _make_quantile(r, case, invalid)
+    weights = case["calls"][0].get("sample_weight")
+    if invalid and weights:
+        weights.update(zero_share=0.0, integer=False)  # all-zero ones: refused first
+    if not case.get("expect_error") and r.random() < 0.3:
+        _add_score_call(r, case)
+
+
+def _add_score_call(r: random.Random, case: Case) -> None:
+    """A last call score(X, y, sample_weight) on fresh rows, weights often with
+    zeros (all of them sometimes); in a quarter of them an invalid y (a NaN, twice
+    the rows) or a weight too many, which must be refused."""
+    call: Json = {"op": "score", "n": r.choice([1, 2, 5, case["data"]["n"]])}
+    if r.random() < 0.6:
+        call["sample_weight"] = {
+            "zero_share": _pick(r, {0.0: 3, 0.5: 2, 1.0: 1}),
+            "log10_scale": _pick(r, {0.0: 3, r.uniform(-3, 3): 1}),
+            "integer": r.random() < 0.3,
+        }
+    case["calls"].append(call)
+    if r.random() < 0.25:
+        mode = r.choice(["score_y_nan", "score_y_rows", "score_weight_length"])
+        if mode == "score_weight_length":
+            call["sample_weight"] = {
+                "zero_share": 0.0,
+                "log10_scale": 0.0,
+                "length_delta": 1,
+            }
+        else:
+            call["y_fault"] = "nan" if mode == "score_y_nan" else "double"
+        case["expect_error"] = mode
+        case["expect_error_at"] = len(case["calls"]) - 1
+
+
+def _make_tweedie(r: random.Random, case: Case, invalid: bool) -> None:
+    params, k = case["params"], case["data"]["n_outputs"]
+    params.update(loss="tweedie", power=_pick(r, _TWEEDIE_POWERS))
+    if params["power"] != 0 and params["output_activation"] == "identity":
+        params["output_activation"] = r.choice(_BOUNDED)
+    if r.random() < 0.4:  # targets with exact zeros and a skewed positive part
+        case["data"]["y_kind"] = r.choice(["compound", "count", "gamma"])
+        case["data"]["y_zero_share"] = _pick(r, {0.0: 1, 0.3: 1, 0.8: 0.5})
+    _make_valid_loss(params, k)
+    _draw_power_changes(r, case)
+    if not invalid:
+        return
+    mode = r.choice(_TWEEDIE_INVALID_MODES)
+    power = params["power"] = (
+        r.choice(_BAD_POWERS)
+        if mode == "tweedie_power"
+        else _pick(r, {p: w for p, w in _TWEEDIE_POWERS.items() if p >= 1})
+    )
+    if mode == "tweedie_identity":
+        params["output_activation"] = "identity"
+    elif mode == "tweedie_negative_threshold":
+        params["output_activation"] = r.choice(_BOUNDED)
+        params["output_threshold"] = r.choice([-1.0, -1e-3, [-0.5] * k])
+    elif mode == "tweedie_relu_zero_threshold":
+        params.update(output_activation="relu", output_threshold=0.0)
+    elif mode == "tweedie_domain":  # y = 0 for power >= 2, y = -1 below
+        case["data"]["inject"] = "tweedie_zero" if power >= 2 else "tweedie_negative"
+        params.update(
+            output_threshold=0.0, output_activation=r.choice(["softplus", "exp"])
+        )
+    for call in case["calls"]:
+        call.get("set_params", {}).pop("power", None)
+    case["expect_error"] = mode
+
+
+def _draw_power_changes(r: random.Random, case: Case) -> None:
+    """Sometimes a later fit sets another power (>= 1 if the case's is: the settings
+    suit those; targets follow the power at each call)."""
+    if case["params"]["power"] == 0:
+        return
+    for call in case["calls"][1:]:
+        if call["op"] == "fit" and r.random() < 0.2:
+            powers = {p: w for p, w in _TWEEDIE_POWERS.items() if p >= 1}
+            call.setdefault("set_params", {})["power"] = _pick(r, powers)
+
+
+def _draw_levels(r: random.Random) -> Any:
+    """A level (float), or a strictly increasing list of 1 to 6 levels."""
+    if r.random() < 0.35:
+        return _pick(r, {_pick(r, _QUANTILE_LEVELS): 4, round(r.uniform(0, 1), 3): 1})
+    size = _pick(r, {1: 1, 2: 2, 3: 2, 4: 1, 5: 1, 6: 1})
+    pool = [*sorted(_QUANTILE_LEVELS), round(r.uniform(0.001, 0.999), 3)]
+    return sorted(set(r.sample(pool, size)))
+
+
+def _valid_level(level: float) -> float:
+    return level if 0 < level < 1 else 0.5
+
+
+def _make_quantile(r: random.Random, case: Case, invalid: bool) -> None:
+    params = case["params"]
+    levels = _draw_levels(r)
+    if isinstance(levels, float):
+        levels = _valid_level(levels)
+    params.update(loss="quantile", quantile=levels, output_constraint=None)
+    if params["output_activation"] == "identity":
+        params["output_activation"] = r.choice(_BOUNDED)
+    if params["solver"] == "lbfgs":
+        params["solver"] = r.choice(["adam", "sgd"])
+        params.pop("max_fun", None)
+    for call in case["calls"]:
+        changes = call.get("set_params", {})
+        if changes.get("solver") == "lbfgs":
+            changes["solver"] = r.choice(["adam", "sgd"])
+        if call["op"] == "fit" and call is not case["calls"][0] and r.random() < 0.15:
+            other = _draw_levels(r)  # the next fit predicts other levels
+            if isinstance(other, float):
+                other = _valid_level(other)
+            call.setdefault("set_params", {})["quantile"] = other
+    if invalid:
+        _make_quantile_invalid(r, case, r.choice(_QUANTILE_INVALID_MODES))
+
+
+def _make_quantile_invalid(r: random.Random, case: Case, mode: str) -> None:
+    params = case["params"]
+    levels = params["quantile"]
+    many = levels if isinstance(levels, list) and len(levels) >= 2 else [0.2, 0.7]
+    if mode == "quantile_unsorted":
+        params["quantile"] = many[::-1] if r.random() < 0.5 else many[1:] + many[:1]
+    elif mode == "quantile_duplicate":
+        at = r.randrange(len(many))
+        params["quantile"] = sorted([*many, many[at]])
+    elif mode == "quantile_range":
+        bad = r.choice([0.0, 1.0, -0.1, 1.5, 1e-320 * -1, 1.0 + 1e-12])
+        params["quantile"] = bad if r.random() < 0.3 else sorted([*many, bad])
+    elif mode == "quantile_empty":
+        params["quantile"] = []
+    elif mode == "quantile_lbfgs":
+        params["solver"] = "lbfgs"
+        params["early_stopping"] = False
+        for call in case["calls"]:
+            call.pop("val", None)
+            if call["op"] == "partial_fit":
+                call["op"] = "fit"  # lbfgs has no partial_fit (another error)
+    elif mode == "quantile_identity":
+        params["output_activation"] = "identity"
+    elif mode == "quantile_constraint":
+        params["output_constraint"] = r.choice(["penalty", "lagrangian"])
+    for call in case["calls"]:
+        call.get("set_params", {}).pop("quantile", None)
+        call.get("set_params", {}).pop("solver", None)
+    case["expect_error"] = mode
+
+
 # ------------------------------------------------------------------ materialising data
 
 
@@ -751,6 +1039,10 @@ def _target_base(
         return rng.poisson(np.exp(s)).astype(np.float64)
     if kind == "gamma":
         return rng.gamma(2.0, np.exp(s) / 2.0)
+    if kind == "compound":  # Tweedie 1 < p < 2: Poisson many Gamma amounts
+        counts = rng.poisson(np.exp(s))
+        amounts = rng.gamma(2.0 * np.maximum(counts, 1), np.exp(s) / 2.0)
+        return np.where(counts > 0, amounts, 0.0)
     if kind == "constant":
         return np.ones((n, k))
     return s  # 'signed'
@@ -765,14 +1057,15 @@ def _y_dtype(data: Json) -> np.dtype:
 def _targets(
     rng: np.random.Generator, data: Json, Z: np.ndarray, params: Json
 ) -> np.ndarray:
-    k, loss = data["n_outputs"], params["loss"]
+    k = data["n_outputs"]
     threshold = _thresholds(params["output_threshold"], k)
-    bounded = params["output_activation"] in _BOUNDED or loss != "squared_error"
+    bounded = params["output_activation"] in _BOUNDED or _positive_predictions(params)
+    positive = _positive_targets(params)
     base = _target_base(rng, data["y_kind"], Z, k)
     if bounded or data["y_kind"] != "signed":
         base = np.abs(base)
     zero = rng.random(base.shape) < data["y_zero_share"]
-    if loss == "gamma":
+    if positive:
         zero &= threshold > 0  # y = threshold must stay > 0
     base[zero] = 0.0
     scale = 10.0 ** np.asarray(data["y_log10_scale"], dtype=np.float64)
@@ -784,18 +1077,27 @@ def _targets(
     )
     y = (anchor + scale * base).astype(_y_dtype(data))
     if bounded:
-        y = _not_below(y, threshold, loss == "gamma")
+        train = np.float32 if data["dtype"] == "float32" else np.float64
+        y = _not_below(y, threshold, positive, train)
     return _inject_target_error(y, data["inject"], threshold, scale)
 
 
-def _not_below(y: np.ndarray, threshold: np.ndarray, positive: bool) -> np.ndarray:
-    """Undo rounding that took y below its threshold (or to 0 for Gamma)."""
+def _not_below(
+    y: np.ndarray, threshold: np.ndarray, positive: bool, train: type = np.float64
+) -> np.ndarray:
+    """Undo rounding that took y below its threshold (or to 0 where the loss needs
+    y > 0: Gamma, Tweedie with power >= 2). The estimator trains on y in X's dtype
+    (``train``): y > 0 in float64 but 0 in float32 is lifted too."""
     floor = np.broadcast_to(threshold.astype(y.dtype), y.shape).copy()
     low = floor.astype(np.float64) < threshold
     floor[low] = np.nextafter(floor[low], np.inf)
     y = np.maximum(y, floor)
     if positive:
-        y = np.where(y > 0, y, np.nextafter(y.dtype.type(0), y.dtype.type(1)))
+        smallest = max(
+            float(np.nextafter(y.dtype.type(0), y.dtype.type(1))),
+            float(np.nextafter(train(0), train(1))),
+        )
+        y = np.where(y.astype(train) > 0, y, y.dtype.type(smallest))
     return y
 
 
@@ -804,9 +1106,9 @@ def _inject_target_error(
 ) -> np.ndarray:
     if inject == "y_below":
         y[0] = threshold - np.maximum(scale, 1.0)
-    elif inject == "gamma_zero":
+    elif inject in ("gamma_zero", "tweedie_zero"):
         y[0, 0] = 0.0
-    elif inject == "poisson_negative":
+    elif inject in ("poisson_negative", "tweedie_negative"):
         y[0, 0] = -1.0
     return y
 
@@ -885,6 +1187,8 @@ def make_call_data(case: Case, index: int, params: Json) -> CallData:
     if data.get("sparse"):
         rng_sparse = np.random.default_rng([data["seed"], index, 2])
         X, finite = _sparse_input(rng_sparse, X, y, data, call.get("malformed"))
+    if call.get("y_fault"):  # a score call's invalid y
+        y, finite = _y_fault(y, call["y_fault"]), finite and call["y_fault"] != "nan"
     result = CallData(X, y, weights, finite=finite)
     if call.get("val"):
         val = call["val"]
@@ -899,6 +1203,15 @@ def make_call_data(case: Case, index: int, params: Json) -> CallData:
             )
         result.finite &= finite_val
     return result
+
+
+def _y_fault(y: np.ndarray, fault: str) -> np.ndarray:
+    """y with a NaN ('nan') or with its rows twice ('double')."""
+    if fault == "double":
+        return np.concatenate([y, y])
+    y = np.array(y, dtype=np.float64 if y.dtype.kind != "f" else y.dtype)
+    y.flat[0] = np.nan
+    return y
 
 
 # ------------------------------------------------------------------ sparse inputs
@@ -1073,11 +1386,18 @@ def _monotonic_setting(case: Case) -> Any:
     return {f"x{j}": c for j, c in enumerate(cst) if c != 0}
 
 
-def run_call(est: Any, call: Json, arrays: CallData) -> None:
+def run_call(est: Any, call: Json, arrays: CallData) -> Any:
+    """The call on the estimator; returns what score returns (else None)."""
     if call["op"] == "predict":
         est.predict(arrays.X)
     elif call["op"] == "score":
-        est.score(arrays.X, arrays.y)
+        with warnings.catch_warnings():
+            if not _has_level_axis(est):
+                # scikit-learn's R2 (RegressorMixin.score, as MLPRegressor's): its
+                # sums of squares overflow float32 targets beyond 1e19 with a
+                # RuntimeWarning, which is not the package's to fix
+                warnings.simplefilter("ignore", RuntimeWarning)
+            return est.score(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
     elif call["op"] == "partial_fit":
         est.partial_fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
     elif arrays.X_val is not None:
@@ -1090,6 +1410,7 @@ def run_call(est: Any, call: Json, arrays: CallData) -> None:
         )
     else:
         est.fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
+    return None
 
 
 def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
@@ -1147,7 +1468,7 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                 est.set_params(**call.get("set_params", {}))
                 arrays = make_call_data(case, index, est.get_params())
                 snapshot = _sparse_snapshot(arrays)
-                run_call(est, call, arrays)
+                result = run_call(est, call, arrays)
             except Exception as exc:
                 changed = _sparse_changed(snapshot, arrays, call)
                 if changed:
@@ -1165,6 +1486,10 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                 )
             if any(violations):
                 return _violation([v for v in violations if v], reraise)
+            if _checks_score(case, call):
+                violations = score_problems(est, arrays, result)
+                if violations:
+                    return _violation(violations, reraise)
             if call["op"] in ("predict", "score"):
                 continue
             violations = check_fitted(est, case, arrays)
@@ -1180,6 +1505,22 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
     outcome = _with_warnings(Outcome("ok"), caught, reraise)
     outcome.compared = compared
     return outcome
+
+
+def _has_level_axis(est: Any) -> bool:
+    """A fitted quantile model of a list of levels: its score is the package's own
+    (minus the pinball loss), not scikit-learn's R2."""
+    return hasattr(est, "quantiles_") and isinstance(est.quantile, list)
+
+
+def _checks_score(case: Case, call: Json) -> bool:
+    """Score calls of the Tweedie and quantile cases that must return are checked
+    (the other score calls are malformed ones, which must raise)."""
+    return (
+        call["op"] == "score"
+        and case["params"].get("loss") in _NEW_LOSS_SHARES
+        and not case.get("expect_error")
+    )
 
 
 def _malformed_parts(call: Json) -> list[str]:
@@ -1465,7 +1806,15 @@ def reference_forward(est: Any, X: Any) -> Reference:
                 err = lipschitz * err + 4 * eps * abs_a
         raw, err_raw = _output_transform(est.out_activation_, z, err, dtype)
         err_raw = err_raw + 4 * tiny  # g(z) may underflow in the dtype
-        threshold, scale = est.output_threshold_, est.target_scale_
+        levels = _fitted_levels(est)
+        if levels > 1:  # each target's levels: g(z_1), then + g(z_k), in the dtype
+            n, k = raw.shape
+            raw = np.cumsum(raw.reshape(n, k // levels, levels), axis=2)
+            err_raw = np.cumsum(err_raw.reshape(raw.shape), axis=2)
+            err_raw = err_raw + 4 * eps * (levels + 1) * raw
+            raw, err_raw = raw.reshape(n, k), err_raw.reshape(n, k)
+        threshold = np.repeat(est.output_threshold_, levels)
+        scale = np.repeat(est.target_scale_, levels)
         pred = threshold + scale * raw
         if est.out_activation_ != "exp":  # exp is guarded against overflow
             exempt |= ~(np.abs(threshold) + scale * np.abs(raw) <= big).all(axis=1)
@@ -1475,6 +1824,122 @@ def reference_forward(est: Any, X: Any) -> Reference:
             + tiny
         )
     return Reference(pred, tol, exempt | ~np.isfinite(err).all(axis=1))
+
+
+def _fitted_levels(est: Any) -> int:
+    """The quantile levels each target of a fitted model predicts (1 if not
+    loss='quantile')."""
+    return int(np.size(est.quantiles_)) if hasattr(est, "quantiles_") else 1
+
+
+def _expected_shape(est: Any, n: int) -> tuple[int, ...]:
+    """predict's shape for n rows: (n,) or (n, targets), and for a list of quantile
+    levels (n, levels) or (n, targets, levels)."""
+    k = est.n_outputs_
+    shape: tuple[int, ...] = (n,) if k == 1 else (n, k)
+    if est.loss == "quantile" and isinstance(est.quantile, list):
+        shape = (*shape, _fitted_levels(est))
+    return shape
+
+
+def _quantile_attributes(est: Any) -> list[str]:
+    """quantiles_: the levels asked for with loss='quantile', absent otherwise."""
+    if est.loss != "quantile":
+        if hasattr(est, "quantiles_"):
+            return [f"quantiles_ = {est.quantiles_!r} with loss={est.loss!r}"]
+        return []
+    asked = np.atleast_1d(np.asarray(est.quantile, dtype=np.float64))
+    got = getattr(est, "quantiles_", None)
+    if got is None or not np.array_equal(np.asarray(got), asked):
+        return [f"quantiles_ = {got!r}, asked for quantile={est.quantile!r}"]
+    return []
+
+
+def _quantile_guarantees(est: Any, pred: np.ndarray, label: str) -> list[str]:
+    """For every row of a finite input, exactly: each predicted quantile finite and
+    >= its target's output_threshold_, and a target's levels non-decreasing."""
+    levels = _fitted_levels(est)
+    n = pred.shape[0]
+    q = pred.reshape(n, est.n_outputs_, levels)
+    problems = []
+    if not np.all(np.isfinite(q)):
+        problems.append(
+            f"predict({label}): {np.sum(~np.isfinite(q))} non-finite level(s)"
+        )
+    threshold = np.asarray(est.output_threshold_)[None, :, None]
+    with np.errstate(invalid="ignore"):
+        below = q < threshold
+    if below.any():
+        row, target, level = np.argwhere(below)[0]
+        problems.append(
+            f"predict({label}): {below.sum()} quantile(s) below output_threshold_, "
+            f"e.g. {q[row, target, level]!r} < {threshold[0, target, 0]!r} (target "
+            f"{target}, level {est.quantiles_[level]:g})"
+        )
+    with np.errstate(invalid="ignore"):
+        crossed = np.diff(q, axis=2) < 0
+    if crossed.any():
+        row, target, level = np.argwhere(crossed)[0]
+        problems.append(
+            f"predict({label}): levels cross on {crossed.any(axis=(1, 2)).sum()} "
+            f"row(s), e.g. target {target}: level {est.quantiles_[level]:g} -> "
+            f"{q[row, target, level]!r}, level {est.quantiles_[level + 1]:g} -> "
+            f"{q[row, target, level + 1]!r}"
+        )
+    return problems
+
+
+def _quantile_scores(est: Any, arrays: CallData) -> list[str]:
+    """A quantile model's validation scores (minus the pinball loss) are never NaN
+    or +inf (-inf stands for non-finite or overflowing predictions); with a list of
+    levels, score(X, y) is minus the mean pinball loss summed over targets and
+    levels (see score_problems)."""
+    problems = []
+    scores = np.asarray(getattr(est, "validation_scores_", None) or [], dtype=float)
+    if not np.all((scores < np.inf) & ~np.isnan(scores)):
+        problems.append(f"validation_scores_ NaN or +inf: {scores[:5].tolist()}")
+    if not isinstance(est.quantile, list) or arrays.y is None:
+        return problems
+    unweighted = CallData(arrays.X, arrays.y)
+    return problems + score_problems(est, unweighted, est.score(arrays.X, arrays.y))
+
+
+def score_problems(est: Any, arrays: CallData, score: Any) -> list[str]:
+    """score(X, y, sample_weight) of the call: a float; for a list of quantile
+    levels minus the weighted mean pinball loss summed over targets and levels
+    (scikit-learn's mean_pinball_loss as the reference; -inf where that sum, or a
+    row's sum over the outputs, overflows). Otherwise score is scikit-learn's R2,
+    NaN for a single row."""
+    from sklearn.metrics import mean_pinball_loss
+
+    if not isinstance(score, float):
+        return [f"score(X, y) = {score!r}, not a float"]
+    if est.loss != "quantile" or not isinstance(est.quantile, list):
+        return []
+    pred = est.predict(arrays.X).reshape(-1, est.n_outputs_, _fitted_levels(est))
+    y = np.asarray(arrays.y, dtype=np.float64).reshape(pred.shape[0], -1)
+    with np.errstate(all="ignore"):
+        want = -sum(
+            mean_pinball_loss(
+                y[:, t],
+                pred[:, t, k].astype(np.float64),
+                alpha=level,
+                sample_weight=arrays.sample_weight,
+            )
+            for t in range(est.n_outputs_)
+            for k, level in enumerate(est.quantiles_)
+        )
+    # -inf when saturated predictions (1.8e308) make the summed loss overflow: the
+    # loss summed over a row's T x K outputs can overflow though the sum of the
+    # outputs' means does not
+    close = np.isfinite(score) and abs(score - want) <= 1e-9 * abs(want) + 1e-300
+    largest = float(np.finfo(np.float64).max)
+    overflows = score == -np.inf and abs(want) * pred[0].size >= largest
+    if not (close or overflows or score == want):
+        return [
+            f"score(X, y) = {score!r}, minus the summed mean pinball loss is {want!r}"
+        ]
+    return []
 
 
 def _weights_finite(est: Any) -> list[str]:
@@ -1542,17 +2007,19 @@ def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[
     """predict(given) (X as the user passes it) against the reference forward pass;
     for a sparse given, also against predict(X) (X densified)."""
     pred = est.predict(given)
-    k = est.n_outputs_
-    expected_shape = (X.shape[0],) if k == 1 else (X.shape[0], k)
+    k = est.n_outputs_ * _fitted_levels(est)  # network outputs
+    expected_shape = _expected_shape(est, X.shape[0])
     if pred.shape != expected_shape:
         return [f"predict({label}) has shape {pred.shape}, expected {expected_shape}"]
+    problems = []
+    if est.loss == "quantile":  # every row: a finite input's quantiles never cross
+        problems += _quantile_guarantees(est, pred, label)
     pred = pred.reshape(X.shape[0], k).astype(np.float64)
     ref = reference_forward(est, given if _issparse(given) else X)
     rows = ~ref.exempt
     if not rows.any():
-        return []
+        return problems
     got, want, tol = pred[rows], ref.pred[rows], ref.tol[rows]
-    problems = []
     if not np.all(np.isfinite(got)):
         bad = ~np.isfinite(got)
         problems.append(
@@ -1560,8 +2027,9 @@ def _check_predictions(est: Any, X: np.ndarray, given: Any, label: str) -> list[
             f"{got[bad][0]} where the float64 forward pass gives "
             f"{want[bad][0]:.6g}"
         )
-    if est.out_activation_ in _BOUNDED and np.any(got < est.output_threshold_):
-        below = got < est.output_threshold_
+    threshold = np.repeat(est.output_threshold_, _fitted_levels(est))
+    if est.out_activation_ in _BOUNDED and np.any(got < threshold):
+        below = got < threshold
         problems.append(
             f"predict({label}): {below.sum()} value(s) below "
             f"output_threshold, min {got.min():.6g}"
@@ -1688,12 +2156,42 @@ def _check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
     if problems:
         return problems
     problems += _signs(est, case)
+    if est.loss == "quantile" or hasattr(est, "quantiles_"):
+        quantile_problems = _quantile_attributes(est)
+        if quantile_problems:
+            return problems + quantile_problems
+        problems += _quantile_scores(est, arrays)
     X = arrays.X_array()
     dtype = est.coefs_[0].dtype
     for label, Xv, given in _scaled_inputs(X, arrays.X, dtype):
         problems += _check_predictions(est, Xv, given, label)
+    if est.loss == "quantile":  # "for any input": up to the dtype's largest values
+        for label, Xv, given in _extreme_inputs(X, arrays.X, dtype):
+            problems += _check_predictions(est, Xv, given, label)
     problems += _monotone(est, X, arrays.X, case)
     return problems
+
+
+def _extreme_inputs(
+    X: np.ndarray, like: Any, dtype: np.dtype
+) -> Iterator[tuple[str, np.ndarray, Any]]:
+    """X scaled so that its largest |value| is a quarter of the dtype's largest, and
+    its negative: the network's arithmetic overflows, and those rows are computed
+    again in extended precision."""
+    X64 = X.astype(np.float64)
+    biggest = float(np.abs(X64).max(initial=0.0))
+    if not 0 < biggest < np.inf:
+        return
+    largest = float(np.finfo(dtype if dtype.kind == "f" else np.float64).max)
+    for sign in (1.0, -1.0):
+        with np.errstate(over="ignore"):
+            scaled = (X64 / biggest * (sign * 0.25 * largest)).astype(dtype)
+        if np.all(np.isfinite(scaled)):
+            yield (
+                f"{sign * 0.25:g} * largest * X / max|X|",
+                scaled,
+                _as_input(scaled, like),
+            )
 
 
 # ------------------------------------------------------------------ processes
@@ -1925,6 +2423,8 @@ class Summary:
     sparse: int = 0  # cases with scipy.sparse inputs
     malformed: int = 0  # of which with a malformed CSR call
     compared: int = 0  # fits compared with their dense twins
+    # (loss, outcome status) for loss='tweedie' and loss='quantile' cases
+    new_losses: Counter = field(default_factory=Counter)
 
     @property
     def cases(self) -> int:
@@ -1932,6 +2432,9 @@ class Summary:
 
     def add(self, case: Case, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
+        loss = case["params"].get("loss")
+        if loss in _NEW_LOSS_SHARES:
+            self.new_losses[loss, outcome.status] += 1
         if case["data"].get("sparse"):
             self.sparse += 1
             self.malformed += case.get("expect_error") == "malformed_csr"
@@ -1998,6 +2501,20 @@ def case_size(case: Case) -> int:
     return data["n"] * data["n_features"] * data["n_outputs"] * len(case["calls"])
 
 
+def _new_loss_line(summary: Summary) -> str:
+    """'tweedie N cases (ok a, rejected b, ...); quantile M cases (...)'."""
+    parts = []
+    for loss in _NEW_LOSS_SHARES:
+        statuses = {
+            status: n
+            for (name, status), n in summary.new_losses.items()
+            if name == loss
+        }
+        detail = ", ".join(f"{status} {n}" for status, n in sorted(statuses.items()))
+        parts.append(f"{loss} {sum(statuses.values())} cases ({detail})")
+    return "new losses: " + "; ".join(parts)
+
+
 def format_summary(summary: Summary, details: bool = True) -> str:
     counts = summary.counts
     lines = [
@@ -2014,6 +2531,7 @@ def format_summary(summary: Summary, details: bool = True) -> str:
             f"sparse inputs: {summary.sparse} cases, {summary.malformed} with a "
             f"malformed CSR; {summary.compared} sparse fits compared with dense twins"
         ),
+        _new_loss_line(summary),
         "slowest cases: "
         + ", ".join(f"{case_id} {s:.1f} s" for s, case_id in reversed(summary.slowest)),
     ]
@@ -2054,8 +2572,12 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
         return new
 
     data, params = case["data"], case["params"]
+    # the call an invalid case must be refused at stays (without it the case would
+    # fail as "accepted invalid input" whatever the package does)
+    invalid_at = case.get("expect_error_at", 0) if case.get("expect_error") else -1
     for i in range(len(case["calls"])):
-        if len(case["calls"]) > 1 and not _malformed_parts(case["calls"][i]):
+        kept = i == invalid_at or _malformed_parts(case["calls"][i])
+        if len(case["calls"]) > 1 and not kept:
             yield variant(lambda c, i=i: _drop_call(c, i))
         n = case["calls"][i].get("n", data["n"])
         for smaller in sorted({n // 2, n - 1, (n * 3) // 4} - {n}):
@@ -2090,6 +2612,10 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
             "random_state",
         ):
             yield variant(lambda c, k=key: c["params"].pop(k))
+    levels = params.get("quantile")
+    if isinstance(levels, list) and len(levels) > 1:
+        for j in range(len(levels)):
+            yield variant(lambda c, j=j: c["params"]["quantile"].pop(j))
     hidden = params["hidden_layer_sizes"]
     for j in range(len(hidden)):
         yield variant(lambda c, j=j: c["params"]["hidden_layer_sizes"].pop(j))
