@@ -42,6 +42,8 @@ def has_level_axis(quantile) -> bool:
 def per_output(values: np.ndarray, n_levels: int) -> np.ndarray:
     """Per-target values (thresholds, scales) repeated for each target's levels;
     targets (n_samples, n_targets) become the network's (n_samples, n_outputs)."""
+    if n_levels == 1:  # every loss but 'quantile': nothing to repeat (one-row predict)
+        return values
     return np.repeat(values, n_levels, axis=-1)
 
 
