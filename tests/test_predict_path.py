@@ -73,3 +73,20 @@ def test_bad_input_still_gets_scikit_learns_errors(data):
     named = _fit(pd.DataFrame(X, columns=list("abcd")), y)
     with pytest.warns(UserWarning, match="X does not have valid feature names"):
         named.predict(X[:1])
+
+
+def test_the_shortcut_passes_finite_rows_whose_sum_overflows_and_stops_nan():
+    """Finite entries whose sum overflows are checked one by one (and warn nothing);
+    a NaN anywhere in a large array still gets scikit-learn's error."""
+    X = np.random.RandomState(0).normal(size=(2000, 3))
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=50, tol=0.1).fit(
+        X, np.exp(X[:, 0])
+    )
+    huge = np.full((1000, 3), np.finfo(np.float64).max / 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.all(np.isfinite(reg.predict(huge)))
+    X_nan = X.copy()
+    X_nan[1500, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        reg.predict(X_nan)

@@ -972,19 +972,24 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _validated_for_predict(self, X) -> np.ndarray:
         """``validate_data(reset=False)``, with a shortcut where it would return X
-        unchanged: a finite 2-D float ndarray of at most one chunk of rows and the
-        fitted width, for a model fitted without feature names. (A one-row predict
-        spent 70 of its 200 us in scikit-learn's validation.)"""
+        unchanged: a finite 2-D float ndarray with rows and the fitted width, for a
+        model fitted without feature names. (A one-row predict spent 70 of its 200 us
+        in scikit-learn's validation, a 1000-row one 190 of 600.)"""
         plain = (
             type(X) is np.ndarray
             and X.ndim == 2
             and X.dtype in _FLOAT_DTYPES
-            and 1 <= X.shape[0] <= _core.chunk_rows
+            and X.shape[0] >= 1
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
         )
-        if plain and np.isfinite(X).all():
-            return X
+        # A finite sum means finite entries (NaN and inf propagate); only a sum that
+        # overflows needs the entries checked one by one, as scikit-learn does.
+        if plain:
+            with np.errstate(over="ignore", invalid="ignore"):
+                finite_sum = np.isfinite(np.sum(X))
+            if finite_sum or np.isfinite(X).all():
+                return X
         check_sparse_structure(X)
         return validate_data(
             self, X, reset=False, accept_sparse="csr", dtype=_FLOAT_DTYPES
