@@ -10,7 +10,7 @@ import contextlib
 import math
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -74,10 +74,42 @@ def _threadpools() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+@dataclass(frozen=True)
+class _ThreadSetting:
+    """Reads and sets one BLAS library's threads, from any Python thread."""
+
+    get: Callable[[], int]
+    set: Callable[[int], object]
+
+
+def _thread_setting(lib) -> _ThreadSetting:
+    """For OpenBLAS, its own two C functions, looked up once (threadpoolctl looks them
+    up on every call: 19 of a one-row predict's 83 us went to the BLAS limit); for
+    other libraries, threadpoolctl's methods. threadpoolctl's public setter lets only
+    the first Python thread that used it change OpenBLAS's threads (see
+    _SharedBlasLimit); these setters work from any thread."""
+    if lib.internal_api == "openblas":
+        openmp = lib.threading_layer == "openmp"
+        get = lib._get_symbol(
+            "omp_get_max_threads" if openmp else "openblas_get_num_threads"
+        )
+        set_ = lib._get_symbol(
+            "omp_set_num_threads" if openmp else "openblas_set_num_threads"
+        )
+        if get is not None and set_ is not None:
+            return _ThreadSetting(get, set_)
+    return _ThreadSetting(
+        lambda: lib.num_threads,
+        getattr(lib, "_real_set_num_threads", lib.set_num_threads),
+    )
+
+
 @lru_cache(maxsize=1)
-def _blas_libraries() -> tuple:
-    """The BLAS libraries loaded in this process (found once: a search costs ~5 us)."""
-    return tuple(_threadpools().select(user_api="blas").lib_controllers)
+def _blas_libraries() -> tuple[_ThreadSetting, ...]:
+    """How to read and set the threads of each BLAS library loaded in this process
+    (found once: a search costs ~5 us)."""
+    libs = _threadpools().select(user_api="blas").lib_controllers
+    return tuple(_thread_setting(lib) for lib in libs)
 
 
 class _SharedBlasLimit:
@@ -96,7 +128,7 @@ class _SharedBlasLimit:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._users = 0
-        self._restore: list[tuple[object, int]] = []
+        self._restore: list[tuple[_ThreadSetting, int]] = []
         self.original_threads: int | None = None
 
     @contextlib.contextmanager
@@ -112,27 +144,22 @@ class _SharedBlasLimit:
                 self._users -= 1
                 if self._users == 0:
                     for lib, threads in self._restore:
-                        _set_threads(lib, threads)
+                        lib.set(threads)
                     self._restore, self.original_threads = [], None
 
     def _limit_to_one(self) -> None:
         libs = _blas_libraries()
-        self._restore = [(lib, lib.num_threads) for lib in libs]
+        self._restore = [(lib, lib.get()) for lib in libs]
         self.original_threads = max((t for _, t in self._restore), default=1)
         for lib in libs:
-            _set_threads(lib, 1)
+            lib.set(1)
 
     def threads_before(self) -> int:
         """The BLAS's threads outside this package's limit."""
         with self._lock:
             if self.original_threads is not None:
                 return self.original_threads
-        return max((lib.num_threads for lib in _blas_libraries()), default=1)
-
-
-def _set_threads(lib, threads: int) -> None:
-    """Sets a BLAS's threads from any Python thread (see _SharedBlasLimit)."""
-    getattr(lib, "_real_set_num_threads", lib.set_num_threads)(threads)
+        return max((lib.get() for lib in _blas_libraries()), default=1)
 
 
 # Runs the core's BLAS calls on one thread. The core's products are small (a batch
