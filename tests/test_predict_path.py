@@ -75,13 +75,14 @@ def test_bad_input_still_gets_scikit_learns_errors(data):
         named.predict(X[:1])
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_the_shortcut_passes_finite_rows_whose_sum_overflows_and_stops_nan():
     """Finite entries whose sum overflows are checked one by one (and warn nothing);
     a NaN anywhere in a large array still gets scikit-learn's error."""
     X = np.random.RandomState(0).normal(size=(2000, 3))
-    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=50, tol=0.1).fit(
-        X, np.exp(X[:, 0])
-    )
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(4,), max_iter=300, random_state=0
+    ).fit(X, np.exp(X[:, 0]))
     huge = np.full((1000, 3), np.finfo(np.float64).max / 10)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -90,3 +91,19 @@ def test_the_shortcut_passes_finite_rows_whose_sum_overflows_and_stops_nan():
     X_nan[1500, 2] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         reg.predict(X_nan)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predict_follows_settings_changed_after_fit():
+    """The network built at fit serves predict only while the settings it was built
+    from hold; set_params(activation=...) after fit predicts as MLPRegressor would."""
+    X = np.random.RandomState(1).normal(size=(200, 3))
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(5,), max_iter=300, random_state=0
+    ).fit(X, np.exp(X[:, 0]))
+    relu = reg.predict(X)
+    state = dict(vars(reg))
+    tanh = reg.set_params(activation="tanh").predict(X)
+    assert not np.allclose(relu, tanh)
+    assert vars(reg).keys() == state.keys()  # predict stored nothing
+    np.testing.assert_array_equal(reg.set_params(activation="relu").predict(X), relu)
