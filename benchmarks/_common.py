@@ -10,8 +10,11 @@ training loop. The scripts import this module as ``_common``; run them as files
 from __future__ import annotations
 
 import csv
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -442,3 +445,14 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
         for r in cells
     ]
     return "\n".join(lines)
+
+
+def run_in_fresh_process(script: str, flag: str, spec: dict) -> dict:
+    """Runs ``python script flag '<spec as JSON>'`` and returns the JSON record the
+    worker prints last: a fresh process per measurement, so that its peak memory and
+    caches are its own."""
+    command = [sys.executable, str(Path(script).resolve()), flag, json.dumps(spec)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"worker {spec} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -26,9 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
-import sys
-from pathlib import Path
 
 import _common as c
 
@@ -133,16 +130,7 @@ def run_worker(spec: dict) -> dict:
 
 def measure(spec: dict) -> dict:
     """Runs one (implementation, size) in a fresh Python process."""
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--worker",
-        json.dumps(spec),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"worker {spec} failed:\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return c.run_in_fresh_process(__file__, "--worker", spec)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -48,11 +48,8 @@ import argparse
 import gc
 import json
 import resource
-import subprocess
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import _common as c
 import numpy as np
@@ -425,17 +422,8 @@ def run_memory(args: argparse.Namespace) -> None:
         f"max_iter=1, identity output) on a random CSR matrix in a fresh process; "
         "sizes in MiB\n"
     )
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--memory-worker",
-        json.dumps(spec),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"memory worker {spec} failed:\n{done.stderr}")
     record = {
-        **json.loads(done.stdout.strip().splitlines()[-1]),
+        **c.run_in_fresh_process(__file__, "--memory-worker", spec),
         "load_avg_1min": c.load_average(),
     }
     print(
