@@ -717,6 +717,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self : PositiveMLPRegressor
             The updated estimator.
 
+        Raises
+        ------
+        TrainingDivergedError
+            When the epoch's loss or parameters stop being finite, as in ``fit``.
+
         See Also
         --------
         fit : Train for up to ``max_iter`` epochs (or with early stopping).
@@ -1050,6 +1055,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             ``output_activation``; without the outputs' axis when the model has
             one output. With ``loss='quantile'`` and a list of levels, a last axis
             holds the levels ``quantiles_``, in increasing order.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            When the model has not been fitted yet.
 
         See Also
         --------
