@@ -643,6 +643,50 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             message says whether to scale the data or lower the learning rate.
             A subclass of both ``ValueError`` (what MLPRegressor users catch) and
             ``FloatingPointError``.
+
+        ValueError
+            When ``y`` is outside what the model can represent (below
+            ``output_threshold`` with a bounding ``output_activation``, or outside
+            the domain of ``loss``), or the parameters do not go together; the
+            message says which targets or settings.
+
+        See Also
+        --------
+        partial_fit : One epoch on the data given, for data that arrive in chunks.
+        predict : Predict with the fitted network.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from positive_mlp import PositiveMLPRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-1, 1, size=(100, 2))
+        >>> y = X[:, 0] ** 2 + 0.1
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs",
+        ...                            max_iter=1000, random_state=0)
+        >>> reg.fit(X, y)
+        PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=1000, random_state=0,
+                             solver='lbfgs')
+        >>> [W.shape for W in reg.coefs_]
+        [(2, 8), (8, 1)]
+
+        An explicit validation set for early stopping, instead of a share of the
+        training rows:
+
+        >>> X_val = rng.uniform(-1, 1, size=(50, 2))
+        >>> y_val = X_val[:, 0] ** 2 + 0.1
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), early_stopping=True,
+        ...                            learning_rate_init=0.01, random_state=0)
+        >>> reg = reg.fit(X, y, X_val=X_val, y_val=y_val)
+        >>> len(reg.validation_scores_) == reg.n_iter_
+        True
+
+        Targets the model cannot represent are refused:
+
+        >>> PositiveMLPRegressor().fit(X, y - 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: ...
         """
         validation = self._validation_data(X_val, y_val, sample_weight_val)
         return self._fit(X, y, sample_weight, validation, incremental=False)
@@ -672,6 +716,30 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         -------
         self : PositiveMLPRegressor
             The updated estimator.
+
+        Raises
+        ------
+        TrainingDivergedError
+            When the epoch's loss or parameters stop being finite, as in ``fit``.
+
+        See Also
+        --------
+        fit : Train for up to ``max_iter`` epochs (or with early stopping).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from positive_mlp import PositiveMLPRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-1, 1, size=(100, 2))
+        >>> y = X[:, 0] ** 2 + 0.1
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+        >>> for X_chunk, y_chunk in zip(np.array_split(X, 4), np.array_split(y, 4)):
+        ...     reg = reg.partial_fit(X_chunk, y_chunk)
+        >>> reg.t_, len(reg.loss_curve_)  # samples seen, epochs run
+        (100, 4)
+        >>> hasattr(PositiveMLPRegressor(solver="lbfgs"), "partial_fit")
+        False
         """
         return self._fit(X, y, sample_weight, None, incremental=True)
 
@@ -981,9 +1049,51 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        y_pred : ndarray of shape (n_samples,), (n_samples, n_outputs) or \
+                (n_samples, n_outputs, n_levels)
             Predictions, every one ``>= output_threshold_`` with a bounding
-            ``output_activation``; 1-D when the model has one output.
+            ``output_activation``; without the outputs' axis when the model has
+            one output. With ``loss='quantile'`` and a list of levels, a last axis
+            holds the levels ``quantiles_``, in increasing order.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            When the model has not been fitted yet.
+
+        See Also
+        --------
+        score : R2 of the predictions.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from positive_mlp import PositiveMLPRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-1, 1, size=(100, 2))
+        >>> y = 1 + X[:, 0] ** 2
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), output_threshold=1.0,
+        ...                            solver="lbfgs", max_iter=1000,
+        ...                            random_state=0).fit(X, y)
+        >>> reg.predict(X).shape
+        (100,)
+
+        The floor holds far outside the training data too:
+
+        >>> bool(reg.predict(1e6 * X).min() >= 1.0)
+        True
+
+        Several quantile levels add an axis, one column per level, in order:
+
+        >>> bands = PositiveMLPRegressor(loss="quantile", quantile=[0.1, 0.5, 0.9],
+        ...                              hidden_layer_sizes=(8,), max_iter=1000,
+        ...                              learning_rate_init=0.01,
+        ...                              random_state=0).fit(X, y)
+        >>> pred = bands.predict(X)
+        >>> pred.shape
+        (100, 3)
+        >>> bool(np.all(np.diff(pred, axis=1) >= 0))
+        True
         """
         check_is_fitted(self)
         y_pred = self._predict_validated(self._validated_for_predict(X))
@@ -1045,22 +1155,56 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
 
     def score(self, X, y, sample_weight=None) -> float:
-        """R2 of the predictions, as scikit-learn's regressors; for a model of
-        several quantile levels (``quantile`` a list), minus the mean pinball loss
-        summed over levels and targets (higher is better, as for R2).
+        """Return the R2 of the predictions, or minus the pinball loss for quantiles.
+
+        R2 as scikit-learn's regressors compute it (averaged uniformly over
+        outputs). For a model of several quantile levels (``quantile`` a list),
+        minus the mean pinball loss summed over levels and targets: higher is
+        better, as for R2.
 
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Test samples.
+
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             True values for ``X``.
+
         sample_weight : array-like of shape (n_samples,), default=None
             Sample weights.
 
         Returns
         -------
         score : float
+            R2 of ``self.predict(X)`` against ``y`` (at most 1), or minus the
+            pinball loss (at most 0).
+
+        See Also
+        --------
+        predict : The predictions scored.
+        sklearn.metrics.r2_score : The score of a single-level model.
+        sklearn.metrics.mean_pinball_loss : The loss of each level.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from positive_mlp import PositiveMLPRegressor
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.uniform(-1, 1, size=(100, 2))
+        >>> y = 1 + X[:, 0] ** 2
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs",
+        ...                            max_iter=1000, random_state=0).fit(X, y)
+        >>> bool(reg.score(X, y) > 0.9)
+        True
+
+        With several quantile levels the score is minus the pinball loss:
+
+        >>> bands = PositiveMLPRegressor(loss="quantile", quantile=[0.1, 0.9],
+        ...                              hidden_layer_sizes=(8,), max_iter=1000,
+        ...                              learning_rate_init=0.01,
+        ...                              random_state=0).fit(X, y)
+        >>> bool(-0.1 < bands.score(X, y) <= 0)
+        True
         """
         if not getattr(self, "_level_axis", False):
             return super().score(X, y, sample_weight=sample_weight)

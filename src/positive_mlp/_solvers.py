@@ -133,7 +133,34 @@ class TrainingDivergedError(FloatingPointError, ValueError):
 
     A :class:`FloatingPointError` and a :class:`ValueError`: code written for
     MLPRegressor, and scikit-learn's own tests, catch ``ValueError`` when training
-    produces non-finite weights.
+    produces non-finite weights. The estimator keeps the parameters of the last good
+    epoch, so it still predicts finite values; the message says whether to lower
+    ``learning_rate_init`` or to scale the data.
+
+    See Also
+    --------
+    PositiveMLPRegressor.fit : Raises it, judged after every epoch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from positive_mlp import PositiveMLPRegressor, TrainingDivergedError
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-2, 2, size=(100, 3))
+    >>> y = X.sum(axis=1) ** 2
+    >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver="sgd",
+    ...                            learning_rate_init=10.0,
+    ...                            output_activation="identity", random_state=0)
+    >>> try:
+    ...     reg.fit(X, y)
+    ... except TrainingDivergedError as error:
+    ...     print(error)
+    Training diverged in epoch ...: the loss went from ... Lower learning_rate_init
+    (now 10.0), or scale X ...
+    >>> bool(np.isfinite(reg.predict(X)).all())
+    True
+    >>> issubclass(TrainingDivergedError, ValueError)
+    True
     """
 
 

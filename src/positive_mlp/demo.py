@@ -48,7 +48,41 @@ SETTINGS: dict = {"hidden_layer_sizes": (16,), "solver": "adam", "max_iter": 300
 
 @dataclass(frozen=True)
 class Result:
-    """One fitted model's scores on the test rows."""
+    """One fitted model's scores on the test rows.
+
+    Parameters
+    ----------
+    model : str
+        The model's name, as the table shows it.
+
+    r2 : float
+        R2 of the test predictions.
+
+    mae : float
+        Mean absolute error of the test predictions.
+
+    n_below_zero : int
+        Number of test predictions below 0.
+
+    n_test : int
+        Number of test rows.
+
+    lowest : float
+        The lowest test prediction.
+
+    See Also
+    --------
+    evaluate : Fit models and return one Result each.
+    format_table : Lay Results out as a table.
+
+    Examples
+    --------
+    >>> from positive_mlp.demo import Result
+    >>> result = Result("model", r2=0.9, mae=0.5, n_below_zero=0, n_test=143,
+    ...                 lowest=0.2)
+    >>> result.n_below_zero / result.n_test
+    0.0
+    """
 
     model: str
     r2: float
@@ -59,7 +93,36 @@ class Result:
 
 
 def load_concavity() -> tuple[np.ndarray, np.ndarray, str]:
-    """X, y and a description of the breast-cancer 'worst concavity' problem."""
+    """Load the breast-cancer 'worst concavity' problem: X, y and a description.
+
+    The data ship with scikit-learn (no download).
+
+    Returns
+    -------
+    X : ndarray of shape (569, 27)
+        The measurements other than the three concavity columns.
+
+    y : ndarray of shape (569,)
+        The worst concavity times 10: never negative, 13 values exactly 0.
+
+    description : str
+        A few lines on the data, the target and the features, for printing.
+
+    See Also
+    --------
+    sklearn.datasets.load_breast_cancer : The source of the data.
+
+    Examples
+    --------
+    >>> from positive_mlp.demo import load_concavity
+    >>> X, y, description = load_concavity()
+    >>> X.shape
+    (569, 27)
+    >>> int((y == 0).sum()), bool(y.min() >= 0)
+    (13, True)
+    >>> print(description.splitlines()[0])
+    Data: the Wisconsin breast-cancer table bundled with scikit-learn
+    """
     data = load_breast_cancer()
     names = list(data.feature_names)
     features = [i for i, name in enumerate(names) if "concavity" not in name]
@@ -84,7 +147,47 @@ def evaluate(
     y_train: np.ndarray,
     y_test: np.ndarray,
 ) -> list[Result]:
-    """Fits a copy of each model after a StandardScaler; scores it on the test rows."""
+    """Fit a copy of each model after a StandardScaler; score it on the test rows.
+
+    Parameters
+    ----------
+    models : mapping of str to estimator
+        The models by name; they are cloned, not changed.
+
+    X_train : ndarray of shape (n_train, n_features)
+        Training data.
+
+    X_test : ndarray of shape (n_test, n_features)
+        Test data.
+
+    y_train : ndarray of shape (n_train,)
+        Training targets.
+
+    y_test : ndarray of shape (n_test,)
+        Test targets.
+
+    Returns
+    -------
+    results : list of Result
+        One per model, in the order of ``models``.
+
+    See Also
+    --------
+    format_table : Lay the results out as a table.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import train_test_split
+    >>> from positive_mlp import PositiveMLPRegressor
+    >>> from positive_mlp.demo import evaluate, load_concavity
+    >>> X, y, _ = load_concavity()
+    >>> X_train, X_test, y_train, y_test = train_test_split(X, y, random_state=0)
+    >>> small = PositiveMLPRegressor(hidden_layer_sizes=(4,), solver="lbfgs",
+    ...                              max_iter=1000, random_state=0)
+    >>> [result] = evaluate({"small": small}, X_train, X_test, y_train, y_test)
+    >>> result.model, result.n_test, result.n_below_zero
+    ('small', 143, 0)
+    """
     results = []
     for name, model in models.items():
         pipeline = make_pipeline(StandardScaler(), clone(model)).fit(X_train, y_train)
@@ -103,7 +206,30 @@ def evaluate(
 
 
 def format_table(results: Sequence[Result]) -> str:
-    """The results as an aligned text table, one row per model."""
+    """Lay results out as an aligned text table, one row per model.
+
+    Parameters
+    ----------
+    results : sequence of Result
+        The rows of the table.
+
+    Returns
+    -------
+    table : str
+        A header line and one line per result: test R2, MAE, the test predictions
+        below 0 and the lowest prediction.
+
+    See Also
+    --------
+    evaluate : Compute the results.
+
+    Examples
+    --------
+    >>> from positive_mlp.demo import Result, format_table
+    >>> print(format_table([Result("ours", 0.876, 0.548, 0, 143, 0.196)]))
+    model  test R2      MAE    below 0   lowest
+    ours     0.876    0.548      0/143    0.196
+    """
     width = max(len("model"), *(len(r.model) for r in results))
     lines = [
         f"{'model':<{width}}  {'test R2':>7}  {'MAE':>7}  {'below 0':>9}  {'lowest':>7}"
@@ -118,14 +244,58 @@ def format_table(results: Sequence[Result]) -> str:
 
 
 def describe_settings(settings: Mapping[str, object], seed: int) -> str:
-    """The shared settings as keyword arguments, e.g. ``solver='adam', ...``."""
+    """Write the shared settings and the seed as keyword arguments.
+
+    Parameters
+    ----------
+    settings : mapping of str to object
+        Parameter names and values shared by the models.
+
+    seed : int
+        The ``random_state``, written last.
+
+    Returns
+    -------
+    text : str
+        ``name=value`` pairs separated by commas, values as ``repr`` gives them.
+
+    See Also
+    --------
+    describe_own_defaults : The parameters only PositiveMLPRegressor has.
+
+    Examples
+    --------
+    >>> from positive_mlp.demo import describe_settings
+    >>> describe_settings({"solver": "adam", "max_iter": 3000}, seed=0)
+    "solver='adam', max_iter=3000, random_state=0"
+    """
     return ", ".join(
         f"{key}={value!r}" for key, value in {**settings, "random_state": seed}.items()
     )
 
 
 def describe_own_defaults() -> str:
-    """PositiveMLPRegressor's parameters that MLPRegressor lacks, at their defaults."""
+    """Describe PositiveMLPRegressor's parameters that MLPRegressor lacks.
+
+    The bound itself (``output_activation``, ``output_threshold``) comes first, then
+    the others in alphabetical order, all at their defaults.
+
+    Returns
+    -------
+    text : str
+        A sentence listing ``name=default`` pairs, wrapped at 88 characters.
+
+    See Also
+    --------
+    describe_settings : The settings both models share.
+
+    Examples
+    --------
+    >>> from positive_mlp.demo import describe_own_defaults
+    >>> print(describe_own_defaults())
+    PositiveMLPRegressor's own parameters keep their defaults:
+    output_activation='softplus', output_threshold=0.0, ...
+    """
     params = PositiveMLPRegressor().get_params()
     theirs = MLPRegressor().get_params()
     order = ["output_activation", "output_threshold"]  # the bound itself first
@@ -140,7 +310,33 @@ def describe_own_defaults() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Fits both models and prints the data, the settings and the table of scores."""
+    """Fit both models and print the data, the settings and the table of scores.
+
+    The entry point of ``python -m positive_mlp.demo``; it takes a second or two.
+
+    Parameters
+    ----------
+    argv : sequence of str or None, default=None
+        Command-line arguments (``["--seed", "3"]``); None reads ``sys.argv``.
+
+    See Also
+    --------
+    evaluate : The fits and scores.
+    format_table : The table printed last.
+
+    Examples
+    --------
+    >>> from positive_mlp.demo import main
+    >>> main(["--seed", "0"])
+    Data: the Wisconsin breast-cancer table bundled with scikit-learn
+    ...
+    Both models: hidden_layer_sizes=(16,), solver='adam', max_iter=3000,
+    random_state=0.
+    ...
+    model                 test R2      MAE    below 0   lowest
+    MLPRegressor            ...
+    PositiveMLPRegressor    ...      0/143    ...
+    """
     parser = argparse.ArgumentParser(
         prog="python -m positive_mlp.demo",
         description="Compare MLPRegressor and PositiveMLPRegressor on a data set "
