@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LinearRegression
-from sklearn.neural_network import MLPRegressor
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -161,10 +161,21 @@ def test_training_curve_draws_on_the_given_axes_and_reads_pipelines(data):
     np.testing.assert_array_equal(display.loss_line_.get_ydata(), pipe[-1].loss_curve_)
 
 
-def test_training_curve_of_scikit_learns_mlp(data):
-    mlp = _fitted(MLPRegressor(hidden_layer_sizes=(8,), max_iter=10), *data)
+def test_training_curve_of_scikit_learns_mlps(data):
+    X, y = data
+    mlp = _fitted(MLPRegressor(hidden_layer_sizes=(8,), max_iter=10), X, y)
     display = TrainingCurveDisplay.from_estimator(mlp)
     np.testing.assert_array_equal(display.loss_line_.get_ydata(), mlp.loss_curve_)
+    classifier = _fitted(
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=15, early_stopping=True),
+        X,
+        y > 0,
+    )
+    display = TrainingCurveDisplay.from_estimator(classifier)
+    assert display.validation_ax_.get_ylabel() == "Validation score (accuracy)"
+    np.testing.assert_array_equal(
+        display.validation_line_.get_ydata(), classifier.validation_scores_
+    )
 
 
 def test_training_curve_errors(data):

@@ -15,6 +15,7 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import check_is_fitted
@@ -234,11 +235,7 @@ class TrainingCurveDisplay:
                 else "Epoch"
             ),
             loss_name="Training loss" if loss is None else f"Training loss ({loss})",
-            score_name=(
-                "Validation score (minus pinball loss)"
-                if loss == "quantile"
-                else "Validation score (R²)"
-            ),
+            score_name=_score_name(network),
             estimator_name=name,
         )
         return display.plot(
@@ -327,6 +324,14 @@ class TrainingCurveDisplay:
         (self.best_marker_,) = deciding.axes.plot(
             [epoch], [value], marker="o", color=deciding.get_color()
         )
+
+
+def _score_name(network) -> str:
+    """What early stopping scored: R2, accuracy (a classifier), or for quantiles
+    minus the pinball loss."""
+    if getattr(network, "loss", None) == "quantile":
+        return "Validation score (minus pinball loss)"
+    return f"Validation score ({'accuracy' if is_classifier(network) else 'R²'})"
 
 
 class PredictionFloorDisplay:
