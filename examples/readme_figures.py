@@ -139,7 +139,7 @@ def output_transforms() -> Figure:
 def monotone() -> Figure:
     """Partial dependence of the free and the monotone demand models."""
     X, y = make_data(N_TRAIN, np.random.RandomState(SEED))
-    figure, axes = plt.subplots(2, 3, figsize=(10, 6.4), sharey=True)
+    figure, axes = plt.subplots(2, 3, figsize=(9.6, 6), sharey=True)
     for row, (name, cst) in zip(
         axes, (("free", None), (f"monotonic_cst={MONOTONIC_CST}", MONOTONIC_CST))
     ):
