@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -203,15 +204,65 @@ def test_training_starts_at_the_targets_far_from_zero(output_activation, loss, e
     np.testing.assert_allclose(start.predict(X), y.mean(), rtol=1e-6)
 
 
+_PROGRESS_LINE = re.compile(
+    r"^(?P<step>Epoch|Iteration) (?P<number>\d+): loss (?P<loss>\S+), "
+    r"(?:validation score (?P<score>\S+), )?(?P<seconds>\d+\.\d\d) s$"
+)
+
+
+def _progress_lines(out: str) -> list[re.Match]:
+    """verbose's per-epoch lines; other lines (stopping messages) are left out."""
+    matches = [_PROGRESS_LINE.match(line) for line in out.splitlines()]
+    return [m for m in matches if m is not None]
+
+
+def _check_progress(lines: list[re.Match], step: str, losses, scores=None) -> None:
+    """One line per recorded epoch, numbered from 1, showing the recorded loss (and
+    validation score) as printed, with elapsed seconds that never go back."""
+    assert [m["step"] for m in lines] == [step] * len(losses)
+    assert [int(m["number"]) for m in lines] == list(range(1, len(losses) + 1))
+    assert [m["loss"] for m in lines] == [f"{loss:.6g}" for loss in losses]
+    expected_scores = [None] * len(losses) if scores is None else scores
+    assert [m["score"] for m in lines] == [
+        None if score is None else f"{score:.6g}" for score in expected_scores
+    ]
+    seconds = [float(m["seconds"]) for m in lines]
+    assert seconds == sorted(seconds)
+
+
 @quiet_convergence
-def test_verbose_prints_one_line_per_epoch(capsys):
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_verbose_prints_one_line_per_epoch(capsys, solver):
     X, y = _data()
     reg = PositiveMLPRegressor(
-        hidden_layer_sizes=(4,), max_iter=7, verbose=True, random_state=0
+        hidden_layer_sizes=(4,),
+        solver=solver,
+        max_iter=7,
+        verbose=True,
+        random_state=0,
     ).fit(X, y)
-    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Iter")]
-    assert len(lines) == reg.n_iter_ == 7
-    assert lines[0].startswith("Iteration 1, loss = ")
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == reg.n_iter_ == 7  # nothing else printed
+    _check_progress(_progress_lines(out), "Epoch", reg.loss_curve_)
+
+
+def test_verbose_lines_show_the_validation_score_with_early_stopping(capsys):
+    X, y = _data(n_samples=300)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,),
+        early_stopping=True,
+        n_iter_no_change=3,
+        learning_rate_init=0.05,
+        max_iter=500,
+        verbose=True,
+        random_state=0,
+    ).fit(X, y)
+    out = capsys.readouterr().out
+    lines = _progress_lines(out)
+    assert reg.n_iter_ < 500  # it stopped early, and said so on a line of its own
+    assert len(lines) == reg.n_iter_ == len(reg.validation_scores_)
+    _check_progress(lines, "Epoch", reg.loss_curve_, reg.validation_scores_)
+    assert out.splitlines()[-1].startswith("Validation score did not improve")
 
 
 @quiet_convergence
@@ -229,7 +280,9 @@ def test_lbfgs_records_its_loss_curve_and_keeps_float32(capsys):
     assert reg.loss_curve_[-1] < reg.loss_curve_[0]
     assert reg.best_loss_ == min(reg.loss_curve_)
     assert reg.coefs_[0].dtype == np.float32
-    assert capsys.readouterr().out.count("Iteration") == reg.n_iter_
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == reg.n_iter_
+    _check_progress(_progress_lines(out), "Iteration", reg.loss_curve_)
 
 
 @quiet_convergence

@@ -1,7 +1,13 @@
 """positive-mlp: scikit-learn MLP regression whose predictions respect a floor."""
 
 from positive_mlp._estimator import PositiveMLPRegressor
+from positive_mlp._plotting import PredictionFloorDisplay, TrainingCurveDisplay
 from positive_mlp._solvers import TrainingDivergedError
 
-__all__ = ["PositiveMLPRegressor", "TrainingDivergedError"]
+__all__ = [
+    "PositiveMLPRegressor",
+    "PredictionFloorDisplay",
+    "TrainingCurveDisplay",
+    "TrainingDivergedError",
+]
 __version__ = "0.1.0"

@@ -312,7 +312,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         Tolerance of the stopping criterion (and ``gtol`` of L-BFGS-B).
 
     verbose : bool, default=False
-        Whether to print one line per epoch (or L-BFGS-B iteration).
+        Whether to print one line per epoch ('sgd', 'adam') or L-BFGS-B iteration:
+        its number, the training loss (as in ``loss_curve_``), the validation score
+        when early stopping runs (as in ``validation_scores_``) and the seconds since
+        training started, e.g. ``Epoch 12: loss 0.0412, validation score 0.8731,
+        0.53 s``. Stopping and learning-rate changes get a line of their own.
 
     warm_start : bool, default=False
         Whether ``fit`` continues from the current weights (and optimiser state)
