@@ -200,6 +200,28 @@ class TrainingCurveDisplay:
         Returns
         -------
         display : TrainingCurveDisplay
+
+        See Also
+        --------
+        PredictionFloorDisplay.from_estimator : Predictions against observations.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from positive_mlp import PositiveMLPRegressor, TrainingCurveDisplay
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(200, 3))
+        >>> y = np.exp(X[:, 0])
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=30,
+        ...                            learning_rate_init=0.05, n_threads=1,
+        ...                            random_state=0).fit(X, y)
+        >>> display = TrainingCurveDisplay.from_estimator(reg)
+        >>> bool(np.array_equal(display.loss_curve, reg.loss_curve_))
+        True
+        >>> display.ax_.get_xlabel()
+        'Epoch'
         """
         caller = f"{cls.__name__}.from_estimator"
         _pyplot(caller)
@@ -268,6 +290,20 @@ class TrainingCurveDisplay:
         -------
         display : TrainingCurveDisplay
             This object, with its artists set.
+
+        See Also
+        --------
+        TrainingCurveDisplay.from_estimator : Read the record and draw it.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from positive_mlp import TrainingCurveDisplay
+        >>> display = TrainingCurveDisplay(loss_curve=[1.0, 0.5, 0.4])
+        >>> display = display.plot(loss_kwargs={"color": "black"})
+        >>> display.loss_line_.get_ydata().tolist()
+        [1.0, 0.5, 0.4]
         """
         ax = _axes(ax, f"{type(self).__name__}.plot")
         losses = np.asarray(self.loss_curve, dtype=np.float64)
@@ -506,6 +542,26 @@ class PredictionFloorDisplay:
         Returns
         -------
         display : PredictionFloorDisplay
+
+        See Also
+        --------
+        PredictionFloorDisplay.from_predictions : The same from predictions.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np
+        >>> from positive_mlp import PositiveMLPRegressor, PredictionFloorDisplay
+        >>> rng = np.random.RandomState(0)
+        >>> X = rng.normal(size=(200, 3))
+        >>> y = np.exp(X[:, 0])
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=30,
+        ...                            learning_rate_init=0.05, n_threads=1,
+        ...                            random_state=0).fit(X, y)
+        >>> display = PredictionFloorDisplay.from_estimator(reg, X, y)
+        >>> display.threshold, display.share_below_floor
+        (0.0, 0.0)
         """
         caller = f"{cls.__name__}.from_estimator"
         _pyplot(caller)
@@ -593,6 +649,20 @@ class PredictionFloorDisplay:
         Returns
         -------
         display : PredictionFloorDisplay
+
+        See Also
+        --------
+        PredictionFloorDisplay.from_estimator : The same from a fitted model.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> from positive_mlp import PredictionFloorDisplay
+        >>> display = PredictionFloorDisplay.from_predictions(
+        ...     y_true=[1.0, 2.0, 3.0], y_pred=[1.0, 1.0, 3.5], threshold=1.0)
+        >>> round(display.share_at_floor, 3)
+        0.667
         """
         caller = f"{cls.__name__}.from_predictions"
         _pyplot(caller)
@@ -674,6 +744,22 @@ class PredictionFloorDisplay:
         -------
         display : PredictionFloorDisplay
             This object, with its artists set.
+
+        See Also
+        --------
+        PredictionFloorDisplay.from_predictions : Compute the shares and draw.
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt
+        >>> from positive_mlp import PredictionFloorDisplay
+        >>> display = PredictionFloorDisplay(
+        ...     y_true=[0.0, 1.0], y_pred=[0.0, 0.9], threshold=0.0)
+        >>> fig, ax = plt.subplots()
+        >>> display.plot(ax=ax).ax_ is ax
+        True
         """
         ax = _axes(ax, f"{type(self).__name__}.plot")
         y_true = np.asarray(self.y_true, dtype=np.float64)
