@@ -11,6 +11,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn import config_context
 from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -357,3 +358,33 @@ def test_a_fit_that_improved_and_levelled_off_near_its_start_is_not_warned():
         ).fit(X, y)
     assert reg.n_iter_ > reg.n_iter_no_change + 2  # it improved before stopping
     assert min(reg.loss_curve_) > 0.99 * reg.loss_curve_[0]  # but by less than 1%
+
+
+@pytest.mark.parametrize("first, second", [(False, True), (True, False)])
+def test_warm_start_may_switch_early_stopping(first, second):
+    # The record of the first fit follows the second fit's criterion instead of
+    # failing on it (None.append, or comparing with best_loss None).
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 3))
+    y = np.exp(X[:, 0])
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,),
+        max_iter=15,
+        early_stopping=first,
+        warm_start=True,
+        n_iter_no_change=100,
+        learning_rate_init=0.01,
+        random_state=0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(X, y)
+        reg.set_params(early_stopping=second).fit(X, y)
+    assert len(reg.loss_curve_) == 30
+    if second:
+        assert len(reg.validation_scores_) == 15
+        assert reg.best_validation_score_ == max(reg.validation_scores_)
+        assert reg.best_loss_ is None
+    else:
+        assert reg.validation_scores_ is None
+        assert reg.best_loss_ == min(reg.loss_curve_[15:])

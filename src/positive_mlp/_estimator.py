@@ -851,14 +851,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
         n_threads = self._thread_count()
         settings = Settings.from_params(self.get_params())
-        record = (
-            self._record
-            if continuing
-            else TrainingRecord.fresh(
-                tracks_validation=self.early_stopping
-                and SOLVERS[self.solver].stochastic
-            )
-        )
+        tracks_validation = self.early_stopping and SOLVERS[self.solver].stochastic
+        if continuing:
+            record = self._record
+            record.follow(tracks_validation)
+        else:
+            record = TrainingRecord.fresh(tracks_validation)
         try:
             with single_threaded_blas():
                 if not SOLVERS[self.solver].stochastic:

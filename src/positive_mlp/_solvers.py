@@ -119,6 +119,17 @@ class TrainingRecord:
             return cls()
         return cls(best_loss=None, validation_scores=[], best_validation_score=-np.inf)
 
+    def follow(self, tracks_validation: bool) -> None:
+        """Switches what decides progress when a warm start turns early stopping on
+        or off: the validation score from now on, or the training loss."""
+        if tracks_validation == (self.validation_scores is not None):
+            return
+        fresh = TrainingRecord.fresh(tracks_validation)
+        self.best_loss = fresh.best_loss
+        self.validation_scores = fresh.validation_scores
+        self.best_validation_score = fresh.best_validation_score
+        self.no_improvement_count = 0
+
 
 @dataclass
 class Data:
