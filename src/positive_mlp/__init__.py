@@ -1,7 +1,12 @@
 """positive-mlp: scikit-learn MLP regression whose predictions respect a floor."""
 
 from positive_mlp._estimator import PositiveMLPRegressor
+from positive_mlp._persistence import InconsistentVersionWarning
 from positive_mlp._solvers import TrainingDivergedError
 
-__all__ = ["PositiveMLPRegressor", "TrainingDivergedError"]
+__all__ = [
+    "InconsistentVersionWarning",
+    "PositiveMLPRegressor",
+    "TrainingDivergedError",
+]
 __version__ = "0.1.0"
