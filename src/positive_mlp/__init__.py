@@ -1,10 +1,12 @@
 """positive-mlp: scikit-learn MLP regression whose predictions respect a floor."""
 
 from positive_mlp._estimator import PositiveMLPRegressor
+from positive_mlp._persistence import InconsistentVersionWarning
 from positive_mlp._plotting import PredictionFloorDisplay, TrainingCurveDisplay
 from positive_mlp._solvers import TrainingDivergedError
 
 __all__ = [
+    "InconsistentVersionWarning",
     "PositiveMLPRegressor",
     "PredictionFloorDisplay",
     "TrainingCurveDisplay",

@@ -43,6 +43,11 @@ from positive_mlp._options import (
     WEIGHT_METHODS,
     names,
 )
+from positive_mlp._persistence import (
+    VERSION_KEY,
+    current_version,
+    warn_if_other_version,
+)
 from positive_mlp._quantiles import (
     has_level_axis,
     levels_per_output,
@@ -924,12 +929,21 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         return layout.pack(self.coefs_, self.intercepts_, dtype)
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # A copy: BaseEstimator hands on the instance's own __dict__ (Python >= 3.11),
+        # which the pops below would strip of its cached network.
+        state = dict(super().__getstate__())
         state.pop("_packed", None)  # pickled once, as coefs_ and intercepts_
         state.pop("_predict_network", None)  # the core's object: rebuilt
+        if "_record" in state:  # builtins and arrays: nothing more for skops to trust
+            state["_record"] = state["_record"].as_plain()
+        state[VERSION_KEY] = current_version()
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        warn_if_other_version(state.pop(VERSION_KEY, None), type(self).__name__)
+        if isinstance(state.get("_record"), dict):
+            state["_record"] = TrainingRecord.from_plain(state["_record"])
         super().__setstate__(state)
         if self._is_fitted():
             layout = self._fitted_layout()

@@ -130,6 +130,29 @@ class TrainingRecord:
         self.best_validation_score = fresh.best_validation_score
         self.no_improvement_count = 0
 
+    def as_plain(self) -> dict:
+        """The record as a dict of builtins and arrays (the optimiser state a nested
+        dict), for pickles and skops files: loading them then trusts no class of
+        this package but the estimator."""
+        plain = _fields_of(self)
+        if self.optimizer_state is not None:
+            plain["optimizer_state"] = _fields_of(self.optimizer_state)
+        return plain
+
+    @classmethod
+    def from_plain(cls, plain: dict) -> TrainingRecord:
+        """The record ``as_plain`` gave."""
+        plain = dict(plain)
+        if plain.get("optimizer_state") is not None:
+            plain["optimizer_state"] = OptimizerState(**plain["optimizer_state"])
+        return cls(**plain)
+
+
+def _fields_of(instance) -> dict:
+    """A dataclass's fields as a dict, values not copied (dataclasses.asdict copies
+    every array)."""
+    return {f.name: getattr(instance, f.name) for f in fields(instance)}
+
 
 @dataclass
 class Data:
