@@ -23,6 +23,25 @@ class InconsistentVersionWarning(UserWarning):
     original_version : str
         The version that saved it ("unrecorded" for a model saved before versions
         were recorded).
+
+    See Also
+    --------
+    sklearn.exceptions.InconsistentVersionWarning : The same for scikit-learn's own
+        estimators.
+
+    Examples
+    --------
+    >>> import pickle
+    >>> import warnings
+    >>> from positive_mlp import InconsistentVersionWarning, PositiveMLPRegressor
+    >>> state = PositiveMLPRegressor().__getstate__()
+    >>> state["_positive_mlp_version"] = "0.0.1"  # as if saved by another version
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     PositiveMLPRegressor.__new__(PositiveMLPRegressor).__setstate__(state)
+    >>> warning = caught[0].message
+    >>> isinstance(warning, InconsistentVersionWarning), warning.original_version
+    (True, '0.0.1')
     """
 
     def __init__(

@@ -276,6 +276,30 @@ def register() -> None:
 
     Importing :mod:`positive_mlp.onnx` calls it; calling it again replaces any
     converter registered for the class since.
+
+    See Also
+    --------
+    skl2onnx.to_onnx : Converts a fitted model once the converter is registered.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import onnxruntime as ort
+    >>> from skl2onnx import to_onnx
+    >>> from positive_mlp import PositiveMLPRegressor
+    >>> from positive_mlp.onnx import register
+    >>> register()
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(100, 2))
+    >>> y = np.exp(X[:, 0])
+    >>> model = PositiveMLPRegressor(hidden_layer_sizes=(4,), learning_rate_init=0.05,
+    ...                              random_state=0).fit(X, y)
+    >>> onx = to_onnx(model, X[:1])
+    >>> session = ort.InferenceSession(onx.SerializeToString(),
+    ...                                providers=["CPUExecutionProvider"])
+    >>> (onnx_pred,) = session.run(None, {session.get_inputs()[0].name: X})
+    >>> bool(np.allclose(onnx_pred[:, 0], model.predict(X), rtol=1e-6))
+    True
     """
     update_registered_converter(
         PositiveMLPRegressor,
