@@ -296,8 +296,9 @@ def categorical_columns(X: pd.DataFrame, coded: Sequence[str] = ()) -> list[str]
 def preprocessor(X: pd.DataFrame, coded: Sequence[str] = ()) -> ColumnTransformer:
     """The preprocessing every model gets (inside its pipeline, so fitted on the
     training rows of each fit): numeric columns median-imputed and standardised,
-    categorical ones imputed with their most frequent level and one-hot encoded
-    (levels unseen in training: all zeros). Dense output."""
+    categorical ones one-hot encoded with missing values as a level of their own
+    (in ames a missing veneer type or extra feature means none; levels unseen in
+    training: all zeros). Dense output."""
     categorical = categorical_columns(X, coded)
     numeric = [column for column in X.columns if column not in categorical]
     return ColumnTransformer(
@@ -310,7 +311,7 @@ def preprocessor(X: pd.DataFrame, coded: Sequence[str] = ()) -> ColumnTransforme
             (
                 "categories",
                 make_pipeline(
-                    SimpleImputer(strategy="most_frequent"),
+                    SimpleImputer(strategy="constant", fill_value="missing"),
                     OneHotEncoder(handle_unknown="ignore", sparse_output=False),
                 ),
                 categorical,

@@ -14,8 +14,8 @@ Each data set is split ``--splits`` times (5): split s is
 ``train_test_split(test_size=0.25, random_state=s)``, and s is every model's
 ``random_state``. Every model is ``Pipeline([preprocessing, model])`` with the same
 preprocessing (``_quality_data.preprocessor``: numeric columns median-imputed and
-standardised, categorical ones imputed and one-hot encoded), fitted on the training
-rows. The models (``--models``):
+standardised, categorical ones one-hot encoded, missing as a level), fitted on the
+training rows. The models (``--models``):
 
 * ``ours``: ``PositiveMLPRegressor(loss=<the data's loss>)`` (``power`` 1.5 for
   Tweedie), every other parameter at the package's defaults (hidden (100,), softplus
@@ -54,8 +54,10 @@ Per data set x split x model (one CSV row each; ``summary`` aggregates the split
   the fitted model after its preprocessing; ``min_pred``: the lowest test prediction;
 * ``fit_s``: wall time of the whole fit (a grid's: its 18 inner fits and the refit),
   ``refit_s`` (grids: the refit alone), ``n_iter`` (the final model's epochs or
-  iterations), ``best_params`` (grids), ``warnings`` (raised during the fit, e.g.
-  ConvergenceWarning when max_iter stops Adam).
+  iterations), ``best_params`` (grids), ``warnings`` (the categories raised during
+  the fit and their counts, e.g. ``ConvergenceWarning x3`` when max_iter stopped
+  Adam); ``max_iter``, ``max_rows``, ``threads``: the run's settings (a run resumes
+  only a CSV of the same settings).
 
 Threads: every model runs on ``--threads`` (1) threads: ours with ``n_threads`` set
 to it, and threadpoolctl limits every BLAS and OpenMP pool (numpy's BLAS for
@@ -151,6 +153,8 @@ COLUMNS = (
     "n_iter",
     "best_params",
     "warnings",
+    "max_iter",
+    "max_rows",
     "threads",
     "load_avg_1min",
 )
@@ -173,7 +177,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models", help=f"comma-separated, of {','.join(MODELS)} (default: all)"
     )
-    parser.add_argument("--splits", type=int, default=5, help="splits 0 .. N-1")
+    parser.add_argument("--splits", type=int, help="splits 0 .. N-1 (5; --quick: 2)")
     parser.add_argument("--max-rows", type=int, default=20_000)
     parser.add_argument(
         "--max-iter",
@@ -186,15 +190,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--check-data", action="store_true")
     parser.add_argument("--summary", action="store_true")
     parser.add_argument("--restart", action="store_true", help="discard the CSV")
+    parser.add_argument(
+        "--out", type=Path, help="folder of the CSV and plot (default: results/)"
+    )
     args = parser.parse_args(argv)
     default_models = MODELS
     if args.quick:
-        args.splits, args.max_iter = 2, args.max_iter or 50
+        args.splits, args.max_iter = args.splits or 2, args.max_iter or 50
         args.datasets = args.datasets or ",".join(QUICK_DATASETS)
         default_models = tuple(m for m in MODELS if not m.endswith("-grid"))
+    args.splits = args.splits or 5
     args.datasets = _names(args.datasets, tuple(qd.DATASETS), "data set")
     args.models = _names(args.models, default_models, "model", MODELS)
-    args.out = c.RESULTS_DIR / ("quick" if args.quick else "")
+    args.out = args.out or c.RESULTS_DIR / ("quick" if args.quick else "")
     return args
 
 
@@ -387,11 +395,17 @@ def run_one(
         **evaluate(estimator, dataset, X_test, y_test, floor(y_train)),
         "fit_s": seconds,
         **fit_details(estimator),
-        "warnings": len(raised),
-        "threads": args.threads,
+        "warnings": warning_counts(raised),
+        **settings(args),
         "load_avg_1min": c.load_average(),
     }
     return {column: record.get(column, "") for column in COLUMNS}
+
+
+def warning_counts(raised: Sequence[warnings.WarningMessage]) -> str:
+    """'ConvergenceWarning x3' for each category raised, or ''."""
+    names = [w.category.__name__ for w in raised]
+    return " ".join(f"{n} x{names.count(n)}" for n in dict.fromkeys(names))
 
 
 def split(X: pd.DataFrame, y: np.ndarray, seed: int) -> tuple:
@@ -410,17 +424,35 @@ def warm_up(models: Sequence[str], args: argparse.Namespace) -> None:
                 run_one(model, dataset, split(X, y, 0), 0, quiet)
 
 
-def done_keys(path: Path) -> set[tuple[str, int, str]]:
-    """(data set, split, model) of the rows already in the CSV."""
+def settings(args: argparse.Namespace) -> dict[str, str]:
+    """The run's settings that change results, as the CSV records them."""
+    return {
+        "max_iter": "" if args.max_iter is None else str(args.max_iter),
+        "max_rows": str(args.max_rows),
+        "threads": str(args.threads),
+    }
+
+
+def done_keys(path: Path, args: argparse.Namespace) -> set[tuple[str, int, str]]:
+    """(data set, split, model) of the rows already in the CSV; refuses to resume
+    a CSV written with other settings."""
     if not path.exists():
         return set()
     with path.open(newline="") as f:
-        return {(r["dataset"], int(r["split"]), r["model"]) for r in csv.DictReader(f)}
+        rows = list(csv.DictReader(f))
+    ours = settings(args)
+    other = [r for r in rows if any(r.get(k) != v for k, v in ours.items())]
+    if other:
+        raise SystemExit(
+            f"{path} has {len(other)} rows from other settings than {ours}: "
+            "--restart to discard them, or --out for another folder"
+        )
+    return {(r["dataset"], int(r["split"]), r["model"]) for r in rows}
 
 
 def run(args: argparse.Namespace, path: Path) -> None:
     """Every (data set, split, model) not yet in the CSV, appending as it goes."""
-    done = done_keys(path)
+    done = done_keys(path, args)
     todo = [
         (name, seed, model)
         for name in args.datasets
@@ -455,7 +487,7 @@ def aggregate(results: pd.DataFrame) -> pd.DataFrame:
     """Per data set x model: mean, std, min and max over splits of each metric, and
     the counts summed over splits."""
     metrics = ["deviance", "mae", "r2", "fit_s"]
-    counts = ["clipped", "below0", "below0_x3", "below0_xm3", "warnings"]
+    counts = ["clipped", "below0", "below0_x3", "below0_xm3"]
     grouped = results.groupby(["dataset", "model"], sort=False)
     table = grouped[metrics].agg(["mean", "std", "min", "max"])
     table.columns = [f"{metric}_{stat}" for metric, stat in table.columns]
@@ -585,7 +617,7 @@ def plot(results: pd.DataFrame, path: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     s = Summary(results)
     if REFERENCE not in s.models:
@@ -610,8 +642,9 @@ def plot(results: pd.DataFrame, path: Path) -> None:
         )
     ax.axvline(1.0, color="grey", linewidth=0.8)
     ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
-    ax.xaxis.set_minor_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(range(len(s.datasets)))
     ax.set_yticklabels([f"{n} ({deviance_name(n)})" for n in s.datasets])
     ax.invert_yaxis()
