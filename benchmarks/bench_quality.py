@@ -67,12 +67,14 @@ took 0.4 s on one thread, 3-16 s on two). Models alternate (the first rotates wi
 the split) after one untimed warm-up fit of each. The quality columns do not depend
 on the machine's load; the times do (the load average is recorded).
 
-Rows are appended to the CSV as each fit finishes; a rerun skips the (data set,
+``quality_summary.csv`` beside it has each metric's mean, std, min and max over
+splits per data set x model (and the counts summed). Rows are appended to the CSV
+as each fit finishes; a rerun skips the (data set,
 split, model) rows already there, so an interrupted run resumes (``--restart``
 starts afresh). ``--summary`` prints the Markdown tables of an existing CSV and
 redraws the plot without fitting anything.
 
-    python benchmarks/bench_quality.py              # results/quality.csv, quality.png
+    python benchmarks/bench_quality.py              # results/quality*.csv, .png
     python benchmarks/bench_quality.py --quick      # smoke test, results/quick/
     python benchmarks/bench_quality.py --check-data # the data sets, nothing fitted
     python benchmarks/bench_quality.py --summary    # tables from the CSV
@@ -691,8 +693,9 @@ def main(argv: list[str] | None = None) -> None:
         run(args, path)
     results = pd.read_csv(path)
     print("\n" + markdown_summary(results) + "\n")
+    aggregate(results).to_csv(args.out / "quality_summary.csv", index=False)
     plot(results, args.out / "quality.png")
-    print(f"CSV: {path}; plot: {args.out / 'quality.png'}")
+    print(f"CSVs: {path}, quality_summary.csv; plot: quality.png (in {args.out})")
 
 
 if __name__ == "__main__":
