@@ -425,6 +425,18 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+def append_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Appends ``rows`` to ``path`` (its header written when the file is new), so
+    that a long run keeps what it finished if interrupted."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists() or path.stat().st_size == 0
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     """A plain fixed-width text table of ``columns`` of ``rows``."""
 
