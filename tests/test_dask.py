@@ -271,13 +271,19 @@ def _listening_ports() -> set[int]:
 @pytest.fixture(scope="module")
 def client():
     """Two worker processes with one thread each; afterwards no worker process left
-    running and no port left open."""
+    running, no port left open, and this process's environment as it was."""
     processes_before, ports_before = _own_processes(), _listening_ports()
+    environment_before = os.environ.copy()
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
     with cluster, distributed.Client(cluster, set_as_default=False) as client:
         yield client
+    # The nannies set their workers' variables (OMP_NUM_THREADS=1 and others) in
+    # this process's environment, and leave them: later tests' subprocesses would
+    # inherit them.
+    os.environ.clear()
+    os.environ.update(environment_before)
     _, alive = psutil.wait_procs(
         [psutil.Process(pid) for pid in _own_processes() - processes_before],
         timeout=5,
