@@ -9,25 +9,29 @@ from __future__ import annotations
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
+from typing import TypeVar
 
 import dask
 import dask.array as da
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
 
 __all__ = ["fit_blocks"]
 
+Estimator = TypeVar("Estimator")
+
 
 def fit_blocks(
-    estimator,
+    estimator: Estimator,
     X: da.Array,
-    y,
-    sample_weight=None,
+    y: da.Array | ArrayLike,
+    sample_weight: da.Array | ArrayLike | None = None,
     *,
     epochs: int = 1,
     shuffle_blocks: bool = True,
-    random_state=None,
-):
+    random_state: int | np.random.RandomState | None = None,
+) -> Estimator:
     """Train with ``partial_fit`` on each block of rows of a Dask array, epoch by epoch.
 
     Each epoch calls ``estimator.partial_fit`` once per block of rows, in a random
