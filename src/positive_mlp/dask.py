@@ -88,7 +88,7 @@ def fit_blocks(
 
     See Also
     --------
-    PositiveMLPRegressor.partial_fit : one pass over rows in memory.
+    PositiveMLPRegressor.partial_fit : One pass over rows in memory.
 
     Notes
     -----
