@@ -83,6 +83,7 @@ redraws the plot without fitting anything.
 from __future__ import annotations
 
 import argparse
+import ast
 import csv
 import time
 import warnings
@@ -179,6 +180,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models", help=f"comma-separated, of {','.join(MODELS)} (default: all)"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:PARAM=VALUE,...",
+        help="also run ours with these parameters, as model 'ours:NAME' (repeatable; "
+        "e.g. --variant es:early_stopping=True)",
+    )
     parser.add_argument("--splits", type=int, help="splits 0 .. N-1 (5; --quick: 2)")
     parser.add_argument("--max-rows", type=int, default=20_000)
     parser.add_argument(
@@ -203,9 +212,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default_models = tuple(m for m in MODELS if not m.endswith("-grid"))
     args.splits = args.splits or 5
     args.datasets = _names(args.datasets, tuple(qd.DATASETS), "data set")
+    args.variants = dict(parse_variant(text) for text in args.variant)
     args.models = _names(args.models, default_models, "model", MODELS)
+    args.models += [name for name in args.variants if name not in args.models]
     args.out = args.out or c.RESULTS_DIR / ("quick" if args.quick else "")
     return args
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
+    """'NAME:alpha=0.01,early_stopping=True' -> ('ours:NAME', {'alpha': 0.01, ...})."""
+    name, _, assignments = text.partition(":")
+    params = {}
+    for assignment in filter(None, assignments.split(",")):
+        key, _, value = assignment.partition("=")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value  # a string, such as exp
+    if not name or not params:
+        raise SystemExit(f"--variant {text!r}: expected NAME:PARAM=VALUE,...")
+    return f"ours:{name}", params
 
 
 def _names(
@@ -257,7 +283,7 @@ def final_estimator(
             random_state=seed,
             **power,
             **iters,
-        )
+        ).set_params(**getattr(args, "variants", {}).get(model, {}))
     if model.startswith("MLPRegressor"):
         loss = "poisson" if model == "MLPRegressor-poisson" else "squared_error"
         return TransformedTargetRegressor(
@@ -503,7 +529,9 @@ class Summary:
     def __init__(self, results: pd.DataFrame):
         self.table = aggregate(results)
         present = set(self.table["model"])
+        variants = sorted(m for m in present if m.startswith("ours:"))
         self.models = [m for m in MODELS if m in present]
+        self.models[1:1] = variants  # beside ours
         self.datasets = list(dict.fromkeys(self.table["dataset"]))
         self.cell = {(r.dataset, r.model): r for r in self.table.itertuples()}
 
