@@ -299,7 +299,9 @@ def test_floor_display_of_a_quantile_model_draws_one_level(data):
 
 def test_floor_display_of_another_regressor_needs_the_threshold(data):
     X, y = data
-    mlp = _fitted(MLPRegressor(hidden_layer_sizes=(8,), max_iter=30), X, y)
+    mlp = _fitted(
+        MLPRegressor(hidden_layer_sizes=(8,), max_iter=30, random_state=0), X, y
+    )
     with pytest.raises(TypeError, match="pass threshold="):
         PredictionFloorDisplay.from_estimator(mlp, X, y)
     display = PredictionFloorDisplay.from_estimator(mlp, X, y, threshold=0.0)
@@ -313,3 +315,18 @@ def test_floor_display_of_another_regressor_needs_the_threshold(data):
 def test_floor_display_of_an_unfitted_model():
     with pytest.raises(NotFittedError):
         PredictionFloorDisplay.from_estimator(PositiveMLPRegressor(), [[0.0]], [1.0])
+
+
+def test_a_deviance_loss_is_labelled_d2():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(120, 2))
+    y = rng.poisson(np.exp(X[:, 0])).astype(float)
+    reg = PositiveMLPRegressor(
+        loss="poisson",
+        hidden_layer_sizes=(4,),
+        early_stopping=True,
+        learning_rate_init=0.02,
+        random_state=0,
+    )
+    display = TrainingCurveDisplay.from_estimator(_fitted(reg, X, y))
+    assert display.validation_ax_.get_ylabel() == "Validation score (D²)"

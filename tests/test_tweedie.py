@@ -145,3 +145,69 @@ def test_the_core_refuses_a_power_in_0_1():
             np.float64,
             tweedie_power=0.5,
         )
+
+
+# --- early stopping judges the deviance -------------------------------------------
+
+
+@pytest.mark.parametrize("power", [1.0, 1.2, 1.5, 2.0, 3.0])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_validation_score_is_scikit_learns_d2(power, weighted):
+    from sklearn.metrics import d2_tweedie_score
+
+    from positive_mlp._solvers import d2_validation_score
+
+    rng = np.random.RandomState(int(power * 10))
+    y = rng.poisson(1.5, size=(60, 3)) * rng.gamma(2.0, size=(60, 3))
+    if power >= 2:
+        y = y + 0.1
+    pred = np.maximum(y * rng.uniform(0.5, 1.5, size=y.shape), 0.05)
+    weights = rng.uniform(0.1, 2.0, size=60) if weighted else None
+    expected = np.mean(
+        [
+            d2_tweedie_score(y[:, j], pred[:, j], sample_weight=weights, power=power)
+            for j in range(3)
+        ]
+    )
+    assert d2_validation_score(y, pred, weights, power) == pytest.approx(expected)
+    # Scale-free, and finite for targets near the largest float.
+    huge = d2_validation_score(y * 1e300, pred * 1e300, weights, power)
+    assert huge == pytest.approx(expected, rel=1e-9)
+
+
+def test_validation_score_of_impossible_predictions_is_minus_inf():
+    from positive_mlp._solvers import d2_validation_score
+
+    y = np.array([[0.0], [1.0], [3.0]])
+    assert d2_validation_score(y, np.array([[1.0], [np.inf], [1.0]]), None, 1.5) < 0
+    assert d2_validation_score(y, np.array([[1.0], [0.0], [1.0]]), None, 1.0) == (
+        -np.inf
+    )
+    constant = np.ones((3, 1))
+    assert d2_validation_score(constant, constant, None, 2.0) == 1.0
+
+
+@pytest.mark.parametrize(
+    "loss, power", [("poisson", 1.5), ("gamma", 1.5), ("tweedie", 1.3)]
+)
+def test_early_stopping_scores_the_deviance(loss, power):
+    from sklearn.metrics import d2_tweedie_score
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    mean = np.exp(0.8 * X[:, 0])
+    y = rng.gamma(2.0, mean / 2.0) if loss == "gamma" else rng.poisson(mean) * 1.0
+    X_val, y_val = X[200:], y[200:]
+    reg = PositiveMLPRegressor(
+        loss=loss,
+        power=power,
+        hidden_layer_sizes=(8,),
+        early_stopping=True,
+        learning_rate_init=0.01,
+        random_state=0,
+    ).fit(X[:200], y[:200], X_val=X_val, y_val=y_val)
+    deviance_power = {"poisson": 1.0, "gamma": 2.0}.get(loss, power)
+    expected = d2_tweedie_score(y_val, reg.predict(X_val), power=deviance_power)
+    # The kept weights are the best epoch's: its score is the model's D2.
+    assert reg.best_validation_score_ == pytest.approx(expected, rel=1e-9)
+    assert reg.best_validation_score_ == max(reg.validation_scores_)

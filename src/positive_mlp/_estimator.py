@@ -335,9 +335,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     early_stopping : bool, default=False
         Whether 'sgd' and 'adam' hold out ``validation_fraction`` of the data, stop
-        when its R2 score (with ``loss='quantile'``: minus its pinball loss) fails to
-        improve by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
-        weights.
+        when its score fails to improve by ``tol`` for ``n_iter_no_change`` epochs,
+        and restore the best weights. The score is R2; with 'poisson', 'gamma' and
+        'tweedie' it is D2, the share of the constant model's deviance explained
+        (``sklearn.metrics.d2_tweedie_score``); with 'quantile' minus the mean
+        pinball loss.
 
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
@@ -371,8 +373,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         The loss after each epoch ('sgd', 'adam') or iteration ('lbfgs').
 
     validation_scores_ : list of float or None
-        R2 on the held-out data after each epoch, with ``early_stopping=True``
-        (with ``loss='quantile'``: minus the mean pinball loss).
+        The held-out data's score after each epoch, with ``early_stopping=True``:
+        R2, D2 for the deviance losses, minus the mean pinball loss for quantiles
+        (see ``early_stopping``).
 
     best_validation_score_ : float or None
         The best of ``validation_scores_``.

@@ -20,7 +20,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import check_is_fitted
 
+from positive_mlp._estimator import PositiveMLPRegressor
 from positive_mlp._quantiles import has_level_axis
+from positive_mlp._solvers import deviance_power
 
 # The share of the distance between the floor and the farthest observation (or of
 # |floor|, if larger) within which a prediction counts as at the floor.
@@ -363,10 +365,14 @@ class TrainingCurveDisplay:
 
 
 def _score_name(network) -> str:
-    """What early stopping scored: R2, accuracy (a classifier), or for quantiles
-    minus the pinball loss."""
-    if getattr(network, "loss", None) == "quantile":
+    """What early stopping scored: R2, accuracy (a classifier), D2 for the
+    deviance losses, or for quantiles minus the pinball loss."""
+    loss = getattr(network, "loss", None)
+    if loss == "quantile":
         return "Validation score (minus pinball loss)"
+    ours = isinstance(network, PositiveMLPRegressor)
+    if ours and deviance_power(loss, network.power) is not None:
+        return "Validation score (D²)"
     return f"Validation score ({'accuracy' if is_classifier(network) else 'R²'})"
 
 

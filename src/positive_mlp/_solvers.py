@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import scipy.optimize
 import scipy.sparse
+import scipy.special
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
@@ -79,18 +80,30 @@ class Settings:
     lagrangian: bool  # output_constraint='lagrangian': multipliers to carry
     # loss='quantile': its levels, which the validation score is judged by
     quantile_levels: np.ndarray | None
+    # Deviance losses (poisson, gamma, tweedie): the Tweedie power of the deviance
+    # the validation score is judged by
+    deviance_power: float | None
 
     @classmethod
     def from_params(cls, params: dict) -> Settings:
         """From ``get_params()``."""
-        derived = {"lagrangian", "quantile_levels"}
+        derived = {"lagrangian", "quantile_levels", "deviance_power"}
         names = [f.name for f in fields(cls) if f.name not in derived]
         quantile = params["loss"] == "quantile"
         return cls(
             **{name: params[name] for name in names},
             lagrangian=params["output_constraint"] == "lagrangian",
             quantile_levels=quantile_levels(params["quantile"]) if quantile else None,
+            deviance_power=deviance_power(params["loss"], params["power"]),
         )
+
+
+def deviance_power(loss: str, power: float) -> float | None:
+    """The Tweedie power of a deviance loss; None for the others (and for the
+    squared error that tweedie's power 0 is)."""
+    powers = {"poisson": 1.0, "gamma": 2.0, "tweedie": power}
+    found = powers.get(loss)
+    return None if found == 0 else found
 
 
 @dataclass
@@ -274,9 +287,13 @@ def validation_score(
     pred: np.ndarray,
     sample_weight: np.ndarray | None,
 ) -> float:
-    """How early stopping judges predictions (higher is better): R2, or for
-    loss='quantile' minus the mean pinball loss (R2 scores means, not quantiles)."""
+    """How early stopping judges predictions (higher is better): R2; for the
+    deviance losses D2, the share of the constant model's deviance explained (the
+    loss being minimised; R2 weighs the largest targets most); for loss='quantile'
+    minus the mean pinball loss (R2 scores means, not quantiles)."""
     levels = settings.quantile_levels
+    if levels is None and settings.deviance_power is not None:
+        return d2_validation_score(y, pred, sample_weight, settings.deviance_power)
     if levels is None:
         return r2_validation_score(y, pred, sample_weight)
     if not np.all(np.isfinite(pred)):
@@ -302,6 +319,48 @@ def r2_validation_score(
             r2_score(y / magnitude, pred / magnitude, sample_weight=sample_weight)
         )
     return score if np.isfinite(score) else -np.inf
+
+
+def d2_validation_score(
+    y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None, power: float
+) -> float:
+    """D2 of ``pred`` for the Tweedie deviance of ``power`` (>= 1), the mean over
+    outputs of ``1 - deviance / deviance of the weighted mean``.
+
+    Each output is divided by its largest value first: the deviances scale as
+    ``c ** (2 - power)``, so the ratio is the same, and their sums stay finite for
+    targets near 1e300. Non-finite predictions, or predictions of 0 where the
+    target is not, score -inf.
+    """
+    if not np.all(np.isfinite(pred)):
+        return -np.inf
+    magnitude = np.maximum(np.max(np.abs(y), axis=0), np.max(np.abs(pred), axis=0))
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    y, pred = y / magnitude, pred / magnitude
+    weights = np.ones(len(y)) if sample_weight is None else sample_weight
+    mean = np.average(y, axis=0, weights=weights)
+    with np.errstate(all="ignore"):
+        deviance = weights @ _unit_deviance(y, pred, power)
+        null = weights @ _unit_deviance(y, mean, power)
+        # A constant target: 1 if predicted exactly, else 0 (as r2_score does).
+        explained = np.where(
+            null > 0, 1 - deviance / null, np.where(deviance == 0, 1.0, 0.0)
+        )
+    score = float(np.mean(explained))
+    return score if np.isfinite(score) else -np.inf
+
+
+def _unit_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
+    """The Tweedie unit deviance of ``mu`` for ``y`` (power >= 1, mu > 0)."""
+    if power == 1:
+        return 2 * (scipy.special.xlogy(y, y / mu) - y + mu)
+    if power == 2:
+        return 2 * (np.log(mu / y) + y / mu - 1)
+    return 2 * (
+        np.maximum(y, 0) ** (2 - power) / ((1 - power) * (2 - power))
+        - y * mu ** (1 - power) / (1 - power)
+        + mu ** (2 - power) / (2 - power)
+    )
 
 
 def _record_progress(
