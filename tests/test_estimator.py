@@ -455,7 +455,11 @@ def test_stopping_before_learning_anything_is_warned():
     n_iter_no_change epochs, which MLPRegressor would return without a word."""
     X, y = _data()
     reg = PositiveMLPRegressor(
-        hidden_layer_sizes=(4,), learning_rate_init=1e-7, random_state=0
+        hidden_layer_sizes=(4,),
+        learning_rate_init=1e-7,
+        early_stopping=False,
+        n_iter_no_change=10,
+        random_state=0,
     )
     with pytest.warns(ConvergenceWarning, match="learned almost nothing"):
         reg.fit(X, y)

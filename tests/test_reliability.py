@@ -325,6 +325,7 @@ def test_ctrl_c_stops_inside_one_huge_batch(n_threads):
         hidden_layer_sizes=(512, 512),
         batch_size=60_000,
         max_iter=100,
+        early_stopping=False,  # the whole data set in one batch
         random_state=0,
         n_threads=n_threads,
     )

@@ -112,7 +112,10 @@ def test_partial_fit_on_a_levelled_off_loss_warns_nothing():
     from each call that compares its one epoch with its own starting loss."""
     X, y = _data(n_samples=50)
     reg = PositiveMLPRegressor(
-        hidden_layer_sizes=(4,), learning_rate_init=0.05, random_state=0
+        hidden_layer_sizes=(4,),
+        learning_rate_init=0.05,
+        n_iter_no_change=10,
+        random_state=0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -203,7 +206,16 @@ def test_validation_set_weights_enter_the_score():
 @pytest.mark.parametrize(
     "params, fit_kwargs, message",
     [
-        ({}, {"X_val": "X", "y_val": "y"}, "early_stopping=False"),
+        (
+            {"early_stopping": False},
+            {"X_val": "X", "y_val": "y"},
+            "early_stopping=False",
+        ),
+        (
+            {"output_activation": "identity"},
+            {"X_val": "X", "y_val": "y"},
+            "early_stopping='auto' \\(off for the plain MLPRegressor model\\)",
+        ),
         ({"early_stopping": True}, {"X_val": "X"}, "must be given together"),
         (
             {"early_stopping": True, "solver": "lbfgs"},
@@ -355,6 +367,8 @@ def test_a_fit_that_improved_and_levelled_off_near_its_start_is_not_warned():
             hidden_layer_sizes=(8,),
             random_state=0,
             max_iter=300,
+            early_stopping=False,
+            n_iter_no_change=10,
         ).fit(X, y)
     assert reg.n_iter_ > reg.n_iter_no_change + 2  # it improved before stopping
     assert min(reg.loss_curve_) > 0.99 * reg.loss_curve_[0]  # but by less than 1%

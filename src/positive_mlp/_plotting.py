@@ -216,7 +216,7 @@ class TrainingCurveDisplay:
         >>> rng = np.random.RandomState(0)
         >>> X = rng.normal(size=(200, 3))
         >>> y = np.exp(X[:, 0])
-        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=30,
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,),
         ...                            learning_rate_init=0.05, n_threads=1,
         ...                            random_state=0).fit(X, y)
         >>> display = TrainingCurveDisplay.from_estimator(reg)
@@ -562,7 +562,7 @@ class PredictionFloorDisplay:
         >>> rng = np.random.RandomState(0)
         >>> X = rng.normal(size=(200, 3))
         >>> y = np.exp(X[:, 0])
-        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=30,
+        >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,),
         ...                            learning_rate_init=0.05, n_threads=1,
         ...                            random_state=0).fit(X, y)
         >>> display = PredictionFloorDisplay.from_estimator(reg, X, y)
