@@ -347,10 +347,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         'auto' (the default) turns it on, except for the plain MLPRegressor model
         (``output_activation='identity'``, squared error, no ``output_constraint``;
         off, as MLPRegressor's default) and where the held-out share would have
-        fewer than 30 rows (too few to judge by; 300 rows at the default
-        ``validation_fraction``). On 14 real data sets it brought
-        the test deviance closer to the best model's on 10
-        (``benchmarks/bench_quality.py``). ``partial_fit`` never stops early.
+        fewer than 30 rows (too few to judge by: fits under about 300 rows at the
+        default ``validation_fraction``). On 14 real data sets it brought the test
+        deviance closer to the best model's on most (``benchmarks/bench_quality.py``,
+        README). ``partial_fit`` never stops early.
 
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
