@@ -110,3 +110,17 @@ def test_poisson_with_exp_output_is_not_worse_than_mlpregressor(data, early_stop
     r2_ours = r2_score(y_test, ours.predict(X_test))
     r2_theirs = r2_score(y_test, theirs.predict(X_test))
     assert r2_ours > r2_theirs - 0.02
+
+
+def test_plain_model_keeps_mlpregressors_stopping_defaults():
+    """early_stopping='auto' and n_iter_no_change='auto' are MLPRegressor's False and
+    10 for its model: both stop at the same epoch, by the training loss."""
+    X, y = _friedman()
+    settings = dict(
+        hidden_layer_sizes=(16,), random_state=0, shuffle=False, learning_rate_init=0.01
+    )
+    ours = PositiveMLPRegressor(output_activation="identity", **settings).fit(X, y)
+    theirs = MLPRegressor(**settings).fit(X, y)
+    assert ours.validation_scores_ is None
+    assert ours.n_iter_ == theirs.n_iter_ < 200  # the stopping rule fired
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-9)

@@ -402,3 +402,73 @@ def test_warm_start_may_switch_early_stopping(first, second):
     else:
         assert reg.validation_scores_ is None
         assert reg.best_loss_ == min(reg.loss_curve_[15:])
+
+
+# --- early_stopping='auto' and n_iter_no_change='auto' ------------------------------
+
+
+def _rows(n: int, seed: int = 0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 3))
+    return X, np.exp(0.5 * X[:, 0]) + 0.1 * rng.uniform(size=n)
+
+
+@pytest.mark.parametrize(
+    "params, rows, stops_early",
+    [
+        ({}, 400, True),  # a bounded model with enough rows to hold out 40
+        ({}, 280, False),  # 28 held-out rows: too few to judge by
+        ({"loss": "poisson"}, 400, True),
+        ({"output_activation": "identity"}, 400, False),  # MLPRegressor's model
+        ({"output_activation": "identity", "output_constraint": "penalty"}, 400, True),
+        ({"solver": "lbfgs"}, 400, False),
+        ({"early_stopping": True}, 280, True),
+        ({"early_stopping": False}, 400, False),
+    ],
+)
+def test_auto_early_stopping_is_on_where_it_helps(params, rows, stops_early):
+    X, y = _rows(rows)
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.set_params(**params).fit(X, y)
+    assert (reg.validation_scores_ is not None) == stops_early
+    if stops_early:
+        assert len(reg.validation_scores_) == reg.n_iter_
+
+
+def _stopping_epoch(scores, patience: int, tol: float) -> int | None:
+    """The epoch MLPRegressor's rule stops at: after more than ``patience`` epochs in
+    a row that fail to beat the best score by ``tol``."""
+    best, count = -np.inf, 0
+    for epoch, score in enumerate(scores, 1):
+        count = count + 1 if score < best + tol else 0
+        best = max(best, score)
+        if count > patience:
+            return epoch
+    return None
+
+
+def test_auto_patience_is_twenty_epochs_for_bounded_models():
+    X, y = _rows(600)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), learning_rate_init=0.05, random_state=0
+    ).fit(X, y)
+    assert reg.n_iter_ < reg.max_iter  # stopped by the rule
+    assert _stopping_epoch(reg.validation_scores_, 20, reg.tol) == reg.n_iter_
+    # ten epochs of patience would have stopped earlier: the test tells them apart
+    assert _stopping_epoch(reg.validation_scores_, 10, reg.tol) < reg.n_iter_
+
+
+def test_auto_early_stopping_leaves_partial_fit_and_x_val_available():
+    X, y = _rows(400)
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), random_state=0)
+    assert hasattr(reg, "partial_fit")
+    reg.partial_fit(X, y)
+    assert reg.validation_scores_ is None  # one epoch per call: nothing to stop
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = PositiveMLPRegressor(
+            hidden_layer_sizes=(4,), max_iter=5, random_state=0
+        ).fit(X[:300], y[:300], X_val=X[300:], y_val=y[300:])
+    assert len(fitted.validation_scores_) == fitted.n_iter_

@@ -448,12 +448,15 @@ def _draw_params(
         "shuffle": r.random() < 0.8,
         "random_state": r.randrange(2**31),
         "warm_start": r.random() < 0.25,
-        "early_stopping": r.random() < (0.25 if n >= 20 else 0.05),
+        # True, or else the default 'auto' (on from about 300 rows: rarely here) or
+        # False
+        "early_stopping": r.random() < (0.25 if n >= 20 else 0.05)
+        or r.choice(["auto", False]),
         "tol": r.choice([1e-4, 1e-4, 0.0, 1e-2]),
         "verbose": r.random() < 0.03,
     }
     _draw_solver_params(r, params)
-    if params["early_stopping"]:
+    if params["early_stopping"] is True:
         params["validation_fraction"] = r.choice([0.1, 0.1, r.uniform(0.05, 0.5)])
         params["n_iter_no_change"] = r.randint(1, 10)
     if params["output_constraint"] and r.random() < 0.7:
@@ -539,12 +542,12 @@ def _draw_weights(r: random.Random) -> Json | None:
 def _draw_calls(r: random.Random, params: Json, n: int) -> list[Json]:
     def fit(rows: int) -> Json:
         call: Json = {"op": "fit", "n": rows, "sample_weight": _draw_weights(r)}
-        explicit = params["early_stopping"] and params["solver"] != "lbfgs"
+        explicit = params["early_stopping"] is True and params["solver"] != "lbfgs"
         if explicit and r.random() < 0.5:
             call["val"] = {"n": r.choice([1, 2, 5, max(2, rows // 4)])}
         return call
 
-    stochastic = params["solver"] != "lbfgs" and not params["early_stopping"]
+    stochastic = params["solver"] != "lbfgs" and params["early_stopping"] is not True
     if stochastic and r.random() < 0.25:
         calls = [fit(n)] if r.random() < 0.3 else []
         return calls + [
@@ -574,7 +577,7 @@ def _draw_set_params(r: random.Random, params: Json) -> Json:
         "alpha": lambda: _log_uniform(r, 1e-6, 1.0),
         "batch_size": lambda: r.choice(["auto", 1, 7, 64]),
     }
-    if not params["early_stopping"]:
+    if params["early_stopping"] is not True:
         choices["solver"] = lambda: r.choice(["lbfgs", "sgd", "adam"])
     keys = r.sample(sorted(choices), r.randint(0, 2))
     return {key: choices[key]() for key in keys}
