@@ -95,6 +95,37 @@ Layout::Layout(const NetworkSpec& spec) : sizes_(spec.layer_sizes) {
     }
 }
 
+// 1 / sqrt(fan-in), the scale of a Glorot-uniform weight. (Measured on scikit-learn's
+// regression check: 1 / fan-in, the mean of a constrained weight's start, learned
+// faster at the default learning rate but made 'exp' collapse to the constant model
+// at learning rate 0.1; this unit learned at every rate from 1e-3 to 0.1.)
+double Layout::unit(std::int64_t layer) const {
+    return 1.0 / std::sqrt(static_cast<double>(fan_in(layer)));
+}
+
+// The weights, then the biases, of each layer, in the parameters' order.
+std::vector<ParameterBlock> Layout::blocks() const {
+    std::vector<ParameterBlock> blocks;
+    for (std::int64_t l = 0; l < n_layers(); ++l)
+        blocks.push_back(
+            {weight_offset(l), weight_offset(l) + fan_in(l) * fan_out(l), unit(l)});
+    for (std::int64_t l = 0; l < n_layers(); ++l)
+        blocks.push_back({bias_offset(l), bias_offset(l) + fan_out(l), unit(l)});
+    return blocks;
+}
+
+namespace {
+
+SignConstraints checked_constraints(const Layout& layout, WeightMethod method,
+                                    const std::int8_t* signs, std::int64_t n_signs) {
+    require(!signs || n_signs == layout.n_params(),
+            "expected one sign per parameter (" + std::to_string(layout.n_params()) +
+                "), got " + std::to_string(n_signs));
+    return SignConstraints(method, signs, n_signs, layout.blocks());
+}
+
+}  // namespace
+
 template <class T>
 Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows, Passes passes)
     : capacity(capacity_rows) {
@@ -117,13 +148,10 @@ Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshol
       layout_(spec),
       blas_(blas),
       loss_(ElementLoss<T>::make(spec)),
-      constraints_(spec.weight_method, signs, n_signs) {
+      constraints_(checked_constraints(layout_, spec.weight_method, signs, n_signs)) {
     require(threshold_size == layout_.n_outputs(),
             "expected one threshold per output (" + std::to_string(layout_.n_outputs()) +
                 "), got " + std::to_string(threshold_size));
-    require(!signs || n_signs == layout_.n_params(),
-            "expected one sign per parameter (" + std::to_string(layout_.n_params()) +
-                "), got " + std::to_string(n_signs));
     require(spec.constraint_strength > 0.0, "constraint_strength must be > 0");
     require(
         spec.loss != Loss::tweedie || spec.tweedie_power == 0.0 || spec.tweedie_power >= 1.0,

@@ -210,8 +210,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         after every optimiser update (projected gradient; Keras' ``NonNeg``); with
         ``solver='lbfgs'`` they are given to L-BFGS-B as lower bounds 0 instead, so
         the optimiser itself respects them. 'square' and 'exp' reparametrise: the
-        optimiser works on a free ``p`` and the weight is ``p**2`` or ``exp(p)``
-        (strictly positive), with the chain rule in the C++ backward pass.
+        optimiser works on a free ``p`` and the weight is ``p**2 / (4 u)`` or
+        ``exp(p / u)`` (strictly positive), with the chain rule in the C++ backward
+        pass. The unit ``u`` is ``1 / sqrt(fan_in)`` of the weight's layer, where
+        both maps have slope 1: near that size an optimiser step moves a weight as
+        far as under projection, at the same ``learning_rate_init``.
 
     monotonic_cst : array-like of int of shape (n_features,), dict or None, \
             default=None
@@ -1352,7 +1355,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self, layout: ParameterLayout, dtype, signs: np.ndarray | None
     ) -> np.ndarray:
         weights = layout.pack(self.coefs_, self.intercepts_, dtype)
-        return to_free(weights, signs, self.nonneg_method)
+        return to_free(weights, signs, self.nonneg_method, layout)
 
     def _initial_params(
         self,

@@ -68,6 +68,13 @@ class ParameterLayout:
             start += n_out
         return coefs, intercepts
 
+    def units(self) -> np.ndarray:
+        """Each parameter's reparametrisation unit, ``1 / sqrt(fan-in)`` of its layer
+        (the core's ``Layout::unit``)."""
+        coefs = [np.full(shape, 1.0 / math.sqrt(shape[0])) for shape in self.shapes]
+        intercepts = [np.full(n, 1.0 / math.sqrt(n_in)) for n_in, n in self.shapes]
+        return self.pack(coefs, intercepts, np.float64)
+
 
 @lru_cache(maxsize=1)
 def _threadpools() -> ThreadpoolController:

@@ -60,7 +60,7 @@ def initial_params(
     if not WEIGHT_METHODS[weight_method].reparametrises:
         # the output bias placed at the targets' mean can be below 0
         project_onto_signs(params, signs)
-    return to_free(params, signs, weight_method)
+    return to_free(params, signs, weight_method, layout)
 
 
 def _output_weight_scale(
@@ -146,16 +146,21 @@ def project_onto_signs(params: np.ndarray, signs: np.ndarray) -> None:
     np.minimum(params, 0, out=params, where=signs < 0)
 
 
-def to_free(weights: np.ndarray, signs: np.ndarray | None, method: str) -> np.ndarray:
-    """The free parameters whose reparametrisation gives ``weights`` (a copy)."""
+def to_free(
+    weights: np.ndarray, signs: np.ndarray | None, method: str, layout: ParameterLayout
+) -> np.ndarray:
+    """The free parameters whose reparametrisation gives ``weights`` (a copy): the
+    inverse of the core's ``p**2 / (4 u)`` ('square') or ``exp(p / u)`` ('exp'), with
+    ``u`` each parameter's unit (see constraints.hpp)."""
     free = np.array(weights, copy=True)
     if signs is None or not WEIGHT_METHODS[method].reparametrises:
         return free
     mask = signs != 0
-    magnitude = np.abs(weights[mask])
+    magnitude = np.abs(weights[mask]).astype(np.float64)
+    unit = layout.units()[mask]
     if method == "square":
-        free[mask] = np.sqrt(magnitude)
+        free[mask] = 2.0 * np.sqrt(unit * magnitude)
     else:
         tiny = np.finfo(weights.dtype).tiny
-        free[mask] = np.log(np.maximum(magnitude, tiny))
+        free[mask] = unit * np.log(np.maximum(magnitude, tiny))
     return free

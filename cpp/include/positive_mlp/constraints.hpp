@@ -3,8 +3,14 @@
 // Every parameter has a sign: 0 (free), +1 (must stay >= 0) or -1 (must stay <= 0).
 // A WeightMethod says how the constrained ones are kept in place:
 //   projection: the optimiser works on the weights, which are clipped after each update;
-//   square/exp: the optimiser works on a free p, and the weight is sign * p^2 or
-//               sign * exp(p) (reparametrisation, with the chain rule in the gradient).
+//   square/exp: the optimiser works on a free p, and the weight is
+//               sign * p^2 / (4 u) or sign * exp(p / u) (reparametrisation, with the
+//               chain rule in the gradient).
+// The unit u of a parameter is its layer's weight scale, 1 / sqrt(fan-in) (see
+// Layout::unit). Both maps have slope 1 where the weight equals u, so a step of the
+// optimiser moves a weight of that size as far as under projection. (Unscaled, exp(p)
+// moved every weight by a factor exp(learning_rate) per step: from its start near
+// 1 / fan-in it hardly left the constant model at the default rate.)
 #pragma once
 
 #include <algorithm>
@@ -21,42 +27,46 @@ namespace pmlp {
 class SignConstraints {
 public:
     SignConstraints() = default;
-    SignConstraints(WeightMethod method, const std::int8_t* signs, std::int64_t n)
+    // `blocks` cover [0, n) in order, each with the unit of its parameters.
+    SignConstraints(WeightMethod method, const std::int8_t* signs, std::int64_t n,
+                    const std::vector<ParameterBlock>& blocks)
         : method_(signs ? method : WeightMethod::none) {
-        if (signs) signs_.assign(signs, signs + n);
-        for (std::int64_t i = 0; i < static_cast<std::int64_t>(signs_.size()); ++i) {
-            const std::int8_t s = signs_[i];
-            require(s >= -1 && s <= 1, "signs must be -1, 0 or 1");
-            if (s == 0) continue;
-            if (!runs_.empty() && runs_.back().end == i && runs_.back().sign == s)
-                runs_.back().end = i + 1;
-            else
-                runs_.push_back(SignRun{i, i + 1, s});
+        if (!signs) return;
+        std::int64_t covered = 0;
+        for (const ParameterBlock& block : blocks) {
+            require(block.begin == covered && block.end >= block.begin && block.unit > 0.0,
+                    "parameter blocks must cover the parameters in order");
+            covered = block.end;
+            add_runs(signs, block);
         }
+        require(covered == n, "parameter blocks must cover the parameters in order");
     }
 
     bool active() const { return method_ != WeightMethod::none; }
     bool reparametrises() const {
         return method_ == WeightMethod::square || method_ == WeightMethod::exp;
     }
-    std::int64_t size() const { return static_cast<std::int64_t>(signs_.size()); }
 
     // The weights the layers use, from the parameters the optimiser updates, for
     // parameters [begin, end).
     template <class T>
     void effective(const T* free, T* out, std::int64_t begin, std::int64_t end) const {
-        for (std::int64_t i = begin; i < end; ++i) {
-            const std::int8_t s = signs_[i];
-            out[i] = s == 0 ? free[i] : T(s) * map(free[i]);
-        }
+        std::copy(free + begin, free + end, out + begin);
+        for_runs(begin, end, [&](const SignRun& run, std::int64_t first, std::int64_t last) {
+            const T sign = T(run.sign), unit = T(run.unit);
+            for (std::int64_t i = first; i < last; ++i) out[i] = sign * map(free[i], unit);
+        });
     }
 
     // grad (with respect to the effective weights) becomes the gradient with respect
     // to the free parameters, for parameters [begin, end).
     template <class T>
     void chain_rule(const T* free, T* grad, std::int64_t begin, std::int64_t end) const {
-        for (std::int64_t i = begin; i < end; ++i)
-            if (signs_[i] != 0) grad[i] *= T(signs_[i]) * map_derivative(free[i]);
+        for_runs(begin, end, [&](const SignRun& run, std::int64_t first, std::int64_t last) {
+            const T sign = T(run.sign), unit = T(run.unit);
+            for (std::int64_t i = first; i < last; ++i)
+                grad[i] *= sign * map_derivative(free[i], unit);
+        });
     }
 
     // Clips constrained parameters among [begin, end) onto their half-line (exactly 0
@@ -64,44 +74,69 @@ public:
     template <class T>
     void project(T* params, std::int64_t begin, std::int64_t end) const {
         if (method_ != WeightMethod::projection) return;
-        // Over contiguous runs of one sign, so that the loops vectorise: this runs
-        // after every update.
-        for (const SignRun& run : runs_) {
-            const std::int64_t first = std::max(run.begin, begin);
-            const std::int64_t last = std::min(run.end, end);
-            if (first >= last) continue;
+        for_runs(begin, end, [&](const SignRun& run, std::int64_t first, std::int64_t last) {
             T* p = params + first;
             const std::int64_t length = last - first;
             if (run.sign > 0)
                 for (std::int64_t i = 0; i < length; ++i) p[i] = std::max(p[i], T(0));
             else
                 for (std::int64_t i = 0; i < length; ++i) p[i] = std::min(p[i], T(0));
-        }
+        });
     }
 
 private:
-    // Capped at T's largest value: a free parameter beyond its square root (one
-    // diverging update) must not make an infinite weight.
-    template <class T>
-    T map(T p) const {
-        if (method_ == WeightMethod::square)
-            return std::min(p * p, std::numeric_limits<T>::max());
-        return std::exp(std::min(p, max_exp_argument<T>()));
-    }
-    template <class T>
-    T map_derivative(T p) const {
-        if (method_ == WeightMethod::square) return T(2) * p;
-        return p <= max_exp_argument<T>() ? std::exp(p) : T(0);
-    }
-
     struct SignRun {
         std::int64_t begin, end;
         std::int8_t sign;
+        double unit;
     };
 
+    // Maximal runs of one non-zero sign within a block.
+    void add_runs(const std::int8_t* signs, const ParameterBlock& block) {
+        for (std::int64_t i = block.begin; i < block.end; ++i) {
+            const std::int8_t s = signs[i];
+            require(s >= -1 && s <= 1, "signs must be -1, 0 or 1");
+            if (s == 0) continue;
+            if (!runs_.empty() && runs_.back().end == i && runs_.back().sign == s &&
+                runs_.back().unit == block.unit)
+                runs_.back().end = i + 1;
+            else
+                runs_.push_back(SignRun{i, i + 1, s, block.unit});
+        }
+    }
+
+    // f(run, first, last) for each run's share of [begin, end): loops over runs of
+    // one sign and unit vectorise, and these run after every update.
+    template <class F>
+    void for_runs(std::int64_t begin, std::int64_t end, F&& f) const {
+        for (const SignRun& run : runs_) {
+            const std::int64_t first = std::max(run.begin, begin);
+            const std::int64_t last = std::min(run.end, end);
+            if (first < last) f(run, first, last);
+        }
+    }
+
+    // Capped at T's largest value: one diverging update must not make an infinite
+    // weight or slope.
+    template <class T>
+    T map(T p, T unit) const {
+        if (method_ == WeightMethod::square)
+            return std::min(p * (p / (T(4) * unit)), std::numeric_limits<T>::max());
+        return std::exp(std::min(p / unit, max_exp_argument<T>()));
+    }
+    template <class T>
+    T map_derivative(T p, T unit) const {
+        if (method_ == WeightMethod::square)
+            return std::clamp(p / (T(2) * unit), std::numeric_limits<T>::lowest(),
+                              std::numeric_limits<T>::max());
+        const T x = p / unit;
+        return x <= max_exp_argument<T>()
+            ? std::min(std::exp(x) / unit, std::numeric_limits<T>::max())
+            : T(0);
+    }
+
     WeightMethod method_ = WeightMethod::none;
-    std::vector<std::int8_t> signs_;
-    std::vector<SignRun> runs_;  // maximal runs of one non-zero sign
+    std::vector<SignRun> runs_;
 };
 
 // Training-time constraint prediction >= threshold on a linear output, per element:

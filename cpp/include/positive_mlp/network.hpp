@@ -31,6 +31,9 @@ public:
     std::int64_t n_weights() const { return n_weights_; }  // the L2-penalised block
     std::int64_t n_params() const { return n_params_; }
     const std::vector<std::int64_t>& sizes() const { return sizes_; }
+    // The reparametrisation unit of a layer's weights and biases (constraints.hpp).
+    double unit(std::int64_t layer) const;
+    std::vector<ParameterBlock> blocks() const;
 
 private:
     std::vector<std::int64_t> sizes_, weight_offsets_, bias_offsets_;

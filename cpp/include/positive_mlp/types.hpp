@@ -31,6 +31,12 @@ enum class Loss { squared_error, poisson, gamma, tweedie, quantile };
 enum class Solver { sgd, adam };
 // How sign-constrained parameters stay in place (see constraints.hpp).
 enum class WeightMethod { none, projection, square, exp };
+// Parameters [begin, end) of one layer's weights or biases, whose reparametrisation
+// has this unit (see constraints.hpp).
+struct ParameterBlock {
+    std::int64_t begin, end;
+    double unit;
+};
 // A training-time constraint prediction >= threshold (see constraints.hpp).
 enum class OutputConstraint { none, penalty, lagrangian };
 
