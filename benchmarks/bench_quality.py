@@ -85,6 +85,7 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import re
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -223,7 +224,8 @@ def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
     """'NAME:alpha=0.01,early_stopping=True' -> ('ours:NAME', {'alpha': 0.01, ...})."""
     name, _, assignments = text.partition(":")
     params = {}
-    for assignment in filter(None, assignments.split(",")):
+    # commas inside brackets belong to a value: hidden_layer_sizes=(64,64)
+    for assignment in filter(None, re.split(r",(?=\w+=)", assignments)):
         key, _, value = assignment.partition("=")
         try:
             params[key] = ast.literal_eval(value)

@@ -450,14 +450,42 @@ def _stopping_epoch(scores, patience: int, tol: float) -> int | None:
 
 
 def test_auto_patience_is_twenty_epochs_for_bounded_models():
-    X, y = _rows(600)
+    X, y = _rows(600)  # 540 rows fitted: 17 batches of 32 per epoch
     reg = PositiveMLPRegressor(
-        hidden_layer_sizes=(8,), learning_rate_init=0.05, random_state=0
+        hidden_layer_sizes=(8,), batch_size=32, learning_rate_init=0.05, random_state=0
     ).fit(X, y)
     assert reg.n_iter_ < reg.max_iter  # stopped by the rule
     assert _stopping_epoch(reg.validation_scores_, 20, reg.tol) == reg.n_iter_
     # ten epochs of patience would have stopped earlier: the test tells them apart
     assert _stopping_epoch(reg.validation_scores_, 10, reg.tol) < reg.n_iter_
+
+
+def test_auto_patience_counts_300_steps_on_small_data():
+    # 540 rows fitted are 3 batches of 200 per epoch: 100 epochs make 300 steps
+    X, y = _rows(600)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), learning_rate_init=0.05, max_iter=2000, random_state=0
+    ).fit(X, y)
+    assert reg.n_iter_ < reg.max_iter  # stopped by the rule
+    assert _stopping_epoch(reg.validation_scores_, 100, reg.tol) == reg.n_iter_
+    assert _stopping_epoch(reg.validation_scores_, 20, reg.tol) < reg.n_iter_
+
+
+@pytest.mark.parametrize(
+    "params, rows, patience",
+    [
+        ({}, 3000, 20),  # 15 batches of 200: 20 epochs are 300 steps
+        ({}, 2000, 30),  # 10 batches
+        ({}, 450, 100),  # 3 batches
+        ({}, 100, 300),  # one batch of 100
+        ({"batch_size": 32}, 450, 20),  # 15 batches
+        ({"batch_size": 1000}, 450, 300),  # clipped to one batch of 450
+        ({"n_iter_no_change": 7}, 450, 7),
+        ({"output_activation": "identity"}, 450, 10),  # MLPRegressor's model
+    ],
+)
+def test_auto_patience_for_the_rows_fitted(params, rows, patience):
+    assert PositiveMLPRegressor(**params)._patience(rows) == patience
 
 
 def test_auto_early_stopping_leaves_partial_fit_and_x_val_available():
