@@ -17,8 +17,14 @@ def fit_with_ctrl_c_after(reg, X, y, seconds: float = 0.5) -> float:
         time.sleep(seconds)
         signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
-    threading.Thread(target=send, daemon=True).start()
-    start = time.perf_counter()
-    with pytest.warns(UserWarning, match="Training interrupted by user"):
-        reg.fit(X, y)
-    return time.perf_counter() - start - seconds
+    # Python's own handler, as in a terminal: a shell starts background jobs with
+    # SIGINT ignored, and the signal would then never reach the fit.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=send, daemon=True).start()
+        start = time.perf_counter()
+        with pytest.warns(UserWarning, match="Training interrupted by user"):
+            reg.fit(X, y)
+        return time.perf_counter() - start - seconds
+    finally:
+        signal.signal(signal.SIGINT, previous)
