@@ -488,6 +488,18 @@ def test_auto_patience_for_the_rows_fitted(params, rows, patience):
     assert PositiveMLPRegressor(**params)._patience(rows) == patience
 
 
+def test_auto_patience_without_early_stopping_is_twenty_epochs():
+    # the training loss is not a noisy held-out score: no need to count steps
+    assert PositiveMLPRegressor()._patience(450, stops_early=False) == 20
+    X, y = _rows(200)  # too few rows for early stopping under 'auto'
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,), learning_rate_init=0.05, max_iter=2000, random_state=0
+    ).fit(X, y)
+    assert reg.validation_scores_ is None
+    assert reg.n_iter_ < reg.max_iter
+    assert _stopping_epoch([-v for v in reg.loss_curve_], 20, reg.tol) == reg.n_iter_
+
+
 def test_auto_early_stopping_leaves_partial_fit_and_x_val_available():
     X, y = _rows(400)
     reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), random_state=0)

@@ -204,6 +204,7 @@ def test_early_stopping_scores_the_deviance(loss, power):
         hidden_layer_sizes=(8,),
         early_stopping=True,
         learning_rate_init=0.01,
+        max_iter=1000,
         random_state=0,
     ).fit(X[:200], y[:200], X_val=X_val, y_val=y_val)
     deviance_power = {"poisson": 1.0, "gamma": 2.0}.get(loss, power)

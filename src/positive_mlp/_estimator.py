@@ -88,10 +88,10 @@ _LAGRANGIAN_MARGIN = 1e-3
 # early_stopping='auto' needs this many held-out rows: a score over fewer is too
 # noisy to stop on.
 _MIN_AUTO_VALIDATION_ROWS = 30
-# n_iter_no_change='auto' (but for MLPRegressor's model): this many epochs, and at
-# least as many optimiser steps as 20 epochs make from 3,000 rows on. On small data an
-# epoch is a few steps (450 rows are 3 batches of 200): 20 of them stopped on noise in
-# the held-out score (recreation, bench_quality.py).
+# n_iter_no_change='auto' (but for MLPRegressor's model): this many epochs, and with
+# early stopping at least as many optimiser steps as 20 epochs make from 3,000 rows
+# on. On small data an epoch is a few steps (450 rows are 3 batches of 200): 20 of
+# them stopped on noise in the held-out score (recreation, bench_quality.py).
 _MIN_PATIENCE = 20
 _MIN_PATIENCE_STEPS = 300
 
@@ -376,11 +376,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     n_iter_no_change : int or 'auto', default='auto'
         Epochs without improvement of at least ``tol`` before stopping ('sgd', 'adam').
         'auto' is 10 (MLPRegressor's) for the plain MLPRegressor model. Otherwise it
-        is 20, or more on small data: enough epochs for 300 optimiser steps (an
-        epoch of 450 rows is 3 batches of 200, so 100 epochs there). A validation
-        score is noisier than the training loss: 20 came closer to the best model
-        than 10 on 12 of 14 real data sets, and counting steps brought a 659-row
-        one from 2.4% behind MLPRegressor to 7.5% ahead.
+        is 20, and with early stopping at least enough epochs for 300 optimiser
+        steps (an epoch of 450 rows is 3 batches of 200, so 100 epochs there). A
+        validation score is noisier than the training loss: 20 came closer to the
+        best model than 10 on 12 of 14 real data sets, and counting steps brought a
+        659-row one from 2.4% behind MLPRegressor to 7.5% ahead.
 
     max_fun : int, default=15000
         Maximum number of loss evaluations ('lbfgs').
@@ -715,7 +715,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         >>> X_val = rng.uniform(-1, 1, size=(50, 2))
         >>> y_val = X_val[:, 0] ** 2 + 0.1
         >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), early_stopping=True,
-        ...                            learning_rate_init=0.01, random_state=0)
+        ...                            learning_rate_init=0.01, max_iter=1000,
+        ...                            random_state=0)
         >>> reg = reg.fit(X, y, X_val=X_val, y_val=y_val)
         >>> len(reg.validation_scores_) == reg.n_iter_
         True
@@ -893,7 +894,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             {
                 **self.get_params(),
                 "early_stopping": stops_early,
-                "n_iter_no_change": self._patience(fitted_rows),
+                "n_iter_no_change": self._patience(fitted_rows, stops_early),
             }
         )
         tracks_validation = settings.early_stopping
@@ -1036,15 +1037,18 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         held_out = np.ceil(self.validation_fraction * data.X.shape[0])
         return validation is not None or held_out >= _MIN_AUTO_VALIDATION_ROWS
 
-    def _patience(self, fitted_rows: int) -> int | float:
+    def _patience(self, fitted_rows: int, stops_early: bool = True) -> int | float:
         """``n_iter_no_change`` resolved (see its description) for a fit on
         ``fitted_rows`` rows."""
         if self.n_iter_no_change != "auto":
             return self.n_iter_no_change
         if self._is_plain_mlp():
             return 10
+        if not stops_early:
+            return _MIN_PATIENCE
+        fitted_rows = max(fitted_rows, 1)  # one row: the split's error comes later
         batch = 200 if self.batch_size == "auto" else self.batch_size
-        steps_per_epoch = np.ceil(fitted_rows / np.clip(batch, 1, max(fitted_rows, 1)))
+        steps_per_epoch = np.ceil(fitted_rows / np.clip(batch, 1, fitted_rows))
         return max(_MIN_PATIENCE, int(np.ceil(_MIN_PATIENCE_STEPS / steps_per_epoch)))
 
     def _starts_at_target_mean(self) -> bool:

@@ -139,8 +139,8 @@ class TrainingCurveDisplay:
     >>> X = rng.normal(size=(200, 3))
     >>> y = np.exp(X[:, 0])
     >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), early_stopping=True,
-    ...                            learning_rate_init=0.05, n_threads=1,
-    ...                            random_state=0).fit(X, y)
+    ...                            learning_rate_init=0.05, max_iter=1000,
+    ...                            n_threads=1, random_state=0).fit(X, y)
     >>> display = TrainingCurveDisplay.from_estimator(reg)
     >>> len(display.loss_line_.get_ydata()) == reg.n_iter_
     True
