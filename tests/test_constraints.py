@@ -75,6 +75,19 @@ def test_gradients_through_reparametrised_layers_match_finite_differences(
     assert _fd_error(network, params, X, y) < 1e-6
 
 
+def _constrained_network(layout, signs, method, dtype):
+    return build_network(
+        layout,
+        "relu",
+        "softplus",
+        "squared_error",
+        np.zeros(layout.layer_sizes[-1]),
+        dtype,
+        signs=signs,
+        weight_method=method,
+    )
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     sizes=st.lists(st.integers(1, 300), min_size=2, max_size=4),
@@ -97,16 +110,7 @@ def test_free_parameters_map_back_to_the_weights_in_the_core(
         signs != 0, np.abs(weights) * rng.lognormal(0, 2, weights.size), weights
     )
     weights = weights.astype(dtype)
-    network = build_network(
-        layout,
-        "relu",
-        "softplus",
-        "squared_error",
-        np.zeros(sizes[-1]),
-        dtype,
-        signs=signs,
-        weight_method=method,
-    )
+    network = _constrained_network(layout, signs, method, dtype)
     back = network.effective_params(to_free(weights, signs, method, layout))
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(back, weights, rtol=rtol, atol=0)
@@ -126,16 +130,7 @@ def test_reparametrised_weights_have_slope_one_at_their_layers_unit(sizes, units
     )
     np.testing.assert_allclose(layout.units(), expected)
     for method in ("square", "exp"):
-        network = build_network(
-            layout,
-            "relu",
-            "softplus",
-            "squared_error",
-            np.zeros(sizes[-1]),
-            np.float64,
-            signs=signs,
-            weight_method=method,
-        )
+        network = _constrained_network(layout, signs, method, np.float64)
         free = to_free(layout.units(), signs, method, layout)
         step = 1e-7
         slope = (
