@@ -10,8 +10,8 @@ What to look at in the table:
 
 * ``min W0`` / ``min W1`` (the smallest weight of each layer) are never negative for
   the constrained rows. 'projection' clips weights to exactly 0 (``zeros`` counts
-  them); 'square' and 'exp' reparametrise (weight = p**2 or exp(p)), so their
-  weights only get close to 0.
+  them); 'square' and 'exp' reparametrise (weight = p**2 / (4u) or exp(p / u), u
+  the layer's 1 / sqrt(fan_in)), so their weights only get close to 0.
 * The training MSE of the constrained rows is much worse than the unconstrained one.
   That is not the optimiser failing: with non-negative weights and non-decreasing
   activations, every output is a non-decreasing function of every input. The
@@ -25,10 +25,10 @@ What to look at in the table:
 
 'adam' runs with ``learning_rate_init=0.01`` and ``tol=1e-6``: iris is a single
 mini-batch per epoch, and with the defaults (0.001 and 1e-4) the constrained models,
-which start from the constant model, crawl: 'exp' (whose steps change each weight
-by a small *factor*) stops after 12 epochs with its loss barely below the start,
-and the others are still far from done after 200. ``iters`` shows how many epochs
-(adam) or iterations (lbfgs) each fit used here.
+which start from the constant model, stop on the tolerance before they are done
+(training MSE 0.16, 0.18 and 0.20 for projection, square and exp after 366-483
+epochs, against 0.16-0.17 here). ``iters`` shows how many epochs (adam) or
+iterations (lbfgs) each fit used here.
 """
 
 from __future__ import annotations
