@@ -29,7 +29,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 
 TWEEDIE_POWER = 1.5
 
@@ -293,21 +293,28 @@ def categorical_columns(X: pd.DataFrame, coded: Sequence[str] = ()) -> list[str]
     ]
 
 
-def preprocessor(X: pd.DataFrame, coded: Sequence[str] = ()) -> ColumnTransformer:
+# Knots of the cubic splines of the ``splines=True`` preprocessing (the ours-splines
+# model), per numeric column: placed at its training quantiles.
+SPLINE_KNOTS = 8
+
+
+def preprocessor(
+    X: pd.DataFrame, coded: Sequence[str] = (), splines: bool = False
+) -> ColumnTransformer:
     """The preprocessing every model gets (inside its pipeline, so fitted on the
     training rows of each fit): numeric columns median-imputed and standardised,
     categorical ones one-hot encoded with missing values as a level of their own
     (in ames a missing veneer type or extra feature means none; levels unseen in
-    training: all zeros). Dense output."""
+    training: all zeros). Dense output. ``splines`` expands each standardised
+    numeric column into cubic B-splines (``SplineTransformer``)."""
     categorical = categorical_columns(X, coded)
     numeric = [column for column in X.columns if column not in categorical]
+    numbers = [SimpleImputer(strategy="median"), StandardScaler()]
+    if splines:
+        numbers.append(SplineTransformer(n_knots=SPLINE_KNOTS, knots="quantile"))
     return ColumnTransformer(
         [
-            (
-                "numbers",
-                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                numeric,
-            ),
+            ("numbers", make_pipeline(*numbers), numeric),
             (
                 "categories",
                 make_pipeline(
