@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -66,6 +67,7 @@ from positive_mlp._solvers import (
     Data,
     Settings,
     TrainingRecord,
+    batch_rows,
     fit_lbfgs,
     fit_stochastic,
     lbfgs_bounds,
@@ -1047,9 +1049,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if not stops_early:
             return _MIN_PATIENCE
         fitted_rows = max(fitted_rows, 1)  # one row: the split's error comes later
-        batch = 200 if self.batch_size == "auto" else self.batch_size
-        steps_per_epoch = np.ceil(fitted_rows / np.clip(batch, 1, fitted_rows))
-        return max(_MIN_PATIENCE, int(np.ceil(_MIN_PATIENCE_STEPS / steps_per_epoch)))
+        batch = batch_rows(self.batch_size, fitted_rows)
+        steps_per_epoch = math.ceil(fitted_rows / batch)
+        return max(_MIN_PATIENCE, math.ceil(_MIN_PATIENCE_STEPS / steps_per_epoch))
 
     def _starts_at_target_mean(self) -> bool:
         """Bounded or constrained outputs start at the mean; a free linear output starts

@@ -238,15 +238,21 @@ class ProgressLog:
         print(", ".join(parts))
 
 
-def resolve_batch_size(batch_size, n_samples: int) -> int:
+def batch_rows(batch_size, n_samples: int) -> int:
+    """The rows of a batch: 'auto' is min(200, n_samples), as MLPRegressor's."""
     if batch_size == "auto":
         return min(200, n_samples)
-    if batch_size > n_samples:
+    return int(np.clip(batch_size, 1, n_samples))
+
+
+def resolve_batch_size(batch_size, n_samples: int) -> int:
+    """``batch_rows``, with MLPRegressor's warning when a size is clipped."""
+    if batch_size != "auto" and batch_size > n_samples:
         warnings.warn(
             "Got `batch_size` less than 1 or larger than sample size. It is going to "
             "be clipped"
         )
-    return int(np.clip(batch_size, 1, n_samples))
+    return batch_rows(batch_size, n_samples)
 
 
 def _epoch_options(settings: Settings, batch_size: int) -> _core.EpochOptions:
