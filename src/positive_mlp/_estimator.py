@@ -1270,7 +1270,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         -------
         score : float
             R2 of ``self.predict(X)`` against ``y`` (at most 1), or minus the
-            pinball loss (at most 0).
+            pinball loss (at most 0; -inf where predictions saturated near the
+            largest float make it overflow).
 
         See Also
         --------
@@ -1309,14 +1310,17 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"y has {y.shape[1]} target(s), the model {self.n_outputs_}."
             )
-        # scikit-learn's metric checks the weights, as in R2's score.
-        return -sum(
-            sklearn_pinball_loss(
-                y[:, t], pred[:, t, k], alpha=level, sample_weight=sample_weight
+        # scikit-learn's metric checks the weights, as in R2's score. Saturated
+        # predictions (near 1.8e308, from inputs far outside the training range)
+        # overflow its weighted mean: the score is then -inf, without numpy's warning.
+        with np.errstate(over="ignore"):
+            return -sum(
+                sklearn_pinball_loss(
+                    y[:, t], pred[:, t, k], alpha=level, sample_weight=sample_weight
+                )
+                for t in range(self.n_outputs_)
+                for k, level in enumerate(self.quantiles_)
             )
-            for t in range(self.n_outputs_)
-            for k, level in enumerate(self.quantiles_)
-        )
 
     def _set_levels(self, levels: np.ndarray | None) -> None:
         """``quantiles_`` for loss='quantile' (and no stale one otherwise), and
