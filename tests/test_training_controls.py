@@ -449,26 +449,24 @@ def _stopping_epoch(scores, patience: int, tol: float) -> int | None:
     return None
 
 
-def test_auto_patience_is_twenty_epochs_for_bounded_models():
-    X, y = _rows(600)  # 540 rows fitted: 17 batches of 32 per epoch
-    reg = PositiveMLPRegressor(
-        hidden_layer_sizes=(8,), batch_size=32, learning_rate_init=0.05, random_state=0
-    ).fit(X, y)
-    assert reg.n_iter_ < reg.max_iter  # stopped by the rule
-    assert _stopping_epoch(reg.validation_scores_, 20, reg.tol) == reg.n_iter_
-    # ten epochs of patience would have stopped earlier: the test tells them apart
-    assert _stopping_epoch(reg.validation_scores_, 10, reg.tol) < reg.n_iter_
-
-
-def test_auto_patience_counts_300_steps_on_small_data():
-    # 540 rows fitted are 3 batches of 200 per epoch: 100 epochs make 300 steps
+@pytest.mark.parametrize(
+    "params, patience, shorter",
+    [
+        # 540 rows fitted: 17 batches of 32 per epoch, so 20 epochs
+        ({"batch_size": 32}, 20, 10),
+        # 3 batches of 200 per epoch: 100 epochs make 300 steps
+        ({"max_iter": 2000}, 100, 20),
+    ],
+)
+def test_auto_patience_of_bounded_models(params, patience, shorter):
     X, y = _rows(600)
     reg = PositiveMLPRegressor(
-        hidden_layer_sizes=(8,), learning_rate_init=0.05, max_iter=2000, random_state=0
+        hidden_layer_sizes=(8,), learning_rate_init=0.05, random_state=0, **params
     ).fit(X, y)
     assert reg.n_iter_ < reg.max_iter  # stopped by the rule
-    assert _stopping_epoch(reg.validation_scores_, 100, reg.tol) == reg.n_iter_
-    assert _stopping_epoch(reg.validation_scores_, 20, reg.tol) < reg.n_iter_
+    assert _stopping_epoch(reg.validation_scores_, patience, reg.tol) == reg.n_iter_
+    # a shorter patience would have stopped earlier: the test tells them apart
+    assert _stopping_epoch(reg.validation_scores_, shorter, reg.tol) < reg.n_iter_
 
 
 @pytest.mark.parametrize(
