@@ -267,7 +267,7 @@ def test_a_divergence_message_leaves_the_callers_matrix_as_it_was():
 @pytest.mark.parametrize("n_threads", [2, 3, 8])
 @pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
 def test_sparse_batches_on_several_threads_give_the_single_threaded_model(
-    solver, n_threads
+    solver, n_threads, eight_cores
 ):
     """Shuffled sparse batches are read through the shuffled order, split over threads,
     and through chunks of 512 rows: the batch splits that once broke the dense path."""

@@ -1,6 +1,14 @@
 #include "positive_mlp/parallel.hpp"
 
 #include <algorithm>
+#include <cstddef>
+#include <new>
+#include <system_error>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/mman.h>
+#include <sys/resource.h>
+#endif
 
 namespace pmlp {
 
@@ -25,11 +33,54 @@ inline void back_off(int round) {
     else
         std::this_thread::yield();
 }
+
+std::atomic<int> refused_starts{0};
+
+// Address space a background thread comes to hold: its stack (8 MiB by default), a
+// malloc arena (64 MiB) and OpenBLAS's buffer for its products (32 MiB). OpenBLAS
+// retries a refused buffer forever, so a thread started without this room would hang
+// the call rather than fail.
+constexpr std::size_t kThreadAddressSpace = std::size_t{128} << 20;
+
+// How many of `wanted` background threads fit under an address-space limit (ulimit
+// -v): as many as a trial reservation of their room succeeds for.
+int threads_with_room(int wanted) {
+#if defined(__unix__) || defined(__APPLE__)
+    rlimit limit{};
+    if (wanted <= 0 || getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+        return wanted;
+    for (int n = wanted; n > 0; --n) {
+        const std::size_t bytes = static_cast<std::size_t>(n) * kThreadAddressSpace;
+        void* room = mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (room != MAP_FAILED) {
+            munmap(room, bytes);
+            return n;
+        }
+    }
+    return 0;
+#else
+    return wanted;
+#endif
+}
 }  // namespace
+
+int take_refused_thread_starts() {
+    return refused_starts.exchange(0);
+}
 
 WorkerPool::WorkerPool(int n_threads)
     : n_threads_(std::max(1, n_threads)), errors_(static_cast<std::size_t>(n_threads_)) {
-    for (int i = 1; i < n_threads_; ++i) threads_.emplace_back([this, i] { worker_loop(i); });
+    const int wanted = n_threads_, with_room = 1 + threads_with_room(wanted - 1);
+    // A refused thread (EAGAIN under a process or address-space limit) must not abort:
+    // a std::thread left joinable by an exception here would call std::terminate.
+    try {
+        for (int i = 1; i < with_room; ++i)
+            threads_.emplace_back([this, i] { worker_loop(i); });
+    } catch (const std::system_error&) {
+    } catch (const std::bad_alloc&) {
+    }
+    n_threads_ = static_cast<int>(threads_.size()) + 1;
+    if (n_threads_ < wanted) refused_starts.fetch_add(wanted - n_threads_);
 }
 
 WorkerPool::~WorkerPool() {
@@ -59,24 +110,26 @@ void WorkerPool::worker_loop(int index) {
         wait_for_work(seen);
         seen = generation_.load(std::memory_order_acquire);
         if (stopping_.load()) return;
-        if (index < n_tasks_) {
-            try {
-                (*task_)(index);
-            } catch (...) {
-                errors_[index] = std::current_exception();
-            }
-        }
+        run_share(index);
         remaining_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+}
+
+void WorkerPool::run_share(int index) {
+    try {
+        for (int i = index; i < n_tasks_; i += n_threads_) (*task_)(i);
+    } catch (...) {
+        errors_[index] = std::current_exception();
     }
 }
 
 void WorkerPool::run(int n_tasks, const std::function<void(int)>& task) {
     if (n_tasks <= 1 || n_threads_ == 1) {
-        if (n_tasks >= 1) task(0);
+        for (int i = 0; i < n_tasks; ++i) task(i);
         return;
     }
     task_ = &task;
-    n_tasks_ = std::min(n_tasks, n_threads_);
+    n_tasks_ = n_tasks;
     std::fill(errors_.begin(), errors_.end(), nullptr);
     remaining_.store(n_threads_ - 1, std::memory_order_release);
     bool anyone_asleep = false;
@@ -88,11 +141,7 @@ void WorkerPool::run(int n_tasks, const std::function<void(int)>& task) {
         anyone_asleep = sleepers_.load() > 0;
     }
     if (anyone_asleep) wake_.notify_all();
-    try {
-        task(0);
-    } catch (...) {
-        errors_[0] = std::current_exception();
-    }
+    run_share(0);
     for (int round = 0; remaining_.load(std::memory_order_acquire) != 0; ++round)
         back_off(round);
     for (const std::exception_ptr& error : errors_)

@@ -39,13 +39,13 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
     require(n_threads >= 1, "n_threads must be at least 1");
     const Layout& layout = network_.layout();
     if (network_.reparametrises()) effective_.resize(layout.n_params());
-    // Every shard holds one chunk: a thread's share of any batch, however the batch is
-    // split, goes through its buffers chunk by chunk.
-    const int useful = threads_for(batch_size_);
+    // One shard per thread that started (the system may refuse some). Every shard holds
+    // one chunk: a thread's share of any batch, however the batch is split, goes
+    // through its buffers chunk by chunk.
+    pool_ = std::make_unique<WorkerPool>(threads_for(batch_size_));
     const std::int64_t capacity = std::min(batch_size_, kChunkRows);
-    shards_.reserve(useful);
-    for (int t = 0; t < useful; ++t) shards_.emplace_back(layout, capacity);
-    pool_ = std::make_unique<WorkerPool>(useful);
+    shards_.reserve(pool_->size());
+    for (int t = 0; t < pool_->size(); ++t) shards_.emplace_back(layout, capacity);
 }
 
 template <class T>

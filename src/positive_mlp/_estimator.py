@@ -28,11 +28,10 @@ from positive_mlp._constraints import (
 )
 from positive_mlp._network import (
     ParameterLayout,
-    available_cores,
-    blas_threads,
     build_network,
+    core_call,
     core_input,
-    single_threaded_blas,
+    thread_budget,
 )
 from positive_mlp._options import (
     ACTIVATIONS,
@@ -282,7 +281,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         the limits joblib sets in parallel workers (so ``GridSearchCV(n_jobs=-1)``
         does not oversubscribe the cores), and never more than the cores this process
         may use (its CPU affinity and a container's CPU quota). An explicit count is
-        used as given. Each mini-batch step is shared out when
+        used up to those cores; a larger one is clipped to them with a warning (each
+        thread has its own buffers, so extra threads cost memory and time). If the
+        system refuses to start a thread (a memory or process limit), the work runs
+        on the threads that started, with a RuntimeWarning. Each mini-batch step is
+        shared out when
         each thread gets at least 2**17 rows x parameters (for example 24 rows of a
         20-64-64-1 network, 2 of 100-256-256-1): the threads split the batch's rows
         for the gradient and the parameters for the update. Full-data passes
@@ -906,7 +909,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         else:
             record = TrainingRecord.fresh(tracks_validation)
         try:
-            with single_threaded_blas():
+            with core_call():
                 if not SOLVERS[self.solver].stochastic:
                     bounds = lbfgs_bounds(signs, self.nonneg_method)
                     fit_lbfgs(
@@ -1006,9 +1009,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.best_validation_score_ = record.best_validation_score
 
     def _thread_count(self) -> int:
-        if self.n_threads is not None:
-            return self.n_threads
-        return min(blas_threads(), available_cores())
+        return thread_budget(self.n_threads)
 
     def _is_plain_mlp(self) -> bool:
         """Whether this is MLPRegressor's model (a free linear output, squared error,
@@ -1237,7 +1238,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         # One chunk of rows runs on one thread whatever the budget: skip asking for it.
         one_chunk = X.shape[0] <= _core.chunk_rows
         n_threads = 1 if one_chunk else self._thread_count()
-        with single_threaded_blas():
+        with core_call():
             raw = network.predict(params, X, n_threads)
         n_levels = self._n_levels()
         return in_user_units(

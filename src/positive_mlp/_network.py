@@ -10,11 +10,13 @@ import contextlib
 import math
 import os
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import scipy.linalg.blas
 import scipy.linalg.cython_blas  # loads the BLAS the core calls
 import scipy.sparse
 from threadpoolctl import ThreadpoolController
@@ -74,6 +76,12 @@ class ParameterLayout:
         coefs = [np.full(shape, 1.0 / math.sqrt(shape[0])) for shape in self.shapes]
         intercepts = [np.full(n, 1.0 / math.sqrt(n_in)) for n_in, n in self.shapes]
         return self.pack(coefs, intercepts, np.float64)
+
+
+# One product now gives this thread OpenBLAS's buffer while memory is plentiful:
+# OpenBLAS retries a refused buffer forever, so the first product of a fit run under
+# a tight memory limit (ulimit -v) would hang instead of failing.
+scipy.linalg.blas.dgemm(1.0, np.ones((1, 1)), np.ones((1, 1)))
 
 
 @lru_cache(maxsize=1)
@@ -183,6 +191,57 @@ def blas_threads() -> int:
     and the limits joblib sets in parallel workers (as in GridSearchCV(n_jobs=...)).
     """
     return single_threaded_blas.threads_before()
+
+
+def thread_budget(n_threads: int | None) -> int:
+    """The core's threads for one fit or predict: ``n_threads``, or by default the
+    BLAS's threads, and never more than the cores this process may use.
+
+    Threads beyond the cores only cost: each has its own buffers (1,000 threads on 2
+    cores took 4.9 GB and 50 times as long as 2), so a larger count is clipped, with
+    a warning.
+    """
+    cores = available_cores()
+    if n_threads is None:
+        return min(blas_threads(), cores)
+    if n_threads > cores:
+        warnings.warn(
+            f"n_threads={n_threads} is more than the {cores} core(s) this process "
+            f"may use; using {cores}. Set n_threads=None to follow the cores.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return cores
+    return n_threads
+
+
+@contextlib.contextmanager
+def core_call() -> Iterator[None]:
+    """The context of every call into the core's threaded work: one BLAS thread, and
+    a warning when the system refused to start some of the core's threads (which then
+    ran on those that started)."""
+    with single_threaded_blas():
+        try:
+            yield
+        except MemoryError as error:
+            if str(error) != "std::bad_alloc":  # numpy's own messages say enough
+                raise
+            raise MemoryError(
+                "The C++ core could not allocate its buffers (a memory limit, or "
+                "too little free memory). Lower batch_size, the hidden layers' "
+                "sizes or n_threads, or free memory."
+            ) from error
+        finally:
+            refused = _core.take_refused_thread_starts()
+            if refused:
+                warnings.warn(
+                    f"The system refused to start {refused} thread(s) of the C++ core "
+                    "(a limit on memory, as set by `ulimit -v`, or on processes); "
+                    "the work ran on the threads that started. Set n_threads lower, "
+                    "or raise the limit.",
+                    RuntimeWarning,
+                    stacklevel=3,  # the with statement
+                )
 
 
 @lru_cache(maxsize=1)

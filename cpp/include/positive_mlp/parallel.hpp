@@ -1,5 +1,7 @@
 // A small pool of persistent worker threads for data-parallel batches: the calling
-// thread takes part as worker 0, so n threads mean n - 1 background threads.
+// thread takes part as worker 0, so n threads mean n - 1 background threads. A thread
+// the system refuses to start (a memory or process limit) is done without: the pool
+// runs on the threads that did start, and refused_thread_starts() counts the refusals.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@ namespace pmlp {
 
 class WorkerPool {
 public:
+    // Starts up to n_threads - 1 background threads; size() tells how many run.
     explicit WorkerPool(int n_threads);
     ~WorkerPool();
     WorkerPool(const WorkerPool&) = delete;
@@ -23,12 +26,14 @@ public:
 
     int size() const { return n_threads_; }
 
-    // Runs task(i) for every i in [0, n_tasks) (n_tasks <= size()), task 0 on the
-    // calling thread, and returns when all are done; rethrows a task's exception.
+    // Runs task(i) for every i in [0, n_tasks), thread t taking tasks t, t + size(),
+    // ... (task 0 on the calling thread), and returns when all are done; rethrows a
+    // task's exception.
     void run(int n_tasks, const std::function<void(int)>& task);
 
 private:
     void worker_loop(int index);
+    void run_share(int index);
     void wait_for_work(std::uint64_t seen);
 
     int n_threads_;
@@ -43,6 +48,9 @@ private:
     const std::function<void(int)>* task_ = nullptr;
     std::vector<std::exception_ptr> errors_;
 };
+
+// Threads the system refused to start since the last call (and resets the count).
+int take_refused_thread_starts();
 
 // Rows [begin, end) of `rows` rows for part `part` of `parts` near-equal parts.
 inline std::pair<std::int64_t, std::int64_t> split_rows(std::int64_t rows, int parts,
