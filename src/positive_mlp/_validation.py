@@ -94,9 +94,10 @@ def check_sparse_structure(X, name: str = "X") -> None:
     trust these arrays, and a malformed matrix (say, indices edited by hand) would
     make them read or write out of bounds. Checks CSR, CSC and BSR offsets and
     indices and COO coordinates; changes nothing (scipy's ``check_format`` can
-    rewrite the index arrays' dtype in place).
+    rewrite the index arrays' dtype in place). A sparse array that is not 2-D is
+    left to scikit-learn's validation, whose message says how to reshape it.
     """
-    if not sp.issparse(X):
+    if not sp.issparse(X) or X.ndim != 2:
         return
     n_rows, n_cols = X.shape
     problems = []

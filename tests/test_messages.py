@@ -1,0 +1,37 @@
+"""Messages that say what to fix, and no silent surprises: each test here reaches an
+input that once gave a bare Python error, a misleading message or a quiet surprise
+(issue 22, parts 2 and 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from positive_mlp import PositiveMLPRegressor
+
+quiet_convergence = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)
+
+SMALL = dict(hidden_layer_sizes=(4,), max_iter=5, random_state=0)
+
+
+def _data(n_samples=100, n_features=3):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(n_samples, n_features))
+    return X, X.sum(axis=1) + 1
+
+
+# --- Sparse layouts -----------------------------------------------------------------
+
+
+@quiet_convergence
+def test_one_dimensional_sparse_input_says_to_reshape():
+    X, y = _data()
+    one_d = sp.csr_array(np.ones(3))
+    with pytest.raises(ValueError, match=r"(?s)Expected 2D input.*Reshape"):
+        PositiveMLPRegressor(**SMALL).fit(one_d, np.ones(3))
+    reg = PositiveMLPRegressor(**SMALL).fit(X, y)
+    with pytest.raises(ValueError, match=r"(?s)Expected 2D input.*Reshape"):
+        reg.predict(one_d)
