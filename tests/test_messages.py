@@ -35,3 +35,19 @@ def test_one_dimensional_sparse_input_says_to_reshape():
     reg = PositiveMLPRegressor(**SMALL).fit(X, y)
     with pytest.raises(ValueError, match=r"(?s)Expected 2D input.*Reshape"):
         reg.predict(one_d)
+
+
+@pytest.mark.parametrize("layout", [sp.csr_array, sp.csr_matrix, sp.coo_array])
+def test_sparse_targets_say_to_densify(layout):
+    X, y = _data()
+    with pytest.raises(TypeError, match=r"Sparse data was passed for y,.*toarray"):
+        PositiveMLPRegressor(**SMALL).fit(X, layout(y[:, None]))
+    reg = PositiveMLPRegressor(early_stopping=True, **SMALL)
+    with pytest.raises(TypeError, match=r"Sparse data was passed for y_val.*toarray"):
+        reg.fit(X, y, X_val=X[:10], y_val=layout(y[:10, None]))
+
+
+def test_one_dimensional_sparse_targets_say_to_densify():
+    X, y = _data()
+    with pytest.raises(TypeError, match="Sparse data was passed for y"):
+        PositiveMLPRegressor(**SMALL).fit(X, sp.csr_array(y))

@@ -74,6 +74,7 @@ from positive_mlp._solvers import (
 )
 from positive_mlp._start import initial_params, to_free
 from positive_mlp._validation import (
+    check_dense_targets,
     check_loss_settings,
     check_quantile_settings,
     check_sparse_structure,
@@ -803,6 +804,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, validation: Data | None, incremental: bool):
         continuing = self._is_fitted() and (incremental or self.warm_start)
         check_sparse_structure(X)
+        check_dense_targets(y)
         X, y = validate_data(
             self,
             X,
@@ -1100,6 +1102,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 "does not use early stopping."
             )
         check_sparse_structure(X_val, "X_val")
+        check_dense_targets(y_val, "y_val")
         X_val, y_val = validate_data(
             self,
             X_val,

@@ -129,6 +129,16 @@ def check_sparse_structure(X, name: str = "X") -> None:
         )
 
 
+def check_dense_targets(y, name: str = "y") -> None:
+    """A TypeError for sparse targets, in scikit-learn's words (``validate_data``
+    with ``multi_output=True`` lets a sparse ``y`` through)."""
+    if sp.issparse(y):
+        raise TypeError(
+            f"Sparse data was passed for {name}, but dense data is required. Use "
+            "'.toarray()' to convert to a dense numpy array."
+        )
+
+
 def check_quantile_settings(solver: str, output_constraint: str | None) -> None:
     """loss='quantile' trains with the stochastic solvers, and no output constraint."""
     if solver == "lbfgs":
