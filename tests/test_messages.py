@@ -51,3 +51,30 @@ def test_one_dimensional_sparse_targets_say_to_densify():
     X, y = _data()
     with pytest.raises(TypeError, match="Sparse data was passed for y"):
         PositiveMLPRegressor(**SMALL).fit(X, sp.csr_array(y))
+
+
+# --- partial_fit: what helps -------------------------------------------------------
+
+
+@quiet_convergence
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_partial_fit_with_other_levels_says_to_keep_them_or_call_fit(warm_start):
+    X, y = _data()
+    reg = PositiveMLPRegressor(loss="quantile", quantile=[0.1, 0.9], **SMALL)
+    reg.fit(X, y).set_params(quantile=[0.1, 0.5, 0.9], warm_start=warm_start)
+    with pytest.raises(ValueError, match="partial_fit cannot continue") as error:
+        reg.partial_fit(X, y)
+    message = str(error.value)
+    assert "3 level(s) per output, the fitted model has 2 ([0.1, 0.9])" in message
+    assert "call fit to start afresh" in message
+    assert "Set warm_start=False to" not in message  # the advice for fit
+    reg.set_params(warm_start=False).fit(X, y).partial_fit(X, y)  # as it says
+    assert reg.predict(X).shape == (100, 3)
+
+
+@quiet_convergence
+def test_partial_fit_with_other_outputs_says_to_keep_them_or_call_fit():
+    X, y = _data()
+    reg = PositiveMLPRegressor(**SMALL).partial_fit(X, y)
+    with pytest.raises(ValueError, match=r"y has 2 output.*fitted model 1.*call fit"):
+        reg.partial_fit(X, np.c_[y, y])

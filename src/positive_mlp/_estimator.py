@@ -831,7 +831,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             (X.shape[1], *self._hidden_sizes(), y.shape[1] * n_levels)
         )
         if continuing:
-            self._check_continuable(layout)
+            self._check_continuable(layout, incremental)
         scale = (
             self.target_scale_ if continuing else self._target_scale(data, threshold)
         )
@@ -1372,15 +1372,55 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             (*(c.shape[0] for c in self.coefs_), self.coefs_[-1].shape[1])
         )
 
-    def _check_continuable(self, layout: ParameterLayout) -> None:
+    def _check_continuable(self, layout: ParameterLayout, incremental: bool) -> None:
         fitted = self._fitted_layout()
-        if fitted != layout:
-            raise ValueError(
-                "warm_start=True cannot continue training: the network was "
-                f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
-                f"need {list(layout.layer_sizes)}. Set warm_start=False to start "
-                "afresh."
+        if fitted == layout:
+            return
+        if incremental:
+            refit = (
+                "set warm_start=False and call fit" if self.warm_start else "call fit"
             )
+            raise ValueError(
+                f"partial_fit cannot continue training: {self._changes(layout)}. "
+                "Every partial_fit call continues the model of the first one: keep "
+                "its number of outputs of y, its quantile levels and its "
+                f"hidden_layer_sizes, or {refit} to start afresh with the new ones."
+            )
+        raise ValueError(
+            "warm_start=True cannot continue training: the network was "
+            f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
+            f"need {list(layout.layer_sizes)}. Set warm_start=False to start "
+            "afresh."
+        )
+
+    def _changes(self, layout: ParameterLayout) -> str:
+        """How the network that ``layout`` describes differs from the fitted one,
+        for a partial_fit (which keeps the features)."""
+        fitted = self._fitted_layout()
+        changes = []
+        if layout.layer_sizes[1:-1] != fitted.layer_sizes[1:-1]:
+            changes.append(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} needs hidden layers "
+                f"{list(layout.layer_sizes[1:-1])}, the fitted network has "
+                f"{list(fitted.layer_sizes[1:-1])}"
+            )
+        n_levels = 1
+        if self.loss == "quantile":
+            n_levels = quantile_levels(self.quantile).size
+        n_targets = layout.layer_sizes[-1] // n_levels
+        if n_targets != self.n_outputs_:
+            changes.append(
+                f"y has {n_targets} output(s), the fitted model {self.n_outputs_}"
+            )
+        if n_levels != self._n_levels():
+            fitted_levels = getattr(self, "quantiles_", np.ones(1)).tolist()
+            changes.append(
+                f"loss={self.loss!r} with quantile={self.quantile!r} asks for "
+                f"{n_levels} level(s) per output, the fitted model has "
+                f"{self._n_levels()}"
+                + (f" ({fitted_levels})" if hasattr(self, "quantiles_") else "")
+            )
+        return "; ".join(changes)
 
     def _params_to_continue(
         self, layout: ParameterLayout, dtype, signs: np.ndarray | None
