@@ -78,3 +78,43 @@ def test_partial_fit_with_other_outputs_says_to_keep_them_or_call_fit():
     reg = PositiveMLPRegressor(**SMALL).partial_fit(X, y)
     with pytest.raises(ValueError, match=r"y has 2 output.*fitted model 1.*call fit"):
         reg.partial_fit(X, np.c_[y, y])
+
+
+# --- Quantile levels ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("quantile", [{0.1, 0.9}, {0.1: 1}, "0.5", 1.5, True])
+def test_quantile_containers_other_than_lists_are_refused(quantile):
+    X, y = _data()
+    reg = PositiveMLPRegressor(loss="quantile", quantile=quantile, **SMALL)
+    with pytest.raises(ValueError, match=r"'quantile' parameter.*must be a float"):
+        reg.fit(X, y)
+
+
+@quiet_convergence
+def test_quantile_containers_are_refused_where_parameters_are_not_validated():
+    X, y = _data()
+    reg = PositiveMLPRegressor(loss="quantile", **SMALL).fit(X, y)
+    reg.set_params(quantile={0.5})  # partial_fit after fit skips the constraints
+    with pytest.raises(TypeError, match=r"quantile must be a float in \(0, 1\), or a"):
+        reg.partial_fit(X, y)
+    with pytest.raises(ValueError, match=r"quantile must be a float in \(0, 1\), or a"):
+        reg.set_params(quantile=["a"]).partial_fit(X, y)
+
+
+@quiet_convergence
+@pytest.mark.parametrize(
+    ("quantile", "shape"),
+    [
+        (0.5, (100,)),
+        (np.array(0.5), (100,)),
+        (np.float32(0.5), (100,)),
+        ([0.5], (100, 1)),
+        ((0.5,), (100, 1)),
+        (np.array([0.5]), (100, 1)),
+    ],
+)
+def test_a_zero_dimensional_quantile_is_a_float(quantile, shape):
+    X, y = _data()
+    reg = PositiveMLPRegressor(loss="quantile", quantile=quantile, **SMALL)
+    assert reg.fit(X, y).predict(X).shape == shape

@@ -178,18 +178,18 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         as insurance claims), 2 Gamma, 3 inverse Gaussian; any power >= 1 works.
         Powers in (0, 1) and below 0 are rejected.
 
-    quantile : float or array-like of floats, default=0.5
+    quantile : float, or list, tuple or ndarray of floats, default=0.5
         The level(s) of ``loss='quantile'`` (ignored by the other losses), each in
         (0, 1), a list strictly increasing. The loss is the pinball loss, summed over
         levels. The model predicts every level for every target; each target's levels
         are built as ``output_threshold + g(z_1)``, then each next level as the one
         before plus ``g(z_k)``, so every predicted quantile is ``>= output_threshold``
-        and the levels never cross, for any input. A float gives predictions shaped
-        as for any loss; a list adds a last axis of levels: ``(n_samples, n_levels)``
-        for one target, ``(n_samples, n_targets, n_levels)`` for several. Needs a
-        bounding ``output_activation`` and solver 'adam' or 'sgd'; with a list of
-        levels ``score`` is minus the mean pinball loss (summed over levels and
-        targets) instead of R2.
+        and the levels never cross, for any input. A float (or a 0-d array) gives
+        predictions shaped as for any loss; a list adds a last axis of levels:
+        ``(n_samples, n_levels)`` for one target, ``(n_samples, n_targets,
+        n_levels)`` for several. Needs a bounding ``output_activation`` and solver
+        'adam' or 'sgd'; with a list of levels ``score`` is minus the mean pinball
+        loss (summed over levels and targets) instead of R2.
 
     output_activation : {'softplus', 'exp', 'relu', 'identity'}, default='softplus'
         The output transform ``g`` in ``prediction = output_threshold + g(z)``.
@@ -496,7 +496,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(names(LOSSES))],
         "power": [Interval(Real, None, None, closed="neither")],
-        "quantile": [Interval(Real, 0, 1, closed="neither"), "array-like"],
+        "quantile": [Interval(Real, 0, 1, closed="neither"), list, tuple, np.ndarray],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
