@@ -118,3 +118,33 @@ def test_a_zero_dimensional_quantile_is_a_float(quantile, shape):
     X, y = _data()
     reg = PositiveMLPRegressor(loss="quantile", quantile=quantile, **SMALL)
     assert reg.fit(X, y).predict(X).shape == shape
+
+
+# --- Targets changed by a cast or by target scaling ---------------------------------
+
+
+def test_a_target_that_float32_rounds_to_zero_is_named():
+    X, y = _data()
+    y[0] = 1e-46
+    reg = PositiveMLPRegressor(loss="gamma", **SMALL)
+    with pytest.raises(ValueError, match=r"underflowed to 0 when y was cast.*float32"):
+        reg.fit(X.astype(np.float32), y)
+
+
+def test_a_target_beyond_float32_is_named():
+    X, y = _data()
+    y[0] = 1e300
+    with pytest.raises(ValueError, match=r"beyond the largest float32.*float64 X"):
+        PositiveMLPRegressor(**SMALL).fit(X.astype(np.float32), y)
+
+
+@quiet_convergence
+@pytest.mark.parametrize(("loss", "power"), [("tweedie", 3.0), ("gamma", 2.0)])
+def test_targets_that_underflow_in_target_scaling_are_named(loss, power):
+    X = np.random.RandomState(0).uniform(size=(80, 2))
+    y = np.logspace(-300, 300, 80)
+    reg = PositiveMLPRegressor(loss=loss, power=power, **SMALL)
+    with pytest.raises(ValueError, match=r"underflowed to 0 after target scaling"):
+        reg.fit(X, y)
+    reg.set_params(target_scaling=None).fit(X, y)  # as the message says
+    assert np.all(np.isfinite(reg.predict(X)))

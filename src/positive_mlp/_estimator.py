@@ -79,6 +79,8 @@ from positive_mlp._validation import (
     check_quantile_settings,
     check_sparse_structure,
     check_targets,
+    check_targets_kept,
+    targets_in_dtype,
     threshold_per_output,
     warn_if_threshold_too_far,
     warn_if_validation_off_scale,
@@ -816,10 +818,15 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             y_numeric=True,
         )
         X = core_input(X, X.dtype)
-        y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
+        y = y.reshape(X.shape[0], -1)
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(self.loss, self.power, self.output_activation, threshold)
+        data = Data(
+            data.X,
+            targets_in_dtype(data.y, X.dtype, self.loss, self.power),
+            data.sample_weight,
+        )
         levels = None
         if self.loss == "quantile":
             check_quantile_settings(self.solver, self.output_constraint)
@@ -839,11 +846,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.output_threshold_ = threshold
         # From here on the network sees scaled targets: y / scale, threshold / scale.
         if np.any(scale != 1.0):
-            data = Data(
-                data.X,
-                to_scaled(data.y, scale, X.dtype, "y / target_scale_"),
-                data.sample_weight,
-            )
+            data = Data(data.X, self._scaled_targets(data.y, scale), data.sample_weight)
         to_scaled(
             threshold, scale, X.dtype, "output_threshold / target_scale_"
         )  # checks
@@ -1020,6 +1023,26 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             and self.loss == "squared_error"
             and self.output_constraint is None
         )
+
+    def _scaled_targets(self, y: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """``y / scale`` in y's dtype, checked: no target the loss needs > 0 may
+        underflow to 0 (targets spanning more orders of magnitude than the dtype)."""
+        scaled = to_scaled(y, scale, y.dtype, "y / target_scale_")
+        float32 = y.dtype == np.float32
+        check_targets_kept(
+            y,
+            scaled,
+            self.loss,
+            self.power,
+            "after target scaling (y / target_scale_, with target_scale_="
+            f"{np.array2string(scale, precision=3)}): y spans more orders of "
+            f"magnitude than {y.dtype} holds",
+            "Set target_scaling=None, "
+            + ("fit float64 X (X.astype(np.float64)), " if float32 else "")
+            + "or rescale y to a narrower range (for example, clip its tiniest "
+            "values).",
+        )
+        return scaled
 
     def _target_scale(self, data: Data, threshold: np.ndarray) -> np.ndarray:
         """The per-output scales chosen by ``target_scaling``."""

@@ -180,6 +180,54 @@ def check_targets(
             )
 
 
+def targets_in_dtype(y: np.ndarray, dtype, loss: str, power: float) -> np.ndarray:
+    """``y`` cast to the training dtype (X's), C-contiguous; a ValueError where the
+    cast overflows to inf or underflows targets the loss needs > 0 to 0 (float32
+    X with targets beyond 3.4e38 or below 1.4e-45)."""
+    with np.errstate(over="ignore"):
+        cast = np.ascontiguousarray(y, dtype=dtype)
+    if cast.dtype == y.dtype:
+        return cast
+    limits = np.finfo(dtype)
+    overflowed = ~np.isfinite(cast)
+    if np.any(overflowed):
+        raise ValueError(
+            f"y has {int(overflowed.sum())} value(s) beyond the largest {cast.dtype} "
+            f"({limits.max:.3g}), which became inf when y was cast to X's dtype "
+            f"({cast.dtype}). Fit float64 X (X.astype(np.float64)), or divide y by "
+            "a constant."
+        )
+    check_targets_kept(
+        y,
+        cast,
+        loss,
+        power,
+        f"when y was cast to X's dtype ({cast.dtype}, whose smallest positive "
+        f"value is {limits.smallest_subnormal:.3g})",
+        "Fit float64 X (X.astype(np.float64)), or multiply y by a constant.",
+    )
+    return cast
+
+
+def check_targets_kept(
+    y: np.ndarray, changed: np.ndarray, loss: str, power: float, how: str, advice: str
+) -> None:
+    """A ValueError when ``changed`` (``y`` cast or scaled, as ``how`` says) holds
+    targets the loss cannot score where ``y`` holds ones it can: targets > 0 that
+    underflowed to 0, which a loss needing y > 0 would otherwise blame on ``y``
+    or on the arithmetic."""
+    entry = loss_for(loss, power)
+    if entry.invalid is None:
+        return
+    lost = entry.invalid(changed) & ~entry.invalid(y)
+    if np.any(lost):
+        raise ValueError(
+            f"{_describe_loss(loss, power)} requires {entry.domain}; "
+            f"{int(lost.sum())} value(s) of y (the smallest "
+            f"{np.min(y[lost]):.3g}) underflowed to 0 {how}. {advice}"
+        )
+
+
 # Targets whose spread is below this many units in the last place of their distance to
 # the threshold cannot be told apart by a network that predicts threshold + g(z).
 _MIN_RESOLVABLE_ULPS = 1000
