@@ -148,3 +148,43 @@ def test_targets_that_underflow_in_target_scaling_are_named(loss, power):
         reg.fit(X, y)
     reg.set_params(target_scaling=None).fit(X, y)  # as the message says
     assert np.all(np.isfinite(reg.predict(X)))
+
+
+# --- Early stopping: the held-out share and X_val ----------------------------------
+
+
+def test_early_stopping_names_the_rows_of_zero_weight_it_dropped():
+    X, y = _data()
+    weights = np.zeros(100)
+    weights[5] = 1.0
+    reg = PositiveMLPRegressor(early_stopping=True, **SMALL)
+    with pytest.raises(ValueError, match=r"1 row\(s\) of non-zero weight \(99 row"):
+        reg.fit(X, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize(
+    ("n_rows", "fraction", "advice"),
+    [
+        (1, 0.1, "more rows"),
+        (2, 0.5, "more rows"),
+        (10, 0.1, r"validation_fraction in \[2/10, 9/10\]"),
+        (10, 0.95, r"validation_fraction in \[2/10, 9/10\]"),
+        (100, 0.0, r"validation_fraction in \[2/100, 99/100\]"),
+    ],
+)
+def test_a_held_out_share_too_small_to_use_says_what_helps(n_rows, fraction, advice):
+    X, y = _data(n_rows)
+    reg = PositiveMLPRegressor(
+        early_stopping=True, validation_fraction=fraction, **SMALL
+    )
+    with pytest.raises(ValueError, match=rf"early_stopping holds out.*{advice}"):
+        reg.fit(X, y)
+
+
+@quiet_convergence
+@pytest.mark.parametrize("fraction", [0.2, 0.9])
+def test_the_edges_of_the_advised_share_fit(fraction):
+    X, y = _data(10)
+    PositiveMLPRegressor(
+        early_stopping=True, validation_fraction=fraction, **SMALL
+    ).fit(X, y)

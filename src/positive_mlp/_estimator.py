@@ -80,6 +80,7 @@ from positive_mlp._validation import (
     check_sparse_structure,
     check_targets,
     check_targets_kept,
+    held_out_rows,
     targets_in_dtype,
     threshold_per_output,
     warn_if_threshold_too_far,
@@ -896,7 +897,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         stops_early = self._stops_early(data, validation, incremental)
         fitted_rows = data.X.shape[0]
         if stops_early and validation is None:
-            fitted_rows -= int(np.ceil(self.validation_fraction * fitted_rows))
+            fitted_rows -= held_out_rows(
+                fitted_rows, X.shape[0] - fitted_rows, self.validation_fraction
+            )
         settings = Settings.from_params(
             {
                 **self.get_params(),
