@@ -188,3 +188,33 @@ def test_the_edges_of_the_advised_share_fit(fraction):
     PositiveMLPRegressor(
         early_stopping=True, validation_fraction=fraction, **SMALL
     ).fit(X, y)
+
+
+@pytest.mark.parametrize("n_rows", [1, 2])
+def test_an_explicit_validation_set_needs_two_rows(n_rows):
+    X, y = _data()
+    reg = PositiveMLPRegressor(early_stopping=True, **SMALL)
+    weights = np.r_[1.0, np.zeros(n_rows - 1)]  # one row of non-zero weight
+    with pytest.raises(ValueError, match=r"X_val has 1 row\(s\).*at least 2"):
+        reg.fit(X, y, X_val=X[:n_rows], y_val=y[:n_rows], sample_weight_val=weights)
+
+
+@quiet_convergence
+@pytest.mark.parametrize(
+    ("loss", "score"), [("squared_error", "R2"), ("poisson", "D2"), ("gamma", "D2")]
+)
+def test_a_constant_y_val_is_warned(loss, score):
+    X, y = _data()
+    reg = PositiveMLPRegressor(loss=loss, early_stopping=True, **SMALL)
+    with pytest.warns(UserWarning, match=rf"y_val is constant.*its {score}.*varies"):
+        reg.fit(X, y, X_val=X[:10], y_val=np.full((10, 1), 2.0))
+
+
+@quiet_convergence
+def test_a_varying_or_quantile_y_val_is_not_warned():
+    X, y = _data()
+    reg = PositiveMLPRegressor(early_stopping=True, **SMALL)
+    reg.fit(X, y, X_val=X[:10], y_val=y[:10])  # filterwarnings=error: no warning
+    two = np.c_[np.full(10, 2.0), y[:10]]  # one output varies: R2 still judges
+    reg.fit(X, np.c_[y, y], X_val=X[:10], y_val=two)
+    reg.set_params(loss="quantile").fit(X, y, X_val=X[:10], y_val=np.full(10, 2.0))

@@ -80,6 +80,7 @@ from positive_mlp._validation import (
     check_sparse_structure,
     check_targets,
     check_targets_kept,
+    check_validation_targets,
     held_out_rows,
     targets_in_dtype,
     threshold_per_output,
@@ -1139,7 +1140,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             multi_output=True,
             y_numeric=True,
         )
-        return Data(X_val, y_val, _weights_or_none(sample_weight_val, X_val))
+        sample_weight_val = _weights_or_none(sample_weight_val, X_val)
+        check_validation_targets(y_val, sample_weight_val, self.loss, self.power)
+        return Data(X_val, y_val, sample_weight_val)
 
     @staticmethod
     def _cast_validation(

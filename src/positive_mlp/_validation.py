@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.utils.sparsefuncs import csc_median_axis_0, min_max_axis
 
 from positive_mlp._options import BOUNDED_TRANSFORMS, OUTPUT_TRANSFORMS, loss_for
+from positive_mlp._solvers import deviance_power
 
 
 def threshold_per_output(output_threshold, n_outputs: int) -> np.ndarray:
@@ -287,6 +288,37 @@ def held_out_rows(n_rows: int, n_dropped: int, fraction: float) -> int:
         f"early_stopping holds out validation_fraction={fraction} of the {rows}: "
         f"{held_out} to validate on and {n_rows - held_out} to train on, but it "
         f"needs at least 2 and 1. {advice}, or set early_stopping=False."
+    )
+
+
+def check_validation_targets(
+    y_val: np.ndarray, sample_weight_val: np.ndarray | None, loss: str, power: float
+) -> None:
+    """An explicit validation set must score the model: at least 2 rows (of
+    non-zero weight), as the share held out of the training data needs, and a
+    warning when R2 or D2 cannot judge it (every output of ``y_val`` constant)."""
+    y_val = y_val.reshape(y_val.shape[0], -1)
+    if sample_weight_val is not None:
+        y_val = y_val[sample_weight_val > 0]
+    weighted = "" if sample_weight_val is None else " of non-zero weight"
+    if y_val.shape[0] < 2:
+        raise ValueError(
+            f"X_val has {y_val.shape[0]} row(s){weighted}; early stopping needs at "
+            "least 2 to score the model (as in the share it holds out of the "
+            "training data). Pass more rows in X_val and y_val, or leave them out "
+            "to hold out validation_fraction of the training data."
+        )
+    if loss == "quantile" or np.any(np.ptp(y_val, axis=0) > 0):
+        return
+    score = "R2" if deviance_power(loss, power) is None else "D2"
+    warnings.warn(
+        f"y_val is constant{weighted} (every output), so its {score} is undefined: "
+        "no prediction but an exact one scores better than another, so early "
+        "stopping cannot judge the model and keeps the first epoch's weights. "
+        "Pass a y_val that "
+        "varies, or leave X_val and y_val out to hold out validation_fraction of "
+        "the training data.",
+        UserWarning,
     )
 
 
