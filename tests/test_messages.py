@@ -218,3 +218,23 @@ def test_a_varying_or_quantile_y_val_is_not_warned():
     two = np.c_[np.full(10, 2.0), y[:10]]  # one output varies: R2 still judges
     reg.fit(X, np.c_[y, y], X_val=X[:10], y_val=two)
     reg.set_params(loss="quantile").fit(X, y, X_val=X[:10], y_val=np.full(10, 2.0))
+
+
+# --- Dask ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", ["known", "unknown"])
+def test_fit_blocks_on_no_rows_is_an_error(sizes):
+    da = pytest.importorskip("dask.array")
+    from positive_mlp.dask import fit_blocks
+
+    X, y = _data()
+    X_dask, y_dask = da.from_array(X, chunks=30), da.from_array(y, chunks=30)
+    if sizes == "known":
+        X_dask, y_dask = X_dask[:0], y_dask[:0]
+    else:  # a filter: the row counts are known only once computed
+        X_dask, y_dask = X_dask[X_dask[:, 0] > 2], y_dask[X_dask[:, 0] > 2]
+    reg = PositiveMLPRegressor(**SMALL)
+    with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\)"):
+        fit_blocks(reg, X_dask, y_dask)
+    assert not hasattr(reg, "coefs_")
