@@ -27,9 +27,7 @@ def quantile_levels(quantile) -> np.ndarray:
     The parameter constraints refuse other containers first; this check also holds
     where they do not run (a partial_fit after fit, skipped parameter validation)."""
     if not isinstance(quantile, (Real, list, tuple, np.ndarray)):
-        raise TypeError(
-            f"quantile must be {_LEVELS}, got {type(quantile).__name__} {quantile!r}."
-        )
+        raise TypeError(f"quantile must be {_LEVELS}, got {quantile!r}.")
     try:
         levels = np.atleast_1d(np.asarray(quantile, dtype=np.float64))
     except (TypeError, ValueError) as error:
