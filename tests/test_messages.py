@@ -158,15 +158,17 @@ def test_early_stopping_names_the_rows_of_zero_weight_it_dropped():
     weights = np.zeros(100)
     weights[5] = 1.0
     reg = PositiveMLPRegressor(early_stopping=True, **SMALL)
-    with pytest.raises(ValueError, match=r"1 row\(s\) of non-zero weight \(99 row"):
+    with pytest.raises(
+        ValueError, match=r"1 sample\(s\) of non-zero weight \(99 sample"
+    ):
         reg.fit(X, y, sample_weight=weights)
 
 
 @pytest.mark.parametrize(
     ("n_rows", "fraction", "advice"),
     [
-        (1, 0.1, "more rows"),
-        (2, 0.5, "more rows"),
+        (1, 0.1, "more samples"),
+        (2, 0.5, "more samples"),
         (10, 0.1, r"validation_fraction in \[2/10, 9/10\]"),
         (10, 0.95, r"validation_fraction in \[2/10, 9/10\]"),
         (100, 0.0, r"validation_fraction in \[2/100, 99/100\]"),

@@ -270,10 +270,10 @@ def held_out_rows(n_rows: int, n_dropped: int, fraction: float) -> int:
     held_out = math.ceil(fraction * n_rows)
     if held_out >= 2 and n_rows - held_out >= 1:
         return held_out
-    rows = f"{n_rows} row(s)"
+    rows = f"{n_rows} sample(s)"
     if n_dropped:
         rows += (
-            f" of non-zero weight ({n_dropped} row(s) of zero weight are dropped "
+            f" of non-zero weight ({n_dropped} sample(s) of zero weight are dropped "
             "first, as if absent)"
         )
     if n_rows >= 3:
@@ -282,7 +282,7 @@ def held_out_rows(n_rows: int, n_dropped: int, fraction: float) -> int:
             "X_val and y_val"
         )
     else:
-        more = "more rows of non-zero weight" if n_dropped else "more rows"
+        more = "more samples of non-zero weight" if n_dropped else "more samples"
         advice = f"Fit on {more} (at least 3), pass X_val and y_val"
     raise ValueError(
         f"early_stopping holds out validation_fraction={fraction} of the {rows}: "
