@@ -84,7 +84,11 @@ def starting_steps(
     steps = np.diff(quantiles, axis=1, prepend=threshold[:, None])
     # Steps of 0 (levels sharing a value, as zero-inflated targets give) would start
     # where softplus and exp have no slope: start them at a share of the spread.
-    smallest = _SMALLEST_STEP * np.maximum(np.std(y, axis=0), np.finfo(float).tiny)
+    # The spread on y / max|y|: squares of targets beyond 1e154 overflow.
+    magnitude = np.max(np.abs(y), axis=0)
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    spread = magnitude * np.std(y / magnitude, axis=0)
+    smallest = _SMALLEST_STEP * np.maximum(spread, np.finfo(float).tiny)
     return np.maximum(steps, smallest[:, None]).ravel()
 
 
