@@ -73,10 +73,15 @@ from positive_mlp._solvers import (
 )
 from positive_mlp._start import initial_params, to_free
 from positive_mlp._validation import (
+    check_dense_targets,
     check_loss_settings,
     check_quantile_settings,
     check_sparse_structure,
     check_targets,
+    check_targets_kept,
+    check_validation_targets,
+    held_out_rows,
+    targets_in_dtype,
     threshold_per_output,
     warn_if_threshold_too_far,
     warn_if_validation_off_scale,
@@ -176,18 +181,18 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         as insurance claims), 2 Gamma, 3 inverse Gaussian; any power >= 1 works.
         Powers in (0, 1) and below 0 are rejected.
 
-    quantile : float or array-like of floats, default=0.5
+    quantile : float, or list, tuple or ndarray of floats, default=0.5
         The level(s) of ``loss='quantile'`` (ignored by the other losses), each in
         (0, 1), a list strictly increasing. The loss is the pinball loss, summed over
         levels. The model predicts every level for every target; each target's levels
         are built as ``output_threshold + g(z_1)``, then each next level as the one
         before plus ``g(z_k)``, so every predicted quantile is ``>= output_threshold``
-        and the levels never cross, for any input. A float gives predictions shaped
-        as for any loss; a list adds a last axis of levels: ``(n_samples, n_levels)``
-        for one target, ``(n_samples, n_targets, n_levels)`` for several. Needs a
-        bounding ``output_activation`` and solver 'adam' or 'sgd'; with a list of
-        levels ``score`` is minus the mean pinball loss (summed over levels and
-        targets) instead of R2.
+        and the levels never cross, for any input. A float (or a 0-d array) gives
+        predictions shaped as for any loss; a list adds a last axis of levels:
+        ``(n_samples, n_levels)`` for one target, ``(n_samples, n_targets,
+        n_levels)`` for several. Needs a bounding ``output_activation`` and solver
+        'adam' or 'sgd'; with a list of levels ``score`` is minus the mean pinball
+        loss (summed over levels and targets) instead of R2.
 
     output_activation : {'softplus', 'exp', 'relu', 'identity'}, default='softplus'
         The output transform ``g`` in ``prediction = output_threshold + g(z)``.
@@ -498,7 +503,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     _parameter_constraints: ClassVar[dict] = {
         "loss": [StrOptions(names(LOSSES))],
         "power": [Interval(Real, None, None, closed="neither")],
-        "quantile": [Interval(Real, 0, 1, closed="neither"), "array-like"],
+        "quantile": [Interval(Real, 0, 1, closed="neither"), list, tuple, np.ndarray],
         "hidden_layer_sizes": [
             "array-like",
             Interval(Integral, 1, None, closed="left"),
@@ -806,6 +811,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _fit(self, X, y, sample_weight, validation: Data | None, incremental: bool):
         continuing = self._is_fitted() and (incremental or self.warm_start)
         check_sparse_structure(X)
+        check_dense_targets(y)
         X, y = validate_data(
             self,
             X,
@@ -817,10 +823,15 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             y_numeric=True,
         )
         X = core_input(X, X.dtype)
-        y = np.ascontiguousarray(y, dtype=X.dtype).reshape(X.shape[0], -1)
+        y = y.reshape(X.shape[0], -1)
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(self.loss, self.power, self.output_activation, threshold)
+        data = Data(
+            data.X,
+            targets_in_dtype(data.y, X.dtype, self.loss, self.power),
+            data.sample_weight,
+        )
         levels = None
         if self.loss == "quantile":
             check_quantile_settings(self.solver, self.output_constraint)
@@ -832,7 +843,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             (X.shape[1], *self._hidden_sizes(), y.shape[1] * n_levels)
         )
         if continuing:
-            self._check_continuable(layout)
+            self._check_continuable(layout, incremental)
         scale = (
             self.target_scale_ if continuing else self._target_scale(data, threshold)
         )
@@ -840,11 +851,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.output_threshold_ = threshold
         # From here on the network sees scaled targets: y / scale, threshold / scale.
         if np.any(scale != 1.0):
-            data = Data(
-                data.X,
-                to_scaled(data.y, scale, X.dtype, "y / target_scale_"),
-                data.sample_weight,
-            )
+            data = Data(data.X, self._scaled_targets(data.y, scale), data.sample_weight)
         to_scaled(
             threshold, scale, X.dtype, "output_threshold / target_scale_"
         )  # checks
@@ -894,7 +901,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         stops_early = self._stops_early(data, validation, incremental)
         fitted_rows = data.X.shape[0]
         if stops_early and validation is None:
-            fitted_rows -= int(np.ceil(self.validation_fraction * fitted_rows))
+            fitted_rows -= held_out_rows(
+                fitted_rows, X.shape[0] - fitted_rows, self.validation_fraction
+            )
         settings = Settings.from_params(
             {
                 **self.get_params(),
@@ -1020,6 +1029,26 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             and self.output_constraint is None
         )
 
+    def _scaled_targets(self, y: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """``y / scale`` in y's dtype, checked: no target the loss needs > 0 may
+        underflow to 0 (targets spanning more orders of magnitude than the dtype)."""
+        scaled = to_scaled(y, scale, y.dtype, "y / target_scale_")
+        float32 = y.dtype == np.float32
+        check_targets_kept(
+            y,
+            scaled,
+            self.loss,
+            self.power,
+            "after target scaling (y / target_scale_, with target_scale_="
+            f"{np.array2string(scale, precision=3)}): y spans more orders of "
+            f"magnitude than {y.dtype} holds",
+            "Set target_scaling=None, "
+            + ("fit float64 X (X.astype(np.float64)), " if float32 else "")
+            + "or rescale y to a narrower range (for example, clip its tiniest "
+            "values).",
+        )
+        return scaled
+
     def _target_scale(self, data: Data, threshold: np.ndarray) -> np.ndarray:
         """The per-output scales chosen by ``target_scaling``."""
         setting = self.target_scaling
@@ -1101,6 +1130,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 "does not use early stopping."
             )
         check_sparse_structure(X_val, "X_val")
+        check_dense_targets(y_val, "y_val")
         X_val, y_val = validate_data(
             self,
             X_val,
@@ -1111,7 +1141,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             multi_output=True,
             y_numeric=True,
         )
-        return Data(X_val, y_val, _weights_or_none(sample_weight_val, X_val))
+        sample_weight_val = _weights_or_none(sample_weight_val, X_val)
+        check_validation_targets(y_val, sample_weight_val, self.loss, self.power)
+        return Data(X_val, y_val, sample_weight_val)
 
     @staticmethod
     def _cast_validation(
@@ -1370,15 +1402,55 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             (*(c.shape[0] for c in self.coefs_), self.coefs_[-1].shape[1])
         )
 
-    def _check_continuable(self, layout: ParameterLayout) -> None:
+    def _check_continuable(self, layout: ParameterLayout, incremental: bool) -> None:
         fitted = self._fitted_layout()
-        if fitted != layout:
-            raise ValueError(
-                "warm_start=True cannot continue training: the network was "
-                f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
-                f"need {list(layout.layer_sizes)}. Set warm_start=False to start "
-                "afresh."
+        if fitted == layout:
+            return
+        if incremental:
+            refit = (
+                "set warm_start=False and call fit" if self.warm_start else "call fit"
             )
+            raise ValueError(
+                f"partial_fit cannot continue training: {self._changes(layout)}. "
+                "Every partial_fit call continues the model of the first one: keep "
+                "its number of outputs of y, its quantile levels and its "
+                f"hidden_layer_sizes, or {refit} to start afresh with the new ones."
+            )
+        raise ValueError(
+            "warm_start=True cannot continue training: the network was "
+            f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
+            f"need {list(layout.layer_sizes)}. Set warm_start=False to start "
+            "afresh."
+        )
+
+    def _changes(self, layout: ParameterLayout) -> str:
+        """How the network that ``layout`` describes differs from the fitted one,
+        for a partial_fit (which keeps the features)."""
+        fitted = self._fitted_layout()
+        changes = []
+        if layout.layer_sizes[1:-1] != fitted.layer_sizes[1:-1]:
+            changes.append(
+                f"hidden_layer_sizes={self.hidden_layer_sizes!r} needs hidden layers "
+                f"{list(layout.layer_sizes[1:-1])}, the fitted network has "
+                f"{list(fitted.layer_sizes[1:-1])}"
+            )
+        n_levels = 1
+        if self.loss == "quantile":
+            n_levels = quantile_levels(self.quantile).size
+        n_targets = layout.layer_sizes[-1] // n_levels
+        if n_targets != self.n_outputs_:
+            changes.append(
+                f"y has {n_targets} output(s), the fitted model {self.n_outputs_}"
+            )
+        if n_levels != self._n_levels():
+            fitted_levels = getattr(self, "quantiles_", np.ones(1)).tolist()
+            changes.append(
+                f"loss={self.loss!r} with quantile={self.quantile!r} asks for "
+                f"{n_levels} level(s) per output, the fitted model has "
+                f"{self._n_levels()}"
+                + (f" ({fitted_levels})" if hasattr(self, "quantiles_") else "")
+            )
+        return "; ".join(changes)
 
     def _params_to_continue(
         self, layout: ParameterLayout, dtype, signs: np.ndarray | None

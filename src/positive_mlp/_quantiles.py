@@ -18,9 +18,20 @@ import numpy as np
 _SMALLEST_STEP = 0.05
 
 
+_LEVELS = "a float in (0, 1), or a list, tuple or array of them"
+
+
 def quantile_levels(quantile) -> np.ndarray:
-    """The levels of ``quantile`` (a level in (0, 1) or a list of them), checked."""
-    levels = np.atleast_1d(np.asarray(quantile, dtype=np.float64))
+    """The levels of ``quantile`` (a level in (0, 1) or a list of them), checked.
+
+    The parameter constraints refuse other containers first; this check also holds
+    where they do not run (a partial_fit after fit, skipped parameter validation)."""
+    if not isinstance(quantile, (Real, list, tuple, np.ndarray)):
+        raise TypeError(f"quantile must be {_LEVELS}, got {quantile!r}.")
+    try:
+        levels = np.atleast_1d(np.asarray(quantile, dtype=np.float64))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"quantile must be {_LEVELS}, got {quantile!r}.") from error
     if levels.ndim != 1 or levels.size == 0:
         raise ValueError(
             f"quantile must be a level or a list of levels, got {quantile!r}."
@@ -35,8 +46,9 @@ def quantile_levels(quantile) -> np.ndarray:
 
 
 def has_level_axis(quantile) -> bool:
-    """A list of levels (even of one) gives predictions a last axis of levels."""
-    return not isinstance(quantile, Real)
+    """A list of levels (even of one) gives predictions a last axis of levels; a
+    float, or a 0-d array, does not."""
+    return np.ndim(quantile) > 0
 
 
 def per_output(values: np.ndarray, n_levels: int) -> np.ndarray:
@@ -72,7 +84,11 @@ def starting_steps(
     steps = np.diff(quantiles, axis=1, prepend=threshold[:, None])
     # Steps of 0 (levels sharing a value, as zero-inflated targets give) would start
     # where softplus and exp have no slope: start them at a share of the spread.
-    smallest = _SMALLEST_STEP * np.maximum(np.std(y, axis=0), np.finfo(float).tiny)
+    # The spread on y / max|y|: squares of targets beyond 1e154 overflow.
+    magnitude = np.max(np.abs(y), axis=0)
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    spread = magnitude * np.std(y / magnitude, axis=0)
+    smallest = _SMALLEST_STEP * np.maximum(spread, np.finfo(float).tiny)
     return np.maximum(steps, smallest[:, None]).ravel()
 
 

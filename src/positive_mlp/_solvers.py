@@ -274,14 +274,10 @@ def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
     arrays = [data.X, data.y] + (
         [data.sample_weight] if data.sample_weight is not None else []
     )
+    # The estimator has checked the sizes (_validation.held_out_rows).
     parts = train_test_split(
         *arrays, random_state=rng, test_size=settings.validation_fraction
     )
-    if parts[1].shape[0] < 2:
-        raise ValueError(
-            "The validation set is too small. Increase 'validation_fraction' or the "
-            "size of your dataset."
-        )
     train = [core_input(a, a.dtype) for a in parts[0::2]]
     held_out = parts[1::2]
     return Data(*train), Data(*held_out)

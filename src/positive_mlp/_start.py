@@ -40,11 +40,7 @@ def initial_params(
         start_constrained(params, layout, signs, rng)
     if output_at_mean is not None:
         if quantile_levels is None:
-            # in float64: float32 sums of large weights or targets overflow
-            mean = np.average(
-                data.y.astype(np.float64), axis=0, weights=float64(data.sample_weight)
-            )
-            above = mean - threshold
+            above = _weighted_mean(data.y, data.sample_weight) - threshold
         else:  # the targets repeat once per level: read each target once
             every_target = slice(None, None, len(quantile_levels))
             above = starting_steps(
@@ -61,6 +57,17 @@ def initial_params(
         # the output bias placed at the targets' mean can be below 0
         project_onto_signs(params, signs)
     return to_free(params, signs, weight_method, layout)
+
+
+def _weighted_mean(y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    """Each column's weighted mean, in float64 (float32 sums of large weights or
+    targets overflow) and on y divided by its largest |value|, so that no sum
+    overflows (two targets near 1e308)."""
+    y = y.astype(np.float64)
+    magnitude = np.max(np.abs(y), axis=0)
+    magnitude = np.where(magnitude > 0, magnitude, 1.0)
+    unit = np.average(y / magnitude, axis=0, weights=float64(sample_weight))
+    return magnitude * unit
 
 
 def _output_weight_scale(

@@ -3,6 +3,7 @@ style."""
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -10,6 +11,7 @@ import scipy.sparse as sp
 from sklearn.utils.sparsefuncs import csc_median_axis_0, min_max_axis
 
 from positive_mlp._options import BOUNDED_TRANSFORMS, OUTPUT_TRANSFORMS, loss_for
+from positive_mlp._solvers import deviance_power
 
 
 def threshold_per_output(output_threshold, n_outputs: int) -> np.ndarray:
@@ -94,9 +96,10 @@ def check_sparse_structure(X, name: str = "X") -> None:
     trust these arrays, and a malformed matrix (say, indices edited by hand) would
     make them read or write out of bounds. Checks CSR, CSC and BSR offsets and
     indices and COO coordinates; changes nothing (scipy's ``check_format`` can
-    rewrite the index arrays' dtype in place).
+    rewrite the index arrays' dtype in place). A sparse array that is not 2-D is
+    left to scikit-learn's validation, whose message says how to reshape it.
     """
-    if not sp.issparse(X):
+    if not sp.issparse(X) or X.ndim != 2:
         return
     n_rows, n_cols = X.shape
     problems = []
@@ -125,6 +128,16 @@ def check_sparse_structure(X, name: str = "X") -> None:
         raise ValueError(
             f"{name} is a malformed sparse {X.format.upper()} matrix: "
             f"{'; '.join(problems)}."
+        )
+
+
+def check_dense_targets(y, name: str = "y") -> None:
+    """A TypeError for sparse targets, in scikit-learn's words (``validate_data``
+    with ``multi_output=True`` lets a sparse ``y`` through)."""
+    if sp.issparse(y):
+        raise TypeError(
+            f"Sparse data was passed for {name}, but dense data is required. Use "
+            "'.toarray()' to convert to a dense numpy array."
         )
 
 
@@ -169,6 +182,54 @@ def check_targets(
             )
 
 
+def targets_in_dtype(y: np.ndarray, dtype, loss: str, power: float) -> np.ndarray:
+    """``y`` cast to the training dtype (X's), C-contiguous; a ValueError where the
+    cast overflows to inf or underflows targets the loss needs > 0 to 0 (float32
+    X with targets beyond 3.4e38 or below 1.4e-45)."""
+    with np.errstate(over="ignore"):
+        cast = np.ascontiguousarray(y, dtype=dtype)
+    if cast.dtype == y.dtype:
+        return cast
+    limits = np.finfo(dtype)
+    overflowed = ~np.isfinite(cast)
+    if np.any(overflowed):
+        raise ValueError(
+            f"y has {int(overflowed.sum())} value(s) beyond the largest {cast.dtype} "
+            f"({limits.max:.3g}), which became inf when y was cast to X's dtype "
+            f"({cast.dtype}). Fit float64 X (X.astype(np.float64)), or divide y by "
+            "a constant."
+        )
+    check_targets_kept(
+        y,
+        cast,
+        loss,
+        power,
+        f"when y was cast to X's dtype ({cast.dtype}, whose smallest positive "
+        f"value is {limits.smallest_subnormal:.3g})",
+        "Fit float64 X (X.astype(np.float64)), or multiply y by a constant.",
+    )
+    return cast
+
+
+def check_targets_kept(
+    y: np.ndarray, changed: np.ndarray, loss: str, power: float, how: str, advice: str
+) -> None:
+    """A ValueError when ``changed`` (``y`` cast or scaled, as ``how`` says) holds
+    targets the loss cannot score where ``y`` holds ones it can: targets > 0 that
+    underflowed to 0, which a loss needing y > 0 would otherwise blame on ``y``
+    or on the arithmetic."""
+    entry = loss_for(loss, power)
+    if entry.invalid is None:
+        return
+    lost = entry.invalid(changed) & ~entry.invalid(y)
+    if np.any(lost):
+        raise ValueError(
+            f"{_describe_loss(loss, power)} requires {entry.domain}; "
+            f"{int(lost.sum())} value(s) of y (the smallest "
+            f"{np.min(y[lost]):.3g}) underflowed to 0 {how}. {advice}"
+        )
+
+
 # Targets whose spread is below this many units in the last place of their distance to
 # the threshold cannot be told apart by a network that predicts threshold + g(z).
 _MIN_RESOLVABLE_ULPS = 1000
@@ -198,6 +259,65 @@ def warn_if_threshold_too_far(y: np.ndarray, threshold: np.ndarray) -> None:
         f"{distance[j] * magnitude[j]:.3g} from it) that {y.dtype} cannot resolve "
         "their variation: the predictions will barely vary. Move output_threshold "
         "closer to the targets (for example to 0, or just below min(y)).",
+        UserWarning,
+    )
+
+
+def held_out_rows(n_rows: int, n_dropped: int, fraction: float) -> int:
+    """The rows early stopping holds out of ``n_rows`` (train_test_split's count),
+    checked: at least 2 to score, and at least 1 left to train on. ``n_dropped``
+    rows of zero weight were dropped before, which the message names."""
+    held_out = math.ceil(fraction * n_rows)
+    if held_out >= 2 and n_rows - held_out >= 1:
+        return held_out
+    rows = f"{n_rows} sample(s)"
+    if n_dropped:
+        rows += (
+            f" of non-zero weight ({n_dropped} sample(s) of zero weight are dropped "
+            "first, as if absent)"
+        )
+    if n_rows >= 3:
+        advice = (
+            f"Set validation_fraction in [2/{n_rows}, {n_rows - 1}/{n_rows}], pass "
+            "X_val and y_val"
+        )
+    else:
+        more = "more samples of non-zero weight" if n_dropped else "more samples"
+        advice = f"Fit on {more} (at least 3), pass X_val and y_val"
+    raise ValueError(
+        f"early_stopping holds out validation_fraction={fraction} of the {rows}: "
+        f"{held_out} to validate on and {n_rows - held_out} to train on, but it "
+        f"needs at least 2 and 1. {advice}, or set early_stopping=False."
+    )
+
+
+def check_validation_targets(
+    y_val: np.ndarray, sample_weight_val: np.ndarray | None, loss: str, power: float
+) -> None:
+    """An explicit validation set must score the model: at least 2 rows (of
+    non-zero weight), as the share held out of the training data needs, and a
+    warning when R2 or D2 cannot judge it (every output of ``y_val`` constant)."""
+    y_val = y_val.reshape(y_val.shape[0], -1)
+    if sample_weight_val is not None:
+        y_val = y_val[sample_weight_val > 0]
+    weighted = "" if sample_weight_val is None else " of non-zero weight"
+    if y_val.shape[0] < 2:
+        raise ValueError(
+            f"X_val has {y_val.shape[0]} row(s){weighted}; early stopping needs at "
+            "least 2 to score the model (as in the share it holds out of the "
+            "training data). Pass more rows in X_val and y_val, or leave them out "
+            "to hold out validation_fraction of the training data."
+        )
+    if loss == "quantile" or np.any(np.ptp(y_val, axis=0) > 0):
+        return
+    score = "R2" if deviance_power(loss, power) is None else "D2"
+    warnings.warn(
+        f"y_val is constant{weighted} (every output), so its {score} is undefined: "
+        "no prediction but an exact one scores better than another, so early "
+        "stopping cannot judge the model and keeps the first epoch's weights. "
+        "Pass a y_val that "
+        "varies, or leave X_val and y_val out to hold out validation_fraction of "
+        "the training data.",
         UserWarning,
     )
 

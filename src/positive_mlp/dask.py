@@ -83,8 +83,8 @@ def fit_blocks(
     ------
     ValueError
         If the estimator has no ``partial_fit`` (with its reason, as for
-        ``solver='lbfgs'``), or ``y`` or ``sample_weight`` do not have as many rows,
-        or row blocks, as ``X``.
+        ``solver='lbfgs'``), ``X`` has no rows, or ``y`` or ``sample_weight`` do
+        not have as many rows, or row blocks, as ``X``.
 
     See Also
     --------
@@ -93,9 +93,9 @@ def fit_blocks(
     Notes
     -----
     The result is the model that calling ``partial_fit`` on the same blocks, in the
-    same order, in memory gives. Blocks with no rows are skipped. A Ctrl-C while a
-    block trains ends that block's pass (``partial_fit`` warns and keeps the model),
-    not the loop.
+    same order, in memory gives. Blocks with no rows are skipped (an X with no rows
+    at all is an error). A Ctrl-C while a block trains ends that block's pass
+    (``partial_fit`` warns and keeps the model), not the loop.
 
     Examples
     --------
@@ -113,7 +113,10 @@ def fit_blocks(
     if not isinstance(epochs, Integral) or epochs < 1:
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}.")
     blocks = _row_blocks(X, y, sample_weight)
+    if X.shape[0] == 0:  # known without computing; unknown sizes: after the loop
+        raise _no_rows_error(X)
     order = _block_order(len(blocks), epochs, shuffle_blocks, random_state)
+    trained = False
     with ThreadPoolExecutor(max_workers=1) as loader:
         next_block = _load(loader, blocks[order[0]])
         for position in range(len(order)):
@@ -122,11 +125,23 @@ def fit_blocks(
                 next_block = _load(loader, blocks[order[position + 1]])
             if X_block.shape[0] == 0:
                 continue
+            trained = True
             if weight_block is None:
                 partial_fit(X_block, y_block)
             else:
                 partial_fit(X_block, y_block, sample_weight=weight_block)
+    if not trained:
+        raise _no_rows_error(X)
     return estimator
+
+
+def _no_rows_error(X: da.Array) -> ValueError:
+    """scikit-learn's message for an empty X, in place of an untrained estimator."""
+    return ValueError(
+        f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is "
+        "required by fit_blocks: every block of X is empty, so the estimator "
+        "would not be trained."
+    )
 
 
 def _partial_fit_of(estimator):
