@@ -114,7 +114,11 @@ def fingerprint(params: dict, dtype=np.float64, sparse: bool = False) -> str:
 def main() -> None:
     total = hashlib.sha256()
     for params in CONFIGURATIONS:
-        for dtype, sparse in ((np.float64, False), (np.float32, False), (np.float64, True)):
+        for dtype, sparse in (
+            (np.float64, False),
+            (np.float32, False),
+            (np.float64, True),
+        ):
             line = f"{params} {np.dtype(dtype).name}{' sparse' if sparse else ''}"
             value = fingerprint(params, dtype, sparse)
             total.update(value.encode())
