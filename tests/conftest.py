@@ -5,7 +5,7 @@ import os
 import pytest
 from hypothesis import settings
 
-from positive_mlp import _network
+from positive_mlp import _threads
 
 # CI explores the same examples on every run (a failure there is reproducible);
 # local runs keep hypothesis's random search.
@@ -18,4 +18,4 @@ if os.environ.get("CI"):
 def eight_cores(monkeypatch):
     """A machine of 8 cores, so that n_threads up to 8 is used as asked (counts beyond
     the cores are clipped): the batch splits of 3 to 8 threads run on any machine."""
-    monkeypatch.setattr(_network, "available_cores", lambda: 8)
+    monkeypatch.setattr(_threads, "available_cores", lambda: 8)

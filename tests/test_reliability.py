@@ -16,7 +16,7 @@ from interrupt import fit_with_ctrl_c_after
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
-from positive_mlp import PositiveMLPRegressor, TrainingDivergedError, _network
+from positive_mlp import PositiveMLPRegressor, TrainingDivergedError, _threads
 
 quiet_convergence = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"
@@ -338,14 +338,14 @@ def test_ctrl_c_stops_inside_one_huge_batch(n_threads):
 
 
 def test_default_threads_stay_within_the_cores_this_process_may_use(monkeypatch):
-    monkeypatch.setattr(_network.os, "sched_getaffinity", lambda pid: {0})
-    _network.available_cores.cache_clear()
-    assert _network.available_cores() == 1
+    monkeypatch.setattr(_threads.os, "sched_getaffinity", lambda pid: {0})
+    _threads.available_cores.cache_clear()
+    assert _threads.available_cores() == 1
     reg = PositiveMLPRegressor()
     assert reg._thread_count() == 1
     with pytest.warns(UserWarning, match="n_threads=3 is more than the 1 core"):
         assert PositiveMLPRegressor(n_threads=3)._thread_count() == 1
-    _network.available_cores.cache_clear()  # the real affinity for the next tests
+    _threads.available_cores.cache_clear()  # the real affinity for the next tests
 
 
 @pytest.mark.parametrize(
@@ -354,11 +354,11 @@ def test_default_threads_stay_within_the_cores_this_process_may_use(monkeypatch)
 )
 def test_a_container_cpu_quota_is_read(tmp_path, content, expected):
     (tmp_path / "cpu.max").write_text(content + "\n")
-    assert _network._cgroup_cpu_quota(str(tmp_path)) == expected
+    assert _threads._cgroup_cpu_quota(str(tmp_path)) == expected
 
 
 def test_a_cgroup_v1_quota_is_read(tmp_path):
     (tmp_path / "cpu").mkdir()
     (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("200000\n")
     (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
-    assert _network._cgroup_cpu_quota(str(tmp_path)) == 2.0
+    assert _threads._cgroup_cpu_quota(str(tmp_path)) == 2.0

@@ -30,9 +30,9 @@ CHILD = textwrap.dedent(
     """
     import json, os, resource, sys, warnings
     import numpy as np
-    from positive_mlp import PositiveMLPRegressor, _network
+    from positive_mlp import PositiveMLPRegressor, _threads
 
-    _network.available_cores = lambda: 8
+    _threads.available_cores = lambda: 8
     limit, amount = sys.argv[1], int(sys.argv[2])
     rng = np.random.RandomState(0)
     X = rng.uniform(size=(20000, 20))

@@ -1,9 +1,8 @@
 """positive-mlp: scikit-learn MLP regression whose predictions respect a floor."""
 
 from positive_mlp._estimator import PositiveMLPRegressor
-from positive_mlp._persistence import InconsistentVersionWarning
 from positive_mlp._plotting import PredictionFloorDisplay, TrainingCurveDisplay
-from positive_mlp._solvers import TrainingDivergedError
+from positive_mlp.exceptions import InconsistentVersionWarning, TrainingDivergedError
 
 __all__ = [
     "InconsistentVersionWarning",

@@ -26,13 +26,7 @@ from positive_mlp._constraints import (
     constrained_layers,
     parameter_signs,
 )
-from positive_mlp._network import (
-    ParameterLayout,
-    build_network,
-    core_call,
-    core_input,
-    thread_budget,
-)
+from positive_mlp._network import ParameterLayout, build_network, core_input
 from positive_mlp._options import (
     ACTIVATIONS,
     BOUNDED_TRANSFORMS,
@@ -72,6 +66,7 @@ from positive_mlp._solvers import (
     lbfgs_bounds,
 )
 from positive_mlp._start import initial_params, to_free
+from positive_mlp._threads import core_call, thread_budget
 from positive_mlp._validation import (
     check_dense_targets,
     check_loss_settings,

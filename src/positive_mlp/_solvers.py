@@ -28,6 +28,7 @@ from positive_mlp._quantiles import (
     mean_pinball_loss,
     quantile_levels,
 )
+from positive_mlp.exceptions import TrainingDivergedError
 
 _MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # below this, 'adaptive' stops instead of dividing
 
@@ -175,42 +176,6 @@ class Data:
     y: np.ndarray
     sample_weight: np.ndarray | None = None
     multipliers: np.ndarray | None = None  # 'lagrangian': one per target, in-out
-
-
-class TrainingDivergedError(FloatingPointError, ValueError):
-    """Raised when the training loss becomes non-finite or explodes.
-
-    A :class:`FloatingPointError` and a :class:`ValueError`: code written for
-    MLPRegressor, and scikit-learn's own tests, catch ``ValueError`` when training
-    produces non-finite weights. The estimator keeps the parameters of the last good
-    epoch, so it still predicts finite values; the message says whether to lower
-    ``learning_rate_init`` or to scale the data.
-
-    See Also
-    --------
-    PositiveMLPRegressor.fit : Raises it, judged after every epoch.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from positive_mlp import PositiveMLPRegressor, TrainingDivergedError
-    >>> rng = np.random.RandomState(0)
-    >>> X = rng.uniform(-2, 2, size=(100, 3))
-    >>> y = X.sum(axis=1) ** 2
-    >>> reg = PositiveMLPRegressor(hidden_layer_sizes=(8,), solver="sgd",
-    ...                            learning_rate_init=10.0,
-    ...                            output_activation="identity", random_state=0)
-    >>> try:
-    ...     reg.fit(X, y)
-    ... except TrainingDivergedError as error:
-    ...     print(error)
-    Training diverged in epoch ...: the loss went from ... Lower learning_rate_init
-    (now 10.0), or scale X ...
-    >>> bool(np.isfinite(reg.predict(X)).all())
-    True
-    >>> issubclass(TrainingDivergedError, ValueError)
-    True
-    """
 
 
 # An epoch loss this many times the loss at the start of the fit counts as diverged.
