@@ -354,3 +354,10 @@ def test_only_the_squared_error_is_mlp_regressors_loss():
     assert [n for n in NAMES if is_mlp_regressor_loss(n)] == ["squared_error"]
     assert not is_mlp_regressor_loss("no such loss")
     assert not is_mlp_regressor_loss(["squared_error"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_score_name_has_a_plot_label(name):
+    from positive_mlp._plotting import _SCORE_LABELS
+
+    assert RESOLVED[name].score_name in _SCORE_LABELS

@@ -47,8 +47,7 @@ POSITIVE = Domain("strictly positive y", "<= 0", lambda y: y <= 0)
 class Loss:
     """A loss at its parameters (see ``resolve_loss``)."""
 
-    name: str
-    core: _core.Loss
+    core: _core.Loss  # its name is the parameter's value
     domain: Domain = ANY_TARGET
     # Deviances need predictions > 0: a bounding output with threshold >= 0.
     needs_positive_predictions: bool = False
@@ -65,6 +64,11 @@ class Loss:
     has_levels: bool = False
     power: float | None = None  # ``power``, for a loss that takes it
     quantile: object = None  # ``quantile`` as given, for a loss with levels
+
+    @property
+    def name(self) -> str:
+        """The ``loss`` parameter's value."""
+        return self.core.name
 
     @property
     def description(self) -> str:
@@ -192,28 +196,25 @@ class Loss:
 
 
 LOSSES: dict[str, Loss] = {
-    "squared_error": Loss(
-        "squared_error", _core.Loss.squared_error, mlp_regressor=True
-    ),
-    "poisson": Loss(
-        "poisson",
-        _core.Loss.poisson,
-        NON_NEGATIVE,
-        needs_positive_predictions=True,
-        deviance_power=1.0,
-    ),
-    "gamma": Loss(
-        "gamma",
-        _core.Loss.gamma,
-        POSITIVE,
-        needs_positive_predictions=True,
-        deviance_power=2.0,
-    ),
-    # Its targets, predictions and deviance depend on the power: see resolve_loss.
-    "tweedie": Loss("tweedie", _core.Loss.tweedie, takes_power=True),
-    "quantile": Loss(
-        "quantile", _core.Loss.quantile, needs_bounded_output=True, has_levels=True
-    ),
+    loss.name: loss
+    for loss in (
+        Loss(_core.Loss.squared_error, mlp_regressor=True),
+        Loss(
+            _core.Loss.poisson,
+            NON_NEGATIVE,
+            needs_positive_predictions=True,
+            deviance_power=1.0,
+        ),
+        Loss(
+            _core.Loss.gamma,
+            POSITIVE,
+            needs_positive_predictions=True,
+            deviance_power=2.0,
+        ),
+        # Its targets, predictions and deviance depend on the power: resolve_loss.
+        Loss(_core.Loss.tweedie, takes_power=True),
+        Loss(_core.Loss.quantile, needs_bounded_output=True, has_levels=True),
+    )
 }
 
 # The network predict builds: it computes no loss.

@@ -21,7 +21,7 @@ from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import check_is_fitted
 
 from positive_mlp._estimator import PositiveMLPRegressor
-from positive_mlp._losses import resolve_loss
+from positive_mlp._losses import LOSSES, resolve_loss
 from positive_mlp._quantiles import has_level_axis
 
 # The share of the distance between the floor and the farthest observation (or of
@@ -364,17 +364,17 @@ class TrainingCurveDisplay:
         )
 
 
+# The losses' score names as the plots print them.
+_SCORE_LABELS = {"R2": "R²", "D2": "D²", "minus pinball loss": "minus pinball loss"}
+
+
 def _score_name(network) -> str:
     """What early stopping scored: R2, accuracy (a classifier), D2 for the
     deviance losses, or for quantiles minus the pinball loss."""
-    if isinstance(network, PositiveMLPRegressor):
+    if isinstance(network, PositiveMLPRegressor) and network.loss in LOSSES:
         loss = resolve_loss(network.loss, network.power, network.quantile)
         return f"Validation score ({_SCORE_LABELS[loss.score_name]})"
     return f"Validation score ({'accuracy' if is_classifier(network) else 'R²'})"
-
-
-# The losses' score names as the plots print them.
-_SCORE_LABELS = {"R2": "R²", "D2": "D²", "minus pinball loss": "minus pinball loss"}
 
 
 class PredictionFloorDisplay:
