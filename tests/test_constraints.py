@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from positive_mlp import PositiveMLPRegressor, TrainingDivergedError
 from positive_mlp._constraints import parameter_signs
+from positive_mlp._losses import resolve_loss
 from positive_mlp._network import ParameterLayout, build_network
 from positive_mlp._start import glorot_uniform_params, to_free
 
@@ -66,7 +67,7 @@ def test_gradients_through_reparametrised_layers_match_finite_differences(
         layout,
         activation,
         transform,
-        "squared_error",
+        resolve_loss("squared_error"),
         np.zeros(2),
         np.float64,
         signs=signs,
@@ -80,7 +81,7 @@ def _constrained_network(layout, signs, method, dtype):
         layout,
         "relu",
         "softplus",
-        "squared_error",
+        resolve_loss("squared_error"),
         np.zeros(layout.layer_sizes[-1]),
         dtype,
         signs=signs,
@@ -181,7 +182,7 @@ def test_gradients_of_output_constraints_match_finite_differences(constraint):
         layout,
         "tanh",
         "identity",
-        "squared_error",
+        resolve_loss("squared_error"),
         np.array([0.3, 0.5]),
         np.float64,
         output_constraint=constraint,

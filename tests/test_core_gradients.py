@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from reference import central_differences, forward, loss
 
+from positive_mlp._losses import resolve_loss
 from positive_mlp._network import ParameterLayout, build_network
 from positive_mlp._start import glorot_uniform_params
 
@@ -51,7 +52,7 @@ def test_gradient_matches_finite_differences(
     layout, X, y, threshold, params = _problem(n_outputs)
     alpha = 0.3
     network = build_network(
-        layout, activation, transform, loss_name, threshold, np.float64
+        layout, activation, transform, resolve_loss(loss_name), threshold, np.float64
     )
 
     def core_loss(p):
@@ -69,7 +70,7 @@ def test_predictions_and_loss_match_numpy_reference(
 ):
     layout, X, y, threshold, params = _problem(n_outputs, seed=1)
     network = build_network(
-        layout, activation, transform, loss_name, threshold, np.float64
+        layout, activation, transform, resolve_loss(loss_name), threshold, np.float64
     )
     expected = forward(layout, params, X, activation, transform, threshold)
     np.testing.assert_allclose(
@@ -103,7 +104,7 @@ def test_products_with_a_dimension_of_one(sizes, n_samples, dtype):
     threshold = np.full(sizes[-1], 0.5)
     params = glorot_uniform_params(layout, "tanh", rng, np.float64)
     network = build_network(
-        layout, "tanh", "softplus", "squared_error", threshold, dtype
+        layout, "tanh", "softplus", resolve_loss("squared_error"), threshold, dtype
     )
     expected = forward(layout, params, X, "tanh", "softplus", threshold)
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
@@ -122,7 +123,7 @@ def test_chunked_full_data_pass_equals_single_pass():
     """More rows than one chunk (512): the accumulated gradient must be the same."""
     layout, X, y, threshold, params = _problem(2, n_samples=5000)
     network = build_network(
-        layout, "relu", "softplus", "squared_error", threshold, np.float64
+        layout, "relu", "softplus", resolve_loss("squared_error"), threshold, np.float64
     )
     value, grad = _core_loss_and_gradient(network, params, X, y, 0.01)
     halves = [
@@ -140,10 +141,10 @@ def test_chunked_full_data_pass_equals_single_pass():
 def test_float32_core_agrees_with_float64():
     layout, X, y, threshold, params = _problem(2, seed=3)
     net64 = build_network(
-        layout, "tanh", "softplus", "squared_error", threshold, np.float64
+        layout, "tanh", "softplus", resolve_loss("squared_error"), threshold, np.float64
     )
     net32 = build_network(
-        layout, "tanh", "softplus", "squared_error", threshold, np.float32
+        layout, "tanh", "softplus", resolve_loss("squared_error"), threshold, np.float32
     )
     p32 = params.astype(np.float32)
     pred32 = net32.predict(p32, X.astype(np.float32))
@@ -163,7 +164,12 @@ def test_bounding_transforms_survive_extreme_pre_activations(transform):
     layout = ParameterLayout((1, 1))
     params = np.array([1.0, 0.0])  # z = x
     network = build_network(
-        layout, "relu", transform, "squared_error", np.array([0.25]), np.float64
+        layout,
+        "relu",
+        transform,
+        resolve_loss("squared_error"),
+        np.array([0.25]),
+        np.float64,
     )
     z = np.array([[-1e6], [-800.0], [-40.0], [0.0], [40.0], [800.0], [1e6]])
     pred = network.predict(params, z)
@@ -176,7 +182,7 @@ def test_bounding_transforms_survive_extreme_pre_activations(transform):
 def test_shape_errors_raise_value_error():
     layout, X, y, threshold, params = _problem(1)
     network = build_network(
-        layout, "relu", "softplus", "squared_error", threshold, np.float64
+        layout, "relu", "softplus", resolve_loss("squared_error"), threshold, np.float64
     )
     with pytest.raises(ValueError, match="features"):
         network.predict(params, X[:, :3])
@@ -188,5 +194,10 @@ def test_shape_errors_raise_value_error():
         )
     with pytest.raises(ValueError, match="threshold"):
         build_network(
-            layout, "relu", "softplus", "squared_error", np.zeros(2), np.float64
+            layout,
+            "relu",
+            "softplus",
+            resolve_loss("squared_error"),
+            np.zeros(2),
+            np.float64,
         )

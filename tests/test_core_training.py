@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from positive_mlp import _core
+from positive_mlp._losses import resolve_loss
 from positive_mlp._network import ParameterLayout, build_network
 from positive_mlp._start import glorot_uniform_params
 
@@ -17,7 +18,12 @@ def _setup(seed=0, n_samples=30):
     y = rng.gamma(2.0, 1.0, size=(n_samples, 2))
     params = glorot_uniform_params(layout, "relu", rng, np.float64)
     network = build_network(
-        layout, "relu", "softplus", "squared_error", np.zeros(2), np.float64
+        layout,
+        "relu",
+        "softplus",
+        resolve_loss("squared_error"),
+        np.zeros(2),
+        np.float64,
     )
     return layout, X, y, params, network
 

@@ -14,6 +14,7 @@ from reference import central_differences
 from sklearn.metrics import mean_pinball_loss
 
 from positive_mlp import PositiveMLPRegressor
+from positive_mlp._losses import resolve_loss
 from positive_mlp._network import ParameterLayout, build_network
 from positive_mlp._start import glorot_uniform_params
 
@@ -34,7 +35,7 @@ def _core_problem(transform, n_targets, levels, seed=0):
         layout,
         "tanh",
         transform,
-        "quantile",
+        resolve_loss("quantile"),
         np.full(n_targets * n_levels, 0.2),
         np.float64,
         quantile_levels=np.tile(levels, n_targets),

@@ -240,7 +240,7 @@ def test_early_stopping_on_extreme_data_raises_a_divergence_not_a_nan_error():
 
 
 def test_validation_score_is_finite_for_huge_targets():
-    from positive_mlp._solvers import r2_validation_score as validation_score
+    from positive_mlp._losses import r2_validation_score as validation_score
 
     y = np.array([[1e300], [2e300], [3e300]])
     assert validation_score(y, y * 1.01, None) == pytest.approx(

@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from positive_mlp import PositiveMLPRegressor, _network
+from positive_mlp._losses import resolve_loss
 
 quiet_convergence = pytest.mark.filterwarnings(
     "ignore::sklearn.exceptions.ConvergenceWarning"
@@ -160,7 +161,7 @@ def test_the_core_reads_32_and_64_bit_indices(dtype):
     X = X.astype(dtype)
     layout = _network.ParameterLayout((6, 5, 1))
     network = _network.build_network(
-        layout, "relu", "softplus", "squared_error", np.zeros(1), dtype
+        layout, "relu", "softplus", resolve_loss("squared_error"), np.zeros(1), dtype
     )
     params = np.random.RandomState(0).normal(size=layout.n_params).astype(dtype)
     expected = network.predict(params, X)
@@ -191,7 +192,12 @@ def test_malformed_csr_structure_is_refused_not_read():
     X, _ = _sparse_problem(n_samples=40, n_features=6, density=0.9)
     layout = _network.ParameterLayout((6, 5, 1))
     network = _network.build_network(
-        layout, "relu", "softplus", "squared_error", np.zeros(1), np.float64
+        layout,
+        "relu",
+        "softplus",
+        resolve_loss("squared_error"),
+        np.zeros(1),
+        np.float64,
     )
     params = np.zeros(layout.n_params)
     for matrix in _malformed(X).values():

@@ -10,6 +10,7 @@ from reference import central_differences
 from sklearn.metrics import mean_tweedie_deviance
 
 from positive_mlp import PositiveMLPRegressor
+from positive_mlp._losses import resolve_loss
 from positive_mlp._network import ParameterLayout, build_network
 from positive_mlp._start import glorot_uniform_params
 
@@ -30,7 +31,7 @@ def _problem(power: float, transform: str, seed: int = 0):
         y = y + 0.3
     threshold = np.full(1, 0.05)
     network = build_network(
-        layout, "tanh", transform, "tweedie", threshold, np.float64, tweedie_power=power
+        layout, "tanh", transform, resolve_loss("tweedie", power), threshold, np.float64
     )
     params = glorot_uniform_params(layout, "tanh", rng, np.float64)
     return network, params, X, y.reshape(-1, 1)
@@ -140,10 +141,9 @@ def test_the_core_refuses_a_power_in_0_1():
             ParameterLayout((2, 1)),
             "relu",
             "exp",
-            "tweedie",
+            resolve_loss("tweedie", 0.5),
             np.zeros(1),
             np.float64,
-            tweedie_power=0.5,
         )
 
 
@@ -155,7 +155,7 @@ def test_the_core_refuses_a_power_in_0_1():
 def test_validation_score_is_scikit_learns_d2(power, weighted):
     from sklearn.metrics import d2_tweedie_score
 
-    from positive_mlp._solvers import d2_validation_score
+    from positive_mlp._losses import d2_validation_score
 
     rng = np.random.RandomState(int(power * 10))
     y = rng.poisson(1.5, size=(60, 3)) * rng.gamma(2.0, size=(60, 3))
@@ -176,7 +176,7 @@ def test_validation_score_is_scikit_learns_d2(power, weighted):
 
 
 def test_validation_score_of_impossible_predictions_is_minus_inf():
-    from positive_mlp._solvers import d2_validation_score
+    from positive_mlp._losses import d2_validation_score
 
     y = np.array([[0.0], [1.0], [3.0]])
     assert d2_validation_score(y, np.array([[1.0], [np.inf], [1.0]]), None, 1.5) < 0

@@ -26,11 +26,17 @@ from positive_mlp._constraints import (
     constrained_layers,
     parameter_signs,
 )
+from positive_mlp._losses import (
+    LOSSES,
+    PREDICTION_ONLY,
+    Loss,
+    is_mlp_regressor_loss,
+    resolve_loss,
+)
 from positive_mlp._network import ParameterLayout, build_network, core_input
 from positive_mlp._options import (
     ACTIVATIONS,
     BOUNDED_TRANSFORMS,
-    LOSSES,
     OUTPUT_CONSTRAINTS,
     OUTPUT_TRANSFORMS,
     SOLVERS,
@@ -43,10 +49,8 @@ from positive_mlp._persistence import (
     warn_if_other_version,
 )
 from positive_mlp._quantiles import (
-    has_level_axis,
     levels_per_output,
     per_output,
-    quantile_levels,
     shaped_predictions,
 )
 from positive_mlp._scaling import (
@@ -70,10 +74,9 @@ from positive_mlp._threads import core_call, thread_budget
 from positive_mlp._validation import (
     check_dense_targets,
     check_loss_settings,
-    check_quantile_settings,
     check_sparse_structure,
     check_targets,
-    check_targets_kept,
+    check_training_settings,
     check_validation_targets,
     held_out_rows,
     targets_in_dtype,
@@ -733,8 +736,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         ...
         ValueError: ...
         """
-        validation = self._validation_data(X_val, y_val, sample_weight_val)
-        return self._fit(X, y, sample_weight, validation, incremental=False)
+        loss = self._resolved_loss()
+        validation = self._validation_data(X_val, y_val, sample_weight_val, loss)
+        return self._fit(X, y, sample_weight, validation, False, loss)
 
     @available_if(lambda est: est._check_partial_fit_applies())
     @_fit_context(prefer_skip_nested_validation=True)
@@ -786,7 +790,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         >>> hasattr(PositiveMLPRegressor(solver="lbfgs"), "partial_fit")
         False
         """
-        return self._fit(X, y, sample_weight, None, incremental=True)
+        return self._fit(X, y, sample_weight, None, True, self._resolved_loss())
 
     def _check_partial_fit_applies(self) -> bool:
         """partial_fit exists only where one call means one epoch."""
@@ -803,7 +807,19 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             )
         return True
 
-    def _fit(self, X, y, sample_weight, validation: Data | None, incremental: bool):
+    def _resolved_loss(self) -> Loss:
+        """The loss at this estimator's ``power`` and ``quantile``."""
+        return resolve_loss(self.loss, self.power, self.quantile)
+
+    def _fit(
+        self,
+        X,
+        y,
+        sample_weight,
+        validation: Data | None,
+        incremental: bool,
+        loss: Loss,
+    ):
         continuing = self._is_fitted() and (incremental or self.warm_start)
         check_sparse_structure(X)
         check_dense_targets(y)
@@ -821,24 +837,18 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         y = y.reshape(X.shape[0], -1)
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
-        check_loss_settings(self.loss, self.power, self.output_activation, threshold)
-        data = Data(
-            data.X,
-            targets_in_dtype(data.y, X.dtype, self.loss, self.power),
-            data.sample_weight,
-        )
-        levels = None
-        if self.loss == "quantile":
-            check_quantile_settings(self.solver, self.output_constraint)
-            levels = quantile_levels(self.quantile)
-        n_levels = 1 if levels is None else levels.size
-        check_targets(data.y, self.loss, self.power, self.output_activation, threshold)
+        check_loss_settings(loss, self.output_activation, threshold)
+        data = Data(data.X, targets_in_dtype(data.y, X.dtype, loss), data.sample_weight)
+        check_training_settings(loss, self.solver, self.output_constraint)
+        levels = loss.levels  # parsed (and checked) here
+        n_levels = loss.n_levels
+        check_targets(data.y, loss, self.output_activation, threshold)
         warn_if_threshold_too_far(data.y, threshold)
         layout = ParameterLayout(
             (X.shape[1], *self._hidden_sizes(), y.shape[1] * n_levels)
         )
         if continuing:
-            self._check_continuable(layout, incremental)
+            self._check_continuable(layout, incremental, loss)
         scale = (
             self.target_scale_ if continuing else self._target_scale(data, threshold)
         )
@@ -846,7 +856,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.output_threshold_ = threshold
         # From here on the network sees scaled targets: y / scale, threshold / scale.
         if np.any(scale != 1.0):
-            data = Data(data.X, self._scaled_targets(data.y, scale), data.sample_weight)
+            data = Data(
+                data.X, self._scaled_targets(data.y, scale, loss), data.sample_weight
+            )
         to_scaled(
             threshold, scale, X.dtype, "output_threshold / target_scale_"
         )  # checks
@@ -867,21 +879,20 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             params = self._params_to_continue(layout, X.dtype, signs)
         else:
             params = self._initial_params(
-                layout, data, threshold, rng, X.dtype, signs, levels
+                layout, data, threshold, rng, X.dtype, signs, loss
             )
         self.n_layers_ = len(layout.layer_sizes)
         self.n_outputs_ = y.shape[1]
         self.out_activation_ = self.output_activation
-        self._set_levels(levels)
+        self._set_levels(loss)
 
         network = build_network(
             layout,
             self.activation,
             self.output_activation,
-            self.loss,
+            loss,
             threshold,
             X.dtype,
-            tweedie_power=self.power,
             quantile_levels=(
                 None if levels is None else levels_per_output(levels, y.shape[1])
             ),
@@ -904,7 +915,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 **self.get_params(),
                 "early_stopping": stops_early,
                 "n_iter_no_change": self._patience(fitted_rows, stops_early),
-            }
+            },
+            loss,
         )
         tracks_validation = settings.early_stopping
         if continuing:
@@ -963,7 +975,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             layout,
             activation,
             output,
-            "squared_error",  # predict uses no loss
+            PREDICTION_ONLY,
             np.zeros(layout.layer_sizes[-1]),
             dtype,
             outputs_per_group=n_levels,
@@ -1020,20 +1032,20 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         no constraint), which the 'auto' settings train as MLPRegressor does."""
         return (
             self.output_activation == "identity"
-            and self.loss == "squared_error"
+            and is_mlp_regressor_loss(self.loss)
             and self.output_constraint is None
         )
 
-    def _scaled_targets(self, y: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    def _scaled_targets(
+        self, y: np.ndarray, scale: np.ndarray, loss: Loss
+    ) -> np.ndarray:
         """``y / scale`` in y's dtype, checked: no target the loss needs > 0 may
         underflow to 0 (targets spanning more orders of magnitude than the dtype)."""
         scaled = to_scaled(y, scale, y.dtype, "y / target_scale_")
         float32 = y.dtype == np.float32
-        check_targets_kept(
+        loss.check_targets_kept(
             y,
             scaled,
-            self.loss,
-            self.power,
             "after target scaling (y / target_scale_, with target_scale_="
             f"{np.array2string(scale, precision=3)}): y spans more orders of "
             f"magnitude than {y.dtype} holds",
@@ -1104,7 +1116,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             monotonic = _check_monotonic_cst(self, self.monotonic_cst).astype(np.int8)
         return parameter_signs(layout, layers, self.nonneg_bias, monotonic)
 
-    def _validation_data(self, X_val, y_val, sample_weight_val) -> Data | None:
+    def _validation_data(
+        self, X_val, y_val, sample_weight_val, loss: Loss
+    ) -> Data | None:
         if X_val is None and y_val is None:
             if sample_weight_val is not None:
                 raise ValueError("sample_weight_val is given without X_val and y_val.")
@@ -1137,7 +1151,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             y_numeric=True,
         )
         sample_weight_val = _weights_or_none(sample_weight_val, X_val)
-        check_validation_targets(y_val, sample_weight_val, self.loss, self.power)
+        check_validation_targets(y_val, sample_weight_val, loss)
         return Data(X_val, y_val, sample_weight_val)
 
     @staticmethod
@@ -1350,14 +1364,14 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 for k, level in enumerate(self.quantiles_)
             )
 
-    def _set_levels(self, levels: np.ndarray | None) -> None:
-        """``quantiles_`` for loss='quantile' (and no stale one otherwise), and
+    def _set_levels(self, loss: Loss) -> None:
+        """``quantiles_`` for a loss with levels (and no stale one otherwise), and
         whether predictions carry a level axis."""
-        if levels is not None:
-            self.quantiles_ = levels
+        if loss.levels is not None:
+            self.quantiles_ = loss.levels
         elif hasattr(self, "quantiles_"):
             del self.quantiles_
-        self._level_axis = levels is not None and has_level_axis(self.quantile)
+        self._level_axis = loss.level_axis
 
     def _n_levels(self) -> int:
         return self.quantiles_.size if hasattr(self, "quantiles_") else 1
@@ -1368,7 +1382,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.multi_output = True
         tags.target_tags.positive_only = (
             self.output_activation in BOUNDED_TRANSFORMS
-            or self.loss != "squared_error"
+            or not is_mlp_regressor_loss(self.loss)
             or self.output_constraint is not None  # it asks predictions to stay above
         )
         return tags
@@ -1397,7 +1411,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             (*(c.shape[0] for c in self.coefs_), self.coefs_[-1].shape[1])
         )
 
-    def _check_continuable(self, layout: ParameterLayout, incremental: bool) -> None:
+    def _check_continuable(
+        self, layout: ParameterLayout, incremental: bool, loss: Loss
+    ) -> None:
         fitted = self._fitted_layout()
         if fitted == layout:
             return
@@ -1406,7 +1422,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 "set warm_start=False and call fit" if self.warm_start else "call fit"
             )
             raise ValueError(
-                f"partial_fit cannot continue training: {self._changes(layout)}. "
+                f"partial_fit cannot continue training: {self._changes(layout, loss)}. "
                 "Every partial_fit call continues the model of the first one: keep "
                 "its number of outputs of y, its quantile levels and its "
                 f"hidden_layer_sizes, or {refit} to start afresh with the new ones."
@@ -1418,7 +1434,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             "afresh."
         )
 
-    def _changes(self, layout: ParameterLayout) -> str:
+    def _changes(self, layout: ParameterLayout, loss: Loss) -> str:
         """How the network that ``layout`` describes differs from the fitted one,
         for a partial_fit (which keeps the features)."""
         fitted = self._fitted_layout()
@@ -1429,9 +1445,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 f"{list(layout.layer_sizes[1:-1])}, the fitted network has "
                 f"{list(fitted.layer_sizes[1:-1])}"
             )
-        n_levels = 1
-        if self.loss == "quantile":
-            n_levels = quantile_levels(self.quantile).size
+        n_levels = loss.n_levels
         n_targets = layout.layer_sizes[-1] // n_levels
         if n_targets != self.n_outputs_:
             changes.append(
@@ -1461,7 +1475,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         rng,
         dtype,
         signs: np.ndarray | None,
-        levels: np.ndarray | None,
+        loss: Loss,
     ) -> np.ndarray:
         """Fresh (free) parameters."""
         return initial_params(
@@ -1474,5 +1488,5 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             threshold,
             rng,
             dtype,
-            quantile_levels=levels,
+            loss,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg.cython_blas  # loads the BLAS the core calls
@@ -17,11 +18,13 @@ import scipy.sparse
 from positive_mlp import _core
 from positive_mlp._options import (
     ACTIVATIONS,
-    LOSSES,
     OUTPUT_CONSTRAINTS,
     OUTPUT_TRANSFORMS,
     WEIGHT_METHODS,
 )
+
+if TYPE_CHECKING:
+    from positive_mlp._losses import Loss
 
 
 @dataclass(frozen=True)
@@ -85,15 +88,19 @@ def core_for(dtype: np.dtype):
     return _core.f32 if np.dtype(dtype) == np.float32 else _core.f64
 
 
+# The power the core is given for a loss without one (it reads it only for
+# Loss.tweedie): the binding's default.
+_NO_POWER = 1.5
+
+
 def build_network(
     layout: ParameterLayout,
     activation: str,
     output_activation: str,
-    loss: str,
+    loss: Loss,
     threshold: np.ndarray,
     dtype: np.dtype,
     *,
-    tweedie_power: float = 1.5,
     quantile_levels: np.ndarray | None = None,
     outputs_per_group: int = 1,
     signs: np.ndarray | None = None,
@@ -104,20 +111,20 @@ def build_network(
 ):
     """The C++ network for these settings, computing in ``dtype``.
 
-    ``tweedie_power`` is the power of ``loss='tweedie'``, ``quantile_levels`` the
-    level of each output for ``loss='quantile'``; outputs come in groups of
-    ``outputs_per_group`` whose predictions rise (see ``_quantiles``). ``signs`` (one
-    of -1, 0, +1 per packed parameter) and ``weight_method`` constrain
-    parameters; ``output_constraint`` adds a penalty or an augmented-Lagrangian term
-    for predictions below the threshold (plus ``constraint_margin``, per output) to
-    the training loss.
+    ``loss`` is resolved (``_losses.resolve_loss``), with its Tweedie power;
+    ``quantile_levels`` is the level of each output for a loss with levels; outputs
+    come in groups of ``outputs_per_group`` whose predictions rise (see
+    ``_quantiles``). ``signs`` (one of -1, 0, +1 per packed parameter) and
+    ``weight_method`` constrain parameters; ``output_constraint`` adds a penalty or
+    an augmented-Lagrangian term for predictions below the threshold (plus
+    ``constraint_margin``, per output) to the training loss.
     """
     spec = _core.NetworkSpec(
         layer_sizes=list(layout.layer_sizes),
         activation=ACTIVATIONS[activation],
         output_transform=OUTPUT_TRANSFORMS[output_activation].core,
-        loss=LOSSES[loss].core,
-        tweedie_power=tweedie_power,
+        loss=loss.core,
+        tweedie_power=_NO_POWER if loss.power is None else loss.power,
         quantile_levels=[] if quantile_levels is None else list(quantile_levels),
         outputs_per_group=outputs_per_group,
         weight_method=(

@@ -1,8 +1,9 @@
 """One table per option kind: each option's name, its core enum and its properties.
 
-Parameter validation (``_parameter_constraints``), the checks of targets and of loss
-settings, the starting bias and the construction of the C++ network all read these
-tables, so a new option is one entry here plus its numerics in the core.
+Parameter validation (``_parameter_constraints``), the checks of loss settings, the
+starting bias and the construction of the C++ network all read these tables, so a new
+option is one entry here plus its numerics in the core. The losses have a module of
+their own, ``_losses``.
 """
 
 from __future__ import annotations
@@ -41,67 +42,6 @@ OUTPUT_TRANSFORMS: dict[str, OutputTransform] = {
     ),
 }
 BOUNDED_TRANSFORMS = frozenset(n for n, g in OUTPUT_TRANSFORMS.items() if g.bounded)
-
-
-@dataclass(frozen=True)
-class Loss:
-    """A loss, the predictions it needs and the targets it can score."""
-
-    core: _core.Loss
-    # Deviances need predictions > 0: a bounding output with threshold >= 0.
-    needs_positive_predictions: bool
-    domain: str = ""  # the targets it scores, for messages ("y >= 0")
-    outside: str = ""  # the targets it cannot score, for messages ("< 0")
-    invalid: Callable[[np.ndarray], np.ndarray] | None = None  # mask of such targets
-    # Its outputs are built from a bounding g (the quantiles' staircase).
-    needs_bounded_output: bool = False
-
-    def check_targets(self, described: str, y: np.ndarray) -> None:
-        """A ValueError counting the targets outside the loss's domain;
-        ``described`` names the loss ("loss='poisson'")."""
-        if self.invalid is None:
-            return
-        bad = self.invalid(y)
-        if np.any(bad):
-            raise ValueError(
-                f"{described} requires {self.domain}; {int(np.sum(bad))} "
-                f"value(s) are {self.outside}."
-            )
-
-
-LOSSES: dict[str, Loss] = {
-    "squared_error": Loss(_core.Loss.squared_error, needs_positive_predictions=False),
-    "poisson": Loss(_core.Loss.poisson, True, "y >= 0", "< 0", lambda y: y < 0),
-    "gamma": Loss(
-        _core.Loss.gamma, True, "strictly positive y", "<= 0", lambda y: y <= 0
-    ),
-    # Its predictions and targets depend on the power: see loss_for.
-    "tweedie": Loss(_core.Loss.tweedie, needs_positive_predictions=True),
-    "quantile": Loss(
-        _core.Loss.quantile, needs_positive_predictions=False, needs_bounded_output=True
-    ),
-}
-
-
-def loss_for(name: str, power: float) -> Loss:
-    """The table entry of a loss at its parameters: for 'tweedie', the predictions
-    and targets its power admits (power 0 is the squared error, 1 <= power < 2
-    scores y >= 0 as Poisson does, power >= 2 needs y > 0 as Gamma does)."""
-    if name != "tweedie":
-        return LOSSES[name]
-    if power == 0:
-        entry = LOSSES["squared_error"]
-    elif power < 2:
-        entry = LOSSES["poisson"]
-    else:
-        entry = LOSSES["gamma"]
-    return Loss(
-        _core.Loss.tweedie,
-        entry.needs_positive_predictions,
-        entry.domain,
-        entry.outside,
-        entry.invalid,
-    )
 
 
 ACTIVATIONS: dict[str, _core.Activation] = {

@@ -21,8 +21,8 @@ from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import check_is_fitted
 
 from positive_mlp._estimator import PositiveMLPRegressor
+from positive_mlp._losses import LOSSES, resolve_loss
 from positive_mlp._quantiles import has_level_axis
-from positive_mlp._solvers import deviance_power
 
 # The share of the distance between the floor and the farthest observation (or of
 # |floor|, if larger) within which a prediction counts as at the floor.
@@ -364,15 +364,16 @@ class TrainingCurveDisplay:
         )
 
 
+# The losses' score names as the plots print them.
+_SCORE_LABELS = {"R2": "R²", "D2": "D²", "minus pinball loss": "minus pinball loss"}
+
+
 def _score_name(network) -> str:
     """What early stopping scored: R2, accuracy (a classifier), D2 for the
     deviance losses, or for quantiles minus the pinball loss."""
-    loss = getattr(network, "loss", None)
-    if loss == "quantile":
-        return "Validation score (minus pinball loss)"
-    ours = isinstance(network, PositiveMLPRegressor)
-    if ours and deviance_power(loss, network.power) is not None:
-        return "Validation score (D²)"
+    if isinstance(network, PositiveMLPRegressor) and network.loss in LOSSES:
+        loss = resolve_loss(network.loss, network.power, network.quantile)
+        return f"Validation score ({_SCORE_LABELS[loss.score_name]})"
     return f"Validation score ({'accuracy' if is_classifier(network) else 'R²'})"
 
 

@@ -11,24 +11,21 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.optimize
 import scipy.sparse
-import scipy.special
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import r2_score
 from sklearn.model_selection import train_test_split
 
 from positive_mlp import _core
 from positive_mlp._network import core_for, core_input
 from positive_mlp._options import SOLVERS, WEIGHT_METHODS
-from positive_mlp._quantiles import (
-    levels_per_output,
-    mean_pinball_loss,
-    quantile_levels,
-)
 from positive_mlp.exceptions import TrainingDivergedError
+
+if TYPE_CHECKING:
+    from positive_mlp._losses import Loss
 
 _MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # below this, 'adaptive' stops instead of dividing
 
@@ -79,32 +76,18 @@ class Settings:
     n_iter_no_change: int | float
     max_fun: int
     lagrangian: bool  # output_constraint='lagrangian': multipliers to carry
-    # loss='quantile': its levels, which the validation score is judged by
-    quantile_levels: np.ndarray | None
-    # Deviance losses (poisson, gamma, tweedie): the Tweedie power of the deviance
-    # the validation score is judged by
-    deviance_power: float | None
+    loss: Loss  # resolved from loss, power and quantile: its validation score
 
     @classmethod
-    def from_params(cls, params: dict) -> Settings:
-        """From ``get_params()``."""
-        derived = {"lagrangian", "quantile_levels", "deviance_power"}
+    def from_params(cls, params: dict, loss: Loss) -> Settings:
+        """From ``get_params()`` and the loss resolved from them."""
+        derived = {"lagrangian", "loss"}
         names = [f.name for f in fields(cls) if f.name not in derived]
-        quantile = params["loss"] == "quantile"
         return cls(
             **{name: params[name] for name in names},
             lagrangian=params["output_constraint"] == "lagrangian",
-            quantile_levels=quantile_levels(params["quantile"]) if quantile else None,
-            deviance_power=deviance_power(params["loss"], params["power"]),
+            loss=loss,
         )
-
-
-def deviance_power(loss: str, power: float) -> float | None:
-    """The Tweedie power of a deviance loss; None for the others (and for the
-    squared error that tweedie's power 0 is)."""
-    powers = {"poisson": 1.0, "gamma": 2.0, "tweedie": power}
-    found = powers.get(loss)
-    return None if found == 0 else found
 
 
 @dataclass
@@ -248,88 +231,6 @@ def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
     return Data(*train), Data(*held_out)
 
 
-def validation_score(
-    settings: Settings,
-    y: np.ndarray,
-    pred: np.ndarray,
-    sample_weight: np.ndarray | None,
-) -> float:
-    """How early stopping judges predictions (higher is better): R2; for the
-    deviance losses D2, the share of the constant model's deviance explained (the
-    loss being minimised; R2 weighs the largest targets most); for loss='quantile'
-    minus the mean pinball loss (R2 scores means, not quantiles)."""
-    levels = settings.quantile_levels
-    if levels is None and settings.deviance_power is not None:
-        return d2_validation_score(y, pred, sample_weight, settings.deviance_power)
-    if levels is None:
-        return r2_validation_score(y, pred, sample_weight)
-    if not np.all(np.isfinite(pred)):
-        return -np.inf
-    per_output = levels_per_output(levels, y.shape[1] // levels.size)
-    return -mean_pinball_loss(y, pred, per_output, sample_weight)
-
-
-def r2_validation_score(
-    y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None
-) -> float:
-    """R2 of ``pred``, computed on each output divided by its largest |value|.
-
-    R2 is scale-free per output; the division keeps its sums of squares finite for
-    targets near 1e300. Non-finite predictions score -inf.
-    """
-    if not np.all(np.isfinite(pred)):
-        return -np.inf
-    magnitude = np.maximum(np.max(np.abs(y), axis=0), np.max(np.abs(pred), axis=0))
-    magnitude = np.where(magnitude > 0, magnitude, 1.0)
-    with np.errstate(all="ignore"):  # targets nearly constant: a ratio can overflow
-        score = float(
-            r2_score(y / magnitude, pred / magnitude, sample_weight=sample_weight)
-        )
-    return score if np.isfinite(score) else -np.inf
-
-
-def d2_validation_score(
-    y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None, power: float
-) -> float:
-    """D2 of ``pred`` for the Tweedie deviance of ``power`` (>= 1), the mean over
-    outputs of ``1 - deviance / deviance of the weighted mean``.
-
-    Each output is divided by its largest value first: the deviances scale as
-    ``c ** (2 - power)``, so the ratio is the same, and their sums stay finite for
-    targets near 1e300. Non-finite predictions, or predictions of 0 where the
-    target is not, score -inf.
-    """
-    if not np.all(np.isfinite(pred)):
-        return -np.inf
-    magnitude = np.maximum(np.max(np.abs(y), axis=0), np.max(np.abs(pred), axis=0))
-    magnitude = np.where(magnitude > 0, magnitude, 1.0)
-    y, pred = y / magnitude, pred / magnitude
-    weights = np.ones(len(y)) if sample_weight is None else sample_weight
-    mean = np.average(y, axis=0, weights=weights)
-    with np.errstate(all="ignore"):
-        deviance = weights @ _unit_deviance(y, pred, power)
-        null = weights @ _unit_deviance(y, mean, power)
-        # A constant target: 1 if predicted exactly, else 0 (as r2_score does).
-        explained = np.where(
-            null > 0, 1 - deviance / null, np.where(deviance == 0, 1.0, 0.0)
-        )
-    score = float(np.mean(explained))
-    return score if np.isfinite(score) else -np.inf
-
-
-def _unit_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
-    """The Tweedie unit deviance of ``mu`` for ``y`` (power >= 1, mu > 0)."""
-    if power == 1:
-        return 2 * (scipy.special.xlogy(y, y / mu) - y + mu)
-    if power == 2:
-        return 2 * (np.log(mu / y) + y / mu - 1)
-    return 2 * (
-        np.maximum(y, 0) ** (2 - power) / ((1 - power) * (2 - power))
-        - y * mu ** (1 - power) / (1 - power)
-        + mu ** (2 - power) / (2 - power)
-    )
-
-
 def _record_progress(
     settings: Settings,
     record: TrainingRecord,
@@ -342,7 +243,7 @@ def _record_progress(
     """Updates the no-improvement count from the training loss or validation score."""
     if validation is not None:
         pred = network.predict(params, validation.X, n_threads)
-        score = validation_score(settings, validation.y, pred, validation.sample_weight)
+        score = settings.loss.score(validation.y, pred, validation.sample_weight)
         record.validation_scores.append(score)
         if score < record.best_validation_score + settings.tol:
             record.no_improvement_count += 1

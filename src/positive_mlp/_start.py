@@ -1,15 +1,14 @@
 """The starting parameters of a fit: Glorot-uniform weights as scikit-learn draws
 them, constrained weights on their half-lines, and a bounded output that starts as the
-constant model at the targets' mean."""
+constant model that minimises the loss (the targets' mean, or their quantiles)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from positive_mlp._losses import Loss
 from positive_mlp._network import ParameterLayout
 from positive_mlp._options import BOUNDED_TRANSFORMS, OUTPUT_TRANSFORMS, WEIGHT_METHODS
-from positive_mlp._quantiles import starting_steps
-from positive_mlp._scaling import float64
 from positive_mlp._solvers import Data
 
 # A reparametrised, constrained output layer starts at this share of its random draw
@@ -27,28 +26,19 @@ def initial_params(
     threshold: np.ndarray,
     rng: np.random.RandomState,
     dtype,
-    quantile_levels: np.ndarray | None = None,
+    loss: Loss,
 ) -> np.ndarray:
     """Fresh free parameters (what the optimiser updates).
 
     ``output_at_mean`` names the output transform when the output starts as the
-    constant model at the targets' mean (None: a Glorot start, as MLPRegressor's).
-    With ``quantile_levels`` it starts at the targets' sample quantiles instead.
+    constant model that minimises ``loss`` (the targets' mean, or with quantile
+    levels their sample quantiles; None: a Glorot start, as MLPRegressor's).
     """
     params = glorot_uniform_params(layout, activation, rng, dtype)
     if signs is not None:
         start_constrained(params, layout, signs, rng)
     if output_at_mean is not None:
-        if quantile_levels is None:
-            above = _weighted_mean(data.y, data.sample_weight) - threshold
-        else:  # the targets repeat once per level: read each target once
-            every_target = slice(None, None, len(quantile_levels))
-            above = starting_steps(
-                data.y[:, every_target],
-                threshold[every_target],
-                quantile_levels,
-                float64(data.sample_weight),
-            )
+        above = loss.start_above_threshold(data.y, threshold, data.sample_weight)
         output_scale = _output_weight_scale(layout, signs, weight_method)
         start_at_target_mean(params, layout, output_at_mean, above, output_scale)
     if signs is None:
@@ -57,17 +47,6 @@ def initial_params(
         # the output bias placed at the targets' mean can be below 0
         project_onto_signs(params, signs)
     return to_free(params, signs, weight_method, layout)
-
-
-def _weighted_mean(y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
-    """Each column's weighted mean, in float64 (float32 sums of large weights or
-    targets overflow) and on y divided by its largest |value|, so that no sum
-    overflows (two targets near 1e308)."""
-    y = y.astype(np.float64)
-    magnitude = np.max(np.abs(y), axis=0)
-    magnitude = np.where(magnitude > 0, magnitude, 1.0)
-    unit = np.average(y / magnitude, axis=0, weights=float64(sample_weight))
-    return magnitude * unit
 
 
 def _output_weight_scale(

@@ -10,8 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.sparsefuncs import csc_median_axis_0, min_max_axis
 
-from positive_mlp._options import BOUNDED_TRANSFORMS, OUTPUT_TRANSFORMS, loss_for
-from positive_mlp._solvers import deviance_power
+from positive_mlp._losses import Loss
+from positive_mlp._options import BOUNDED_TRANSFORMS, OUTPUT_TRANSFORMS, SOLVERS
 
 
 def threshold_per_output(output_threshold, n_outputs: int) -> np.ndarray:
@@ -37,30 +37,14 @@ def _one_of(options) -> str:
     )
 
 
-def _describe_loss(loss: str, power: float) -> str:
-    return (
-        f"loss={loss!r} with power={power:g}" if loss == "tweedie" else f"loss={loss!r}"
-    )
-
-
-def check_power(loss: str, power: float) -> None:
-    """Tweedie distributions exist for powers 0 and >= 1 (and < 0, not offered)."""
-    if loss == "tweedie" and not (power == 0 or power >= 1):
-        raise ValueError(
-            f"power must be 0 or >= 1 for loss='tweedie', got {power!r}: no Tweedie "
-            "distribution has a power in (0, 1), and negative powers (targets of any "
-            "sign) do not suit positive data."
-        )
-
-
 def check_loss_settings(
-    loss: str, power: float, output_activation: str, threshold: np.ndarray
+    loss: Loss, output_activation: str, threshold: np.ndarray
 ) -> None:
-    """Rejects a loss that the output transform cannot keep finite."""
-    check_power(loss, power)
-    entry = loss_for(loss, power)
-    name = _describe_loss(loss, power)
-    if entry.needs_bounded_output and output_activation not in BOUNDED_TRANSFORMS:
+    """Rejects a loss's parameters, and a loss that the output transform cannot keep
+    finite."""
+    loss.check_parameters()
+    name = loss.description
+    if loss.needs_bounded_output and output_activation not in BOUNDED_TRANSFORMS:
         raise ValueError(
             f"{name} builds each target's levels as threshold + g(z_1), then each "
             "next level as the one before plus g(z_k), which keeps them above the "
@@ -68,7 +52,7 @@ def check_loss_settings(
             f"output_activation={output_activation!r} is not one. Use "
             f"{_one_of(BOUNDED_TRANSFORMS)}."
         )
-    if not entry.needs_positive_predictions:
+    if not loss.needs_positive_predictions:
         return
     if output_activation not in BOUNDED_TRANSFORMS:
         raise ValueError(
@@ -141,26 +125,16 @@ def check_dense_targets(y, name: str = "y") -> None:
         )
 
 
-def check_quantile_settings(solver: str, output_constraint: str | None) -> None:
-    """loss='quantile' trains with the stochastic solvers, and no output constraint."""
-    if solver == "lbfgs":
-        raise ValueError(
-            "loss='quantile' needs solver='adam' or 'sgd': the pinball loss has a kink "
-            "at every target, where L-BFGS-B's line searches and curvature pairs "
-            "break down."
-        )
-    if output_constraint is not None:
-        raise ValueError(
-            "loss='quantile' keeps its levels above output_threshold by "
-            f"construction; output_constraint={output_constraint!r} has nothing to "
-            "add. Leave it None."
-        )
+def check_training_settings(
+    loss: Loss, solver: str, output_constraint: str | None
+) -> None:
+    """Rejects a solver or output constraint the loss cannot train with."""
+    loss.check_training(SOLVERS[solver].stochastic, output_constraint)
 
 
 def check_targets(
     y: np.ndarray,
-    loss: str,
-    power: float,
+    loss: Loss,
     output_activation: str,
     threshold: np.ndarray,
 ) -> None:
@@ -168,7 +142,7 @@ def check_targets(
 
     ``y`` has shape (n_samples, n_outputs).
     """
-    loss_for(loss, power).check_targets(_describe_loss(loss, power), y)
+    loss.check_targets(y)
     if output_activation in BOUNDED_TRANSFORMS:
         below = y < threshold
         if np.any(below):
@@ -182,7 +156,7 @@ def check_targets(
             )
 
 
-def targets_in_dtype(y: np.ndarray, dtype, loss: str, power: float) -> np.ndarray:
+def targets_in_dtype(y: np.ndarray, dtype, loss: Loss) -> np.ndarray:
     """``y`` cast to the training dtype (X's), C-contiguous; a ValueError where the
     cast overflows to inf or underflows targets the loss needs > 0 to 0 (float32
     X with targets beyond 3.4e38 or below 1.4e-45)."""
@@ -199,35 +173,14 @@ def targets_in_dtype(y: np.ndarray, dtype, loss: str, power: float) -> np.ndarra
             f"({cast.dtype}). Fit float64 X (X.astype(np.float64)), or divide y by "
             "a constant."
         )
-    check_targets_kept(
+    loss.check_targets_kept(
         y,
         cast,
-        loss,
-        power,
         f"when y was cast to X's dtype ({cast.dtype}, whose smallest positive "
         f"value is {limits.smallest_subnormal:.3g})",
         "Fit float64 X (X.astype(np.float64)), or multiply y by a constant.",
     )
     return cast
-
-
-def check_targets_kept(
-    y: np.ndarray, changed: np.ndarray, loss: str, power: float, how: str, advice: str
-) -> None:
-    """A ValueError when ``changed`` (``y`` cast or scaled, as ``how`` says) holds
-    targets the loss cannot score where ``y`` holds ones it can: targets > 0 that
-    underflowed to 0, which a loss needing y > 0 would otherwise blame on ``y``
-    or on the arithmetic."""
-    entry = loss_for(loss, power)
-    if entry.invalid is None:
-        return
-    lost = entry.invalid(changed) & ~entry.invalid(y)
-    if np.any(lost):
-        raise ValueError(
-            f"{_describe_loss(loss, power)} requires {entry.domain}; "
-            f"{int(lost.sum())} value(s) of y (the smallest "
-            f"{np.min(y[lost]):.3g}) underflowed to 0 {how}. {advice}"
-        )
 
 
 # Targets whose spread is below this many units in the last place of their distance to
@@ -292,7 +245,7 @@ def held_out_rows(n_rows: int, n_dropped: int, fraction: float) -> int:
 
 
 def check_validation_targets(
-    y_val: np.ndarray, sample_weight_val: np.ndarray | None, loss: str, power: float
+    y_val: np.ndarray, sample_weight_val: np.ndarray | None, loss: Loss
 ) -> None:
     """An explicit validation set must score the model: at least 2 rows (of
     non-zero weight), as the share held out of the training data needs, and a
@@ -308,11 +261,11 @@ def check_validation_targets(
             "training data). Pass more rows in X_val and y_val, or leave them out "
             "to hold out validation_fraction of the training data."
         )
-    if loss == "quantile" or np.any(np.ptp(y_val, axis=0) > 0):
+    if loss.has_levels or np.any(np.ptp(y_val, axis=0) > 0):
         return
-    score = "R2" if deviance_power(loss, power) is None else "D2"
     warnings.warn(
-        f"y_val is constant{weighted} (every output), so its {score} is undefined: "
+        f"y_val is constant{weighted} (every output), so its {loss.score_name} is "
+        "undefined: "
         "no prediction but an exact one scores better than another, so early "
         "stopping cannot judge the model and keeps the first epoch's weights. "
         "Pass a y_val that "
