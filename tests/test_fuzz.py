@@ -244,3 +244,82 @@ def test_malformed_csr_recipes(mode, index64):
     assert isinstance(M, sp.csr_matrix)
     with pytest.raises(ValueError):
         M.check_format(full_check=True)
+
+
+def _limited_cases(seed: int, count: int) -> list[dict]:
+    """The first ``count`` drawn cases of the seed that got an address-space limit."""
+    cases = (fuzz.draw_case(seed, index) for index in range(2000))
+    return [case for case in cases if case.get("limit")][:count]
+
+
+def test_cases_under_an_address_space_limit_run_and_are_acceptable():
+    """Drawn cases with a limit, at their own headroom and at none: each returns or
+    raises an allowed error (a MemoryError with a message among them)."""
+    cases = []
+    for case in _limited_cases(2024, 3):
+        for headroom in (case["limit"]["address_space_mib"], 0):
+            cases.append({**case, "limit": {"address_space_mib": headroom}})
+    results = fuzz.run_parallel(enumerate(cases), WORKERS, fuzz.DEFAULT_TIMEOUT)
+    for _, case, outcome in results:
+        assert not outcome.failed, (outcome.status, outcome.message, case)
+
+
+def test_the_address_space_limit_is_lifted_after_each_call():
+    resource = pytest.importorskip("resource")
+    before = resource.getrlimit(resource.RLIMIT_AS)
+    limit = fuzz.address_space_limit({"address_space_mib": 1024})
+    with pytest.raises(KeyError), limit:
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        assert soft != resource.RLIM_INFINITY or not Path("/proc").exists()
+        raise KeyError("a call that raised")
+    assert resource.getrlimit(resource.RLIMIT_AS) == before
+
+
+def test_memory_errors_and_refused_threads_are_allowed_only_under_a_limit():
+    limited = {"data": {}, "limit": {"address_space_mib": 0}}
+    plain = {"data": {}}
+    clear = MemoryError("The C++ core could not allocate its buffers (...)")
+    assert fuzz._classify_error(clear, limited, True).status == "rejected"
+    assert fuzz._classify_error(clear, plain, True).status == "unexpected"
+    bare = MemoryError("std::bad_alloc")
+    assert fuzz._classify_error(bare, limited, True).status == "unexpected"
+    refused = warnings.WarningMessage(
+        RuntimeWarning("The system refused to start 7 thread(s) of the C++ core"),
+        RuntimeWarning,
+        "_estimator.py",
+        1,
+    )
+    ok = fuzz.Outcome("ok")
+    assert fuzz._with_warnings(ok, [refused], limited, False).status == "ok"
+    assert fuzz._with_warnings(ok, [refused], plain, False).status == "violation"
+
+
+def test_edge_draws_reach_each_neighbourhood():
+    """Each edge is drawn; the refused ones expect an error at the right call, and
+    level containers reach the estimator as such."""
+    cases = [fuzz.draw_case(9, index) for index in range(3000)]
+    drawn = {edge for case in cases for edge in case.get("edges", [])}
+    assert drawn == set(fuzz._EDGE_SHARES)
+    expected = {case.get("expect_error") for case in cases}
+    assert {"quantile_set", "quantile_dict", "sparse_X_1d", "sparse_y"} <= expected
+    containers = {
+        type(fuzz.estimator_params(case["params"])["quantile"]).__name__
+        for case in cases
+        if case["params"].get("quantile_container")
+    }
+    assert {"tuple", "ndarray", "set", "dict"} <= containers
+    for case in cases:
+        at = case.get("expect_error_at", 0)
+        if case.get("expect_error", "").startswith("sparse_"):
+            assert case["calls"][at].get("sparse_fault")
+
+
+def test_children_see_eight_cores(monkeypatch):
+    """n_threads up to 8 is used as drawn, not clipped to this machine's cores."""
+    from positive_mlp import _network
+
+    monkeypatch.setattr(_network, "available_cores", _network.available_cores)
+    fuzz.simulate_cores()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert _network.thread_budget(8) == 8
