@@ -92,7 +92,7 @@ the dense fit's than 1000 times the jittered fit's (rounding alone), or than 1e-
 Two more draws come from random streams of their own, after all the others (the
 other cases of a seed stay as they were):
 
-* ``edges`` (about 12% of the cases; the list names what was drawn): the
+* ``edges`` (about 10% of the cases; the list names what was drawn): the
   neighbourhoods of inputs that once gave bare errors or silent surprises. A
   quantile case's levels as a tuple, an ndarray, a 0-d array or a float32 scalar
   (``params.quantile_container``), or as a set or dict, which must be refused;
@@ -1141,13 +1141,18 @@ def _edge_sparse_fault(r: random.Random, case: Case) -> bool:
 
 def _draw_limit(seed: int, index: int, case: Case) -> None:
     """An address-space limit for the case's calls (``limit``), in about 4% of the
-    cases, half of them with 2 to 8 core threads (each needs 128 MiB)."""
+    cases, half of them with 2 to 8 core threads (each needs 128 MiB), half with 8
+    times the rows (up to 4000)."""
     r = random.Random(f"positive-mlp-fuzz-limit:{seed}:{index}")
     if r.random() >= _LIMIT_SHARE:
         return
     case["limit"] = {"address_space_mib": _pick(r, _HEADROOM_MIB)}
     if r.random() < 0.5:
         case["params"]["n_threads"] = r.choice([2, 4, 8])
+    if r.random() < 0.5:  # arrays beyond the free heap: new mappings, which may fail
+        for part in [case["data"], *case["calls"]]:
+            if part is case["data"] or part["op"] in ("fit", "partial_fit"):
+                part["n"] = min(_MAX_ROWS, 8 * part.get("n", case["data"]["n"]))
 
 
 # ------------------------------------------------------------------ materialising data
@@ -1600,6 +1605,7 @@ class Outcome:
     detail: str = ""
     seconds: float = 0.0
     compared: int = 0  # fits compared with their dense twins (compare_dense)
+    refused: int = 0  # calls on which the system refused to start core threads
 
     @property
     def failed(self) -> bool:
@@ -1998,6 +2004,7 @@ def _violation(messages: list[str], reraise: bool) -> Outcome:
 def _with_warnings(
     outcome: Outcome, caught: list[warnings.WarningMessage], case: Case, reraise: bool
 ) -> Outcome:
+    outcome.refused = sum(bool(_REFUSED_THREADS.search(str(w.message))) for w in caught)
     bad = [w for w in caught if _unwanted(w, case)]
     if not bad or outcome.status != "ok":  # warnings on the way to an error are fine
         return outcome
@@ -2750,6 +2757,7 @@ class Summary:
     edges: Counter = field(default_factory=Counter)  # cases by edge drawn
     limited: Counter = field(default_factory=Counter)  # statuses under a limit
     memory_errors: int = 0  # of the limited cases, MemoryErrors (allowed)
+    refused: int = 0  # of the limited cases, those where threads were refused
 
     @property
     def cases(self) -> int:
@@ -2764,6 +2772,7 @@ class Summary:
         if case.get("limit"):
             self.limited[outcome.status] += 1
             self.memory_errors += outcome.message.startswith("MemoryError")
+            self.refused += outcome.refused > 0
         if case["data"].get("sparse"):
             self.sparse += 1
             self.malformed += case.get("expect_error") == "malformed_csr"
@@ -2851,7 +2860,8 @@ def _limits_line(summary: Summary) -> str:
     return (
         f"edges: {edges or 'none'}; address-space limits: "
         f"{sum(summary.limited.values())} cases ({statuses}), "
-        f"{summary.memory_errors} MemoryError(s)"
+        f"{summary.memory_errors} MemoryError(s), {summary.refused} with threads "
+        "refused"
     )
 
 
