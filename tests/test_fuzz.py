@@ -316,10 +316,9 @@ def test_edge_draws_reach_each_neighbourhood():
 
 def test_children_see_eight_cores(monkeypatch):
     """n_threads up to 8 is used as drawn, not clipped to this machine's cores."""
-    from positive_mlp import _network
-
-    monkeypatch.setattr(_network, "available_cores", _network.available_cores)
+    module = fuzz.thread_policy_module()
+    monkeypatch.setattr(module, "available_cores", module.available_cores)
     fuzz.simulate_cores()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert _network.thread_budget(8) == 8
+        assert module.thread_budget(8) == 8

@@ -111,11 +111,11 @@ other cases of a seed stay as they were):
   violation; a crash or a hang still is.
 
 Children run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1, on a simulated machine
-of at least 8 cores (the package clips n_threads to the usable cores, with a
-warning; the children say there are 8, as tests/conftest.py's ``eight_cores``
-does), so cases that set ``n_threads`` (up to 8) get that many core threads on any
-machine. Random states are always integers, so a replay repeats the case (up to
-thread timing).
+of at least 8 cores: the package clips n_threads to the usable cores (with a
+warning), so the children report 8, as tests/conftest.py's ``eight_cores`` does
+(wherever the package keeps ``available_cores``), and cases that set ``n_threads``
+(up to 8) get that many core threads on any machine. Random states are always
+integers, so a replay repeats the case (up to thread timing).
 """
 
 from __future__ import annotations
@@ -2619,11 +2619,25 @@ def simulate_cores() -> None:
     """This process reports at least 8 usable cores: the package clips n_threads to
     the cores (with a warning), and the batch splits of 3 to 8 threads (where a heap
     overflow once hid) are to run as drawn on any machine. thread_budget looks
-    available_cores up at each call."""
-    from positive_mlp import _network
+    available_cores up in its module at each call."""
+    module = thread_policy_module()
+    real = module.available_cores()
+    module.available_cores = lambda: max(real, _SIMULATED_CORES)
 
-    real = _network.available_cores()
-    _network.available_cores = lambda: max(real, _SIMULATED_CORES)
+
+def thread_policy_module() -> Any:
+    """The package's module of thread_budget and available_cores: _threads (since
+    the thread policy moved out of _network), or _network before."""
+    import importlib
+
+    for name in ("positive_mlp._threads", "positive_mlp._network"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "available_cores"):
+            return module
+    raise ImportError("no available_cores in positive_mlp._threads or _network")
 
 
 def supervise(timeout: float) -> None:
