@@ -89,14 +89,39 @@ nonzero moved by one ulp: the sparse fit's loss curve and weights no farther fro
 the dense fit's than 1000 times the jittered fit's (rounding alone), or than 1e-9
 (curve, relative) and 1e-6 (weights, share of a layer's largest |weight|).
 
-Children run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1; cases that set
-``n_threads`` get that many core threads. Random states are always integers, so a
-replay repeats the case (up to thread timing).
+Two more draws come from random streams of their own, after all the others (the
+other cases of a seed stay as they were):
+
+* ``edges`` (about 10% of the cases; the list names what was drawn): the
+  neighbourhoods of inputs that once gave bare errors or silent surprises. A
+  quantile case's levels as a tuple, an ndarray, a 0-d array or a float32 scalar
+  (``params.quantile_container``), or as a set or dict, which must be refused;
+  targets of 1e-46 to 1e39 with float32 X (float64 y), 1e-320 to 1e308 with
+  float64 X (``data.y_extreme``), mostly with a Poisson, Gamma or Tweedie loss;
+  rows of zero weight (often all but a few) with early stopping and a held-out
+  share from 0 to 0.95; explicit validation sets of 0 to 5 rows, constant y_val,
+  sample_weight_val with zeros; a 1-D sparse X (fit, predict, X_val) or a sparse y
+  or y_val (``sparse_fault``), which must be refused;
+* ``limit`` (about 4% of the cases): ``{"address_space_mib": h}``, h from 0 to
+  1024: each call of the case runs with the soft RLIMIT_AS at the address space in
+  use plus h MiB, restored after the call (the property checks run without it:
+  the fitted model must still satisfy every property). Under a limit, a
+  MemoryError with a message (not a bare ``std::bad_alloc``) is an allowed error,
+  and the core's RuntimeWarning that the system refused to start threads is no
+  violation; a crash or a hang still is.
+
+Children run with OPENBLAS_NUM_THREADS=OMP_NUM_THREADS=1, on a simulated machine
+of at least 8 cores: the package clips n_threads to the usable cores (with a
+warning), so the children report 8, as tests/conftest.py's ``eight_cores`` does
+(wherever the package keeps ``available_cores``), and cases that set ``n_threads``
+(up to 8) get that many core threads on any machine. Random states are always
+integers, so a replay repeats the case (up to thread timing).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
 import json
 import math
@@ -258,6 +283,30 @@ _LOSS_NEUTRAL_INVALID = {
     "predict_features",
     "malformed_csr",
 }
+# The edge draws (_draw_edges): each one's chance in the cases it can apply to.
+_EDGE_SHARES = {
+    "quantile_container": 0.3,  # of the quantile cases
+    "y_extreme": 0.03,
+    "zero_weights_early_stopping": 0.025,  # of the cases that only fit
+    "explicit_val": 0.25,  # of the cases with early_stopping=True and no L-BFGS
+    "sparse_fault": 0.015,
+}
+# A list of levels in these containers is valid; a level, in the first two and as
+# a 0-d array or a float32 scalar. Sets and dicts are refused.
+_LEVEL_CONTAINERS = {"tuple": 2, "ndarray": 2, "float32": 1, "set": 1, "dict": 1}
+# Targets far from 1 (log10): below and above what float32 holds (for float32 X),
+# denormal and near the largest float64 (for float64 X).
+_EXTREME_EXPONENTS = {
+    "float32": {-46: 1, -45: 1, -40: 1, -38: 1, 37: 1, 38: 1, 38.5: 1, 39: 1},
+    "float64": {-320: 1, -310: 1, -300: 1, 300: 1, 307: 1, 308: 1},
+}
+_SPARSE_FAULTS = ("X_1d", "predict_1d", "X_val_1d", "y", "y_val")
+_LIMIT_SHARE = 0.04  # cases whose calls run under an address-space limit
+# MiB of address space beyond what the process holds: none (NumPy's first array
+# fails), room for the core's buffers but no second thread (128 MiB each), a few.
+_HEADROOM_MIB = {0: 1, 1: 1, 4: 1, 16: 1.5, 64: 1.5, 256: 1, 1024: 1}
+_SIMULATED_CORES = 8  # the cores children report (n_threads goes up to 8)
+_REFUSED_THREADS = re.compile(r"refused to start \d+ thread")
 
 
 # --------------------------------------------------------------------------- drawing
@@ -639,6 +688,8 @@ def draw_case(seed: int, index: int) -> Case:
     if r_sparse.random() < _SPARSE_SHARE:
         _make_sparse(r_sparse, case)
     _draw_new_loss(seed, index, case)
+    _draw_edges(seed, index, case)
+    _draw_limit(seed, index, case)
     _cap_work(case)
     return case
 
@@ -960,6 +1011,150 @@ def _make_quantile_invalid(r: random.Random, case: Case, mode: str) -> None:
     case["expect_error"] = mode
 
 
+def _draw_edges(seed: int, index: int, case: Case) -> None:
+    """The neighbourhoods of inputs that once gave bare errors or silent surprises
+    (issue 22), each from a random stream of its own (one edge's draws never shift
+    another's, nor any other draw); ``case["edges"]`` lists those drawn."""
+    drawers: dict[str, Callable[[random.Random, Case], bool]] = {
+        "quantile_container": _edge_quantile_container,
+        "y_extreme": _edge_extreme_targets,
+        "zero_weights_early_stopping": _edge_zero_weights,
+        "explicit_val": _edge_explicit_val,
+        "sparse_fault": _edge_sparse_fault,
+    }
+    for name, draw in drawers.items():
+        r = random.Random(f"positive-mlp-fuzz-edge-{name}:{seed}:{index}")
+        if r.random() < _EDGE_SHARES[name] and draw(r, case):
+            case.setdefault("edges", []).append(name)
+
+
+def _edge_quantile_container(r: random.Random, case: Case) -> bool:
+    """The levels of a quantile case in another container (a set or a dict: the
+    case must be refused)."""
+    params = case["params"]
+    if params.get("loss") != "quantile" or case.get("expect_error"):
+        return False
+    one_level = not isinstance(params["quantile"], list)
+    containers = {
+        k: w for k, w in _LEVEL_CONTAINERS.items() if one_level or k != "float32"
+    }
+    container = params["quantile_container"] = _pick(r, containers)
+    if container in ("set", "dict"):
+        case["expect_error"] = f"quantile_{container}"
+    return True
+
+
+def _edge_extreme_targets(r: random.Random, case: Case) -> bool:
+    """A few targets (or all) at 10**e, e beyond what float32 holds for float32 X
+    (y then in float64), denormal or near the largest float64 for float64 X; mostly
+    with a deviance (those need y > 0 or y >= 0)."""
+    data, params = case["data"], case["params"]
+    if case.get("expect_error") or data["dtype"] == "int64":
+        return False
+    data["y_extreme"] = {
+        "log10": _pick(r, _EXTREME_EXPONENTS[data["dtype"]]),
+        "rows": _pick(r, {1: 3, 2: 1, 5: 1, "all": 1}),
+    }
+    if data["dtype"] == "float32" and r.random() < 0.8:
+        data["y_dtype"] = "float64"
+    if params["loss"] == "squared_error" and r.random() < 0.7:
+        params["loss"] = _pick(r, {"poisson": 1, "gamma": 1, "tweedie": 1})
+        if params["loss"] == "tweedie":
+            params["power"] = r.choice([1.5, 3.0])
+        _make_valid_loss(params, data["n_outputs"])
+    return True
+
+
+def _edge_zero_weights(r: random.Random, case: Case) -> bool:
+    """Early stopping on rows most (or all) of zero weight, a held-out share from 0
+    to 0.95, often few rows."""
+    params, calls = case["params"], case["calls"]
+    if case.get("expect_error") or any(c["op"] == "partial_fit" for c in calls):
+        return False
+    params["early_stopping"] = _pick(r, {True: 3, "auto": 1})
+    params["validation_fraction"] = _pick(
+        r, {0.0: 1, 0.1: 2, 0.3: 1, 0.5: 1, 0.9: 1, 0.95: 0.5}
+    )
+    params.setdefault("n_iter_no_change", r.randint(1, 10))
+    calls[0]["sample_weight"] = {
+        "zero_share": _pick(r, {0.5: 1, 0.9: 2, 0.97: 1, 1.0: 0.4}),
+        "log10_scale": 0.0,
+        "integer": r.random() < 0.3,
+    }
+    if r.random() < 0.5:
+        calls[0]["n"] = r.randint(1, 40)
+    return True
+
+
+def _edge_explicit_val(r: random.Random, case: Case) -> bool:
+    """One fit's explicit validation set: 0 to 5 rows, constant y_val (warned
+    about), sample_weight_val with zeros."""
+    params, calls = case["params"], case["calls"]
+    fits = [
+        c
+        for c in calls
+        if c["op"] == "fit" and not (c.get("val") or {}).get("malformed")
+    ]
+    eligible = params["early_stopping"] is True and params["solver"] != "lbfgs"
+    if case.get("expect_error") or not eligible or not fits:
+        return False
+    val: Json = {"n": _pick(r, {0: 1, 1: 1, 2: 2, 3: 1, 5: 1})}
+    if r.random() < 0.4:
+        val["constant"] = True
+    if r.random() < 0.4:
+        val["sample_weight"] = {
+            "zero_share": _pick(r, {0.0: 1, 0.5: 2, 1.0: 1}),
+            "log10_scale": 0.0,
+        }
+    r.choice(fits)["val"] = val
+    return True
+
+
+def _edge_sparse_fault(r: random.Random, case: Case) -> bool:
+    """A 1-D sparse X (fit, predict or X_val), or a sparse y or y_val: refused."""
+    params, calls = case["params"], case["calls"]
+    if case.get("expect_error"):
+        return False
+    fits = [i for i, c in enumerate(calls) if c["op"] in ("fit", "partial_fit")]
+    with_val = [i for i in fits if calls[i].get("val")]
+    if not with_val and params["early_stopping"] is True and calls[0]["op"] == "fit":
+        with_val = [0] if params["solver"] != "lbfgs" else []
+    fault = _pick(
+        r,
+        {
+            f: 0 if f in ("X_val_1d", "y_val") and not with_val else 1
+            for f in _SPARSE_FAULTS
+        },
+    )
+    if fault == "predict_1d":
+        calls.append({"op": "predict", "n": r.randint(1, 30), "sparse_fault": "X_1d"})
+        at = len(calls) - 1
+    else:
+        at = r.choice(with_val if fault in ("X_val_1d", "y_val") else fits)
+        calls[at]["sparse_fault"] = fault
+        if fault in ("X_val_1d", "y_val"):
+            calls[at].setdefault("val", {"n": 5})
+    case["expect_error"] = f"sparse_{fault}"
+    case["expect_error_at"] = at
+    return True
+
+
+def _draw_limit(seed: int, index: int, case: Case) -> None:
+    """An address-space limit for the case's calls (``limit``), in about 4% of the
+    cases, half of them with 2 to 8 core threads (each needs 128 MiB), half with 8
+    times the rows (up to 4000)."""
+    r = random.Random(f"positive-mlp-fuzz-limit:{seed}:{index}")
+    if r.random() >= _LIMIT_SHARE:
+        return
+    case["limit"] = {"address_space_mib": _pick(r, _HEADROOM_MIB)}
+    if r.random() < 0.5:
+        case["params"]["n_threads"] = r.choice([2, 4, 8])
+    if r.random() < 0.5:  # arrays beyond the free heap: new mappings, which may fail
+        for part in [case["data"], *case["calls"]]:
+            if part is case["data"] or part["op"] in ("fit", "partial_fit"):
+                part["n"] = min(_MAX_ROWS, 8 * part.get("n", case["data"]["n"]))
+
+
 # ------------------------------------------------------------------ materialising data
 
 
@@ -973,6 +1168,7 @@ class CallData:
     X_val: Any = None
     y_val: Any = None
     finite: bool = True  # all inputs finite in the dtype the estimator trains in
+    sample_weight_val: Any = None
 
     def X_array(self) -> np.ndarray:
         """X as a dense array (a sparse X densified, duplicates summed)."""
@@ -987,6 +1183,7 @@ class CallData:
             None if self.X_val is None else _dense(self.X_val),
             self.y_val,
             self.finite,
+            self.sample_weight_val,
         )
 
 
@@ -1082,7 +1279,19 @@ def _targets(
     if bounded:
         train = np.float32 if data["dtype"] == "float32" else np.float64
         y = _not_below(y, threshold, positive, train)
+    if data.get("y_extreme"):
+        y = _extreme_targets(y, data["y_extreme"], threshold)
     return _inject_target_error(y, data["inject"], threshold, scale)
+
+
+def _extreme_targets(y: np.ndarray, spec: Json, threshold: np.ndarray) -> np.ndarray:
+    """Rows of y at max(threshold, 0) + 10**log10, rounded to y's dtype (to 0 or
+    inf if it holds no such number: the estimator is then to refuse y)."""
+    rows = y.shape[0] if spec["rows"] == "all" else spec["rows"]
+    with np.errstate(over="ignore", under="ignore"):
+        value = np.maximum(threshold, 0.0) + 10.0 ** float(spec["log10"])
+        y[:rows] = value.astype(y.dtype)
+    return y
 
 
 def _not_below(
@@ -1194,18 +1403,52 @@ def make_call_data(case: Case, index: int, params: Json) -> CallData:
         y, finite = _y_fault(y, call["y_fault"]), finite and call["y_fault"] != "nan"
     result = CallData(X, y, weights, finite=finite)
     if call.get("val"):
-        val = call["val"]
-        rng_val = np.random.default_rng([data["seed"], index, 1])
-        result.X_val, result.y_val, finite_val = _arrays(
-            rng_val, data, params, val["n"], val.get("n_features", p)
-        )
-        if data.get("sparse"):
-            rng_sparse = np.random.default_rng([data["seed"], index, 1, 2])
-            result.X_val, finite_val = _sparse_input(
-                rng_sparse, result.X_val, result.y_val, data, val.get("malformed")
-            )
-        result.finite &= finite_val
+        _add_validation_set(result, case, index, params, p)
+    if call.get("sparse_fault"):
+        _apply_sparse_fault(result, call["sparse_fault"], [data["seed"], index, 3])
     return result
+
+
+def _add_validation_set(
+    result: CallData, case: Case, index: int, params: Json, p: int
+) -> None:
+    """The call's explicit X_val, y_val (constant if asked) and sample_weight_val."""
+    data, val = case["data"], case["calls"][index]["val"]
+    rng_val = np.random.default_rng([data["seed"], index, 1])
+    result.X_val, result.y_val, finite_val = _arrays(
+        rng_val, data, params, val["n"], val.get("n_features", p)
+    )
+    if val.get("constant"):  # each target's first value on every row
+        y_val = np.asarray(result.y_val)
+        result.y_val = _layout(
+            np.repeat(y_val[:1], len(y_val), axis=0), data, y_val.dtype
+        )
+    result.sample_weight_val = _sample_weight(
+        rng_val, val.get("sample_weight"), val["n"]
+    )
+    if data.get("sparse"):
+        rng_sparse = np.random.default_rng([data["seed"], index, 1, 2])
+        result.X_val, finite_val = _sparse_input(
+            rng_sparse, result.X_val, result.y_val, data, val.get("malformed")
+        )
+    result.finite &= finite_val
+
+
+def _apply_sparse_fault(result: CallData, fault: str, seed: list[int]) -> None:
+    """A 1-D sparse X or X_val (the first column), or a sparse y or y_val (1-D, or a
+    column per target) in a random scipy format."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    if fault in ("X_1d", "X_val_1d"):
+        name = "X" if fault == "X_1d" else "X_val"
+        setattr(result, name, sp.csr_array(_dense(getattr(result, name))[:, 0]))
+        return
+    name = "y" if fault == "y" else "y_val"
+    y = np.asarray(getattr(result, name))
+    fmt = ("csr_array", "csr_matrix", "coo_array", "csc_array")[rng.integers(4)]
+    one_d = fmt in ("csr_array", "coo_array") and y.ndim == 1 and rng.random() < 0.5
+    setattr(result, name, getattr(sp, fmt)(y if one_d else y.reshape(len(y), -1)))
 
 
 def _y_fault(y: np.ndarray, fault: str) -> np.ndarray:
@@ -1362,6 +1605,7 @@ class Outcome:
     detail: str = ""
     seconds: float = 0.0
     compared: int = 0  # fits compared with their dense twins (compare_dense)
+    refused: int = 0  # calls on which the system refused to start core threads
 
     @property
     def failed(self) -> bool:
@@ -1377,7 +1621,22 @@ def estimator_params(params: Json) -> Json:
     out = dict(params)
     if isinstance(out.get("hidden_layer_sizes"), list):
         out["hidden_layer_sizes"] = tuple(out["hidden_layer_sizes"])
+    container = out.pop("quantile_container", None)
+    if container:
+        out["quantile"] = _in_container(out["quantile"], container)
     return out
+
+
+def _in_container(levels: Any, container: str) -> Any:
+    """The level (a float) or levels (a list) in another container."""
+    if container == "tuple":
+        return tuple(levels) if isinstance(levels, list) else (levels,)
+    if container == "ndarray":  # 0-d for a level
+        return np.asarray(levels, dtype=np.float64)
+    if container == "float32":
+        return np.float32(levels)
+    values = levels if isinstance(levels, list) else [levels]
+    return set(values) if container == "set" else dict.fromkeys(values, 1)
 
 
 def _monotonic_setting(case: Case) -> Any:
@@ -1410,6 +1669,7 @@ def run_call(est: Any, call: Json, arrays: CallData) -> Any:
             sample_weight=arrays.sample_weight,
             X_val=arrays.X_val,
             y_val=arrays.y_val,
+            sample_weight_val=arrays.sample_weight_val,
         )
     else:
         est.fit(arrays.X, arrays.y, sample_weight=arrays.sample_weight)
@@ -1423,6 +1683,8 @@ def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
     expected = case.get("expect_error")
     if isinstance(exc, TrainingDivergedError):
         return Outcome("rejected", message)
+    if isinstance(exc, MemoryError) and case.get("limit"):
+        return _memory_outcome(exc, case)
     allowed: tuple[type[BaseException], ...] = (ValueError, TypeError)
     if expected == "partial_fit_lbfgs":
         allowed = (ValueError, TypeError, AttributeError)
@@ -1441,6 +1703,15 @@ def _classify_error(exc: BaseException, case: Case, finite: bool) -> Outcome:
             "unexpected", f"wrote into the caller's read-only input: {message}"
         )
     return Outcome("expected" if expected else "rejected", message)
+
+
+def _memory_outcome(exc: MemoryError, case: Case) -> Outcome:
+    """Under an address-space limit a MemoryError that says what ran out is allowed;
+    the core's bare std::bad_alloc (the package is to explain it) is not."""
+    message = f"MemoryError: {exc}"
+    if str(exc).strip() in ("", "std::bad_alloc"):
+        return Outcome("unexpected", f"a bare MemoryError under a limit: {message!r}")
+    return Outcome("expected" if case.get("expect_error") else "rejected", message)
 
 
 def run_case(case: Case, reraise: bool = False) -> Outcome:
@@ -1471,7 +1742,8 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                 est.set_params(**call.get("set_params", {}))
                 arrays = make_call_data(case, index, est.get_params())
                 snapshot = _sparse_snapshot(arrays)
-                result = run_call(est, call, arrays)
+                with address_space_limit(case.get("limit")):
+                    result = run_call(est, call, arrays)
             except Exception as exc:
                 changed = _sparse_changed(snapshot, arrays, call)
                 if changed:
@@ -1480,7 +1752,7 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                     )
                 outcome = _outcome_of_error(exc, est, case, index, arrays, reraise)
                 outcome.compared = compared
-                return _with_warnings(outcome, caught, reraise)
+                return _with_warnings(outcome, caught, case, reraise)
             violations = [_sparse_changed(snapshot, arrays, call)] if snapshot else []
             if _malformed_parts(call):
                 violations.append(
@@ -1505,15 +1777,21 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                 return _violation(violations, reraise)
     if case.get("expect_error"):
         return _violation([f"accepted invalid input ({case['expect_error']})"], reraise)
-    outcome = _with_warnings(Outcome("ok"), caught, reraise)
+    outcome = _with_warnings(Outcome("ok"), caught, case, reraise)
     outcome.compared = compared
     return outcome
+
+
+def _level_list(quantile: Any) -> bool:
+    """Levels given as a list (a tuple or an ndarray of 1 or more dimensions): the
+    predictions have an axis of levels; a float or a 0-d array, none."""
+    return np.ndim(quantile) > 0
 
 
 def _has_level_axis(est: Any) -> bool:
     """A fitted quantile model of a list of levels: its score is the package's own
     (minus the pinball loss), not scikit-learn's R2."""
-    return hasattr(est, "quantiles_") and isinstance(est.quantile, list)
+    return hasattr(est, "quantiles_") and _level_list(est.quantile)
 
 
 def _checks_score(case: Case, call: Json) -> bool:
@@ -1594,6 +1872,7 @@ def _twin_calls(twins: list[Any], call: Json, arrays: CallData) -> list[Any]:
         dense.sample_weight,
         None if dense.X_val is None else _jittered(dense.X_val),
         dense.y_val,
+        sample_weight_val=dense.sample_weight_val,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -1723,14 +2002,10 @@ def _violation(messages: list[str], reraise: bool) -> Outcome:
 
 
 def _with_warnings(
-    outcome: Outcome, caught: list[warnings.WarningMessage], reraise: bool
+    outcome: Outcome, caught: list[warnings.WarningMessage], case: Case, reraise: bool
 ) -> Outcome:
-    bad = [
-        w
-        for w in caught
-        if issubclass(w.category, _UNWANTED_WARNINGS)
-        and Path(w.filename).name != FUZZ_PATH.name
-    ]
+    outcome.refused = sum(bool(_REFUSED_THREADS.search(str(w.message))) for w in caught)
+    bad = [w for w in caught if _unwanted(w, case)]
     if not bad or outcome.status != "ok":  # warnings on the way to an error are fine
         return outcome
     w = bad[0]
@@ -1739,6 +2014,45 @@ def _with_warnings(
         f"({Path(w.filename).name}:{w.lineno})"
     )
     return _violation([message], reraise)
+
+
+def _unwanted(w: warnings.WarningMessage, case: Case) -> bool:
+    """A RuntimeWarning, FutureWarning or DeprecationWarning of the package's (under
+    an address-space limit, the core's word that threads were refused is fine)."""
+    if not issubclass(w.category, _UNWANTED_WARNINGS):
+        return False
+    if Path(w.filename).name == FUZZ_PATH.name:
+        return False
+    return not (case.get("limit") and _REFUSED_THREADS.search(str(w.message)))
+
+
+@contextlib.contextmanager
+def address_space_limit(limit: Json | None) -> Iterator[None]:
+    """The soft RLIMIT_AS at the address space in use plus the limit's headroom, for
+    the duration of the block; then the soft limit it was (a soft limit may be
+    raised back up to the hard one: the process goes on without the limit)."""
+    if not limit or not os.path.exists("/proc/self/status"):  # Linux only
+        yield
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    wanted = _address_space_in_use() + (limit["address_space_mib"] << 20)
+    for bound in (soft, hard):
+        if bound != resource.RLIM_INFINITY:
+            wanted = min(wanted, bound)
+    resource.setrlimit(resource.RLIMIT_AS, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+def _address_space_in_use() -> int:
+    """VmSize of this process, in bytes."""
+    with open("/proc/self/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmSize"))
+    return kib << 10
 
 
 # ------------------------------------------------------------------ property checks
@@ -1840,7 +2154,7 @@ def _expected_shape(est: Any, n: int) -> tuple[int, ...]:
     levels (n, levels) or (n, targets, levels)."""
     k = est.n_outputs_
     shape: tuple[int, ...] = (n,) if k == 1 else (n, k)
-    if est.loss == "quantile" and isinstance(est.quantile, list):
+    if est.loss == "quantile" and _level_list(est.quantile):
         shape = (*shape, _fitted_levels(est))
     return shape
 
@@ -1901,7 +2215,7 @@ def _quantile_scores(est: Any, arrays: CallData) -> list[str]:
     scores = np.asarray(getattr(est, "validation_scores_", None) or [], dtype=float)
     if not np.all((scores < np.inf) & ~np.isnan(scores)):
         problems.append(f"validation_scores_ NaN or +inf: {scores[:5].tolist()}")
-    if not isinstance(est.quantile, list) or arrays.y is None:
+    if not _level_list(est.quantile) or arrays.y is None:
         return problems
     unweighted = CallData(arrays.X, arrays.y)
     return problems + score_problems(est, unweighted, est.score(arrays.X, arrays.y))
@@ -1917,7 +2231,7 @@ def score_problems(est: Any, arrays: CallData, score: Any) -> list[str]:
 
     if not isinstance(score, float):
         return [f"score(X, y) = {score!r}, not a float"]
-    if est.loss != "quantile" or not isinstance(est.quantile, list):
+    if est.loss != "quantile" or not _level_list(est.quantile):
         return []
     pred = est.predict(arrays.X).reshape(-1, est.n_outputs_, _fitted_levels(est))
     y = np.asarray(arrays.y, dtype=np.float64).reshape(pred.shape[0], -1)
@@ -2301,12 +2615,38 @@ def _describe_status(status: int) -> str:
     return f"exited with status {os.WEXITSTATUS(status)} without a result"
 
 
+def simulate_cores() -> None:
+    """This process reports at least 8 usable cores: the package clips n_threads to
+    the cores (with a warning), and the batch splits of 3 to 8 threads (where a heap
+    overflow once hid) are to run as drawn on any machine. thread_budget looks
+    available_cores up in its module at each call."""
+    module = thread_policy_module()
+    real = module.available_cores()
+    module.available_cores = lambda: max(real, _SIMULATED_CORES)
+
+
+def thread_policy_module() -> Any:
+    """The package's module of thread_budget and available_cores: _threads (since
+    the thread policy moved out of _network), or _network before."""
+    import importlib
+
+    for name in ("positive_mlp._threads", "positive_mlp._network"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "available_cores"):
+            return module
+    raise ImportError("no available_cores in positive_mlp._threads or _network")
+
+
 def supervise(timeout: float) -> None:
     """Supervisor loop: a case JSON per stdin line, an outcome JSON per stdout line."""
     import sklearn.neural_network  # noqa: F401
 
     import positive_mlp  # noqa: F401 - imported once, before the forks
 
+    simulate_cores()
     with tempfile.TemporaryDirectory(prefix="pmlp-fuzz-") as workdir:
         for line in sys.stdin:
             outcome = run_isolated(json.loads(line), timeout, workdir)
@@ -2428,6 +2768,10 @@ class Summary:
     compared: int = 0  # fits compared with their dense twins
     # (loss, outcome status) for loss='tweedie' and loss='quantile' cases
     new_losses: Counter = field(default_factory=Counter)
+    edges: Counter = field(default_factory=Counter)  # cases by edge drawn
+    limited: Counter = field(default_factory=Counter)  # statuses under a limit
+    memory_errors: int = 0  # of the limited cases, MemoryErrors (allowed)
+    refused: int = 0  # of the limited cases, those where threads were refused
 
     @property
     def cases(self) -> int:
@@ -2438,6 +2782,11 @@ class Summary:
         loss = case["params"].get("loss")
         if loss in _NEW_LOSS_SHARES:
             self.new_losses[loss, outcome.status] += 1
+        self.edges.update(case.get("edges", []))
+        if case.get("limit"):
+            self.limited[outcome.status] += 1
+            self.memory_errors += outcome.message.startswith("MemoryError")
+            self.refused += outcome.refused > 0
         if case["data"].get("sparse"):
             self.sparse += 1
             self.malformed += case.get("expect_error") == "malformed_csr"
@@ -2518,6 +2867,18 @@ def _new_loss_line(summary: Summary) -> str:
     return "new losses: " + "; ".join(parts)
 
 
+def _limits_line(summary: Summary) -> str:
+    """'edges: ...; address-space limits: N cases (ok a, ...), m MemoryError(s)'."""
+    edges = ", ".join(f"{name} {n}" for name, n in sorted(summary.edges.items()))
+    statuses = ", ".join(f"{s} {n}" for s, n in sorted(summary.limited.items()))
+    return (
+        f"edges: {edges or 'none'}; address-space limits: "
+        f"{sum(summary.limited.values())} cases ({statuses}), "
+        f"{summary.memory_errors} MemoryError(s), {summary.refused} with threads "
+        "refused"
+    )
+
+
 def format_summary(summary: Summary, details: bool = True) -> str:
     counts = summary.counts
     lines = [
@@ -2535,6 +2896,7 @@ def format_summary(summary: Summary, details: bool = True) -> str:
             f"malformed CSR; {summary.compared} sparse fits compared with dense twins"
         ),
         _new_loss_line(summary),
+        _limits_line(summary),
         "slowest cases: "
         + ", ".join(f"{case_id} {s:.1f} s" for s, case_id in reversed(summary.slowest)),
     ]
@@ -2589,6 +2951,8 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
         for key in ("sample_weight", "val", "set_params"):
             if case["calls"][i].get(key):
                 yield variant(lambda c, i=i, k=key: c["calls"][i].pop(k))
+    if case.get("limit"):
+        yield variant(lambda c: c.pop("limit"))
     yield from _shrink_data(case, variant)
     defaults = {
         "loss": "squared_error",
@@ -2683,6 +3047,7 @@ def _shrink_data(
         "x_log10_scale": 0.0,
         "y_zero_share": 0.0,
         "y_dtype": None,
+        "y_extreme": None,
     }
     for key, value in plain.items():
         if data.get(key) != value:
@@ -2800,6 +3165,7 @@ def main(argv: list[str] | None = None) -> int:
         supervise(args.timeout)
         return 0
     if args.replay or args.replay_file:
+        simulate_cores()  # as in the supervisors
         return _replay(
             [json.loads(args.replay)]
             if args.replay
