@@ -33,12 +33,13 @@ CHILD = textwrap.dedent(
     from positive_mlp import PositiveMLPRegressor, _threads
 
     _threads.available_cores = lambda: 8
-    limit, amount = sys.argv[1], int(sys.argv[2])
+    limit, amount, first_fit = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     rng = np.random.RandomState(0)
     X = rng.uniform(size=(20000, 20))
     y = np.exp(X[:, 0])
     warnings.simplefilter("ignore")
-    PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=1).fit(X[:600], y[:600])
+    if first_fit == "before the limit":
+        PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=1).fit(X[:600], y[:600])
 
     if limit == "address_space":
         with open("/proc/self/status") as status:
@@ -54,9 +55,11 @@ CHILD = textwrap.dedent(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
+                # Poisson: early stopping's D2 score takes NumPy's products.
                 reg = PositiveMLPRegressor(
                     hidden_layer_sizes=(256,), batch_size=4000, max_iter=2,
-                    n_threads=n_threads, random_state=0,
+                    n_threads=n_threads, random_state=0, loss="poisson",
+                    early_stopping=True,
                 ).fit(X, y)
                 pred = reg.predict(X)
                 ok = bool(np.isfinite(pred).all() and (pred >= 0).all())
@@ -70,9 +73,9 @@ CHILD = textwrap.dedent(
 )
 
 
-def _run_child(limit: str, amount: int) -> list[dict]:
+def _run_child(limit: str, amount: int, first_fit: str) -> list[dict]:
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, limit, str(amount)],
+        [sys.executable, "-c", CHILD, limit, str(amount), first_fit],
         capture_output=True,
         text=True,
         timeout=300,
@@ -97,9 +100,25 @@ _UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 # array fails) through room for the core's buffers but no second thread, to room for
 # several threads.
 @pytest.mark.skipif(_UNDER_ASAN, reason="ASan aborts when its own mappings fail")
-@pytest.mark.parametrize("headroom_mib", [0, 2, 16, 64, 1024])
-def test_an_address_space_limit_gives_fewer_threads_or_a_memory_error(headroom_mib):
-    runs = _run_child("address_space", headroom_mib)
+@pytest.mark.parametrize(
+    "headroom_mib, first_fit",
+    [
+        (0, "before the limit"),
+        (2, "before the limit"),
+        (16, "before the limit"),
+        (64, "before the limit"),
+        (1024, "before the limit"),
+        # The first fit of the process under the limit: what the package takes at
+        # import (BLAS buffers, threadpoolctl's view) is not asked for again.
+        (0, "under the limit"),
+        (16, "under the limit"),
+        (64, "under the limit"),
+    ],
+)
+def test_an_address_space_limit_gives_fewer_threads_or_a_memory_error(
+    headroom_mib, first_fit
+):
+    runs = _run_child("address_space", headroom_mib, first_fit)
     assert [run["n_threads"] for run in runs] == [1, 2, 8]
     for run in runs:
         assert run["outcome"] == "ok" or _is_clear_memory_error(run["outcome"]), run
@@ -113,7 +132,7 @@ def test_an_address_space_limit_gives_fewer_threads_or_a_memory_error(headroom_m
 
 def test_a_process_limit_runs_on_the_threads_that_start():
     """RLIMIT_NPROC of 1: no new thread starts (the process has one already)."""
-    runs = _run_child("processes", 1)
+    runs = _run_child("processes", 1, "before the limit")
     assert all(run["outcome"] == "ok" for run in runs), runs
     assert [bool(run["refused"]) for run in runs] == [False, True, True], runs
     assert "refused to start 7 thread(s)" in runs[2]["refused"][0]

@@ -19,11 +19,6 @@ from threadpoolctl import ThreadpoolController
 
 from positive_mlp import _core
 
-# One product now gives this thread OpenBLAS's buffer while memory is plentiful:
-# OpenBLAS retries a refused buffer forever, so the first product of a fit run under
-# a tight memory limit (ulimit -v) would hang instead of failing.
-scipy.linalg.blas.dgemm(1.0, np.ones((1, 1)), np.ones((1, 1)))
-
 
 @lru_cache(maxsize=1)
 def _threadpools() -> ThreadpoolController:
@@ -222,3 +217,17 @@ def _cgroup_cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
         except ValueError:
             return None
     return None
+
+
+def _take_blas_resources_now() -> None:
+    """Takes, while memory is plentiful, what a fit's first calls would otherwise
+    ask for under a memory limit (``ulimit -v``) set later: this thread's buffer in
+    SciPy's OpenBLAS (the core's products), which retries a refused one forever, and
+    in NumPy's (the validation scores' products), which ends the process; and
+    threadpoolctl's look at the loaded libraries, which reads /proc/self/maps."""
+    scipy.linalg.blas.dgemm(1.0, np.ones((1, 1)), np.ones((1, 1)))
+    np.ones((2, 2)) @ np.ones((2, 2))
+    _blas_libraries()
+
+
+_take_blas_resources_now()
