@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -60,11 +59,9 @@ from positive_mlp._scaling import (
     target_scale,
     to_scaled,
 )
+from positive_mlp._settings import Data, is_plain_mlp, resolve, target_scaling
 from positive_mlp._solvers import (
-    Data,
-    Settings,
     TrainingRecord,
-    batch_rows,
     fit_lbfgs,
     fit_stochastic,
     lbfgs_bounds,
@@ -78,7 +75,6 @@ from positive_mlp._validation import (
     check_targets,
     check_training_settings,
     check_validation_targets,
-    held_out_rows,
     targets_in_dtype,
     threshold_per_output,
     warn_if_threshold_too_far,
@@ -89,15 +85,6 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 # 'lagrangian' constrains predictions to threshold + this share of the targets' RMS
 # distance from the threshold (per output).
 _LAGRANGIAN_MARGIN = 1e-3
-# early_stopping='auto' needs this many held-out rows: a score over fewer is too
-# noisy to stop on.
-_MIN_AUTO_VALIDATION_ROWS = 30
-# n_iter_no_change='auto' (but for MLPRegressor's model): this many epochs, and with
-# early stopping at least as many optimiser steps as 20 epochs make from 3,000 rows
-# on. On small data an epoch is a few steps (450 rows are 3 batches of 200): 20 of
-# them stopped on noise in the held-out score (recreation, bench_quality.py).
-_MIN_PATIENCE = 20
-_MIN_PATIENCE_STEPS = 300
 
 
 def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
@@ -850,7 +837,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if continuing:
             self._check_continuable(layout, incremental, loss)
         scale = (
-            self.target_scale_ if continuing else self._target_scale(data, threshold)
+            self.target_scale_
+            if continuing
+            else self._target_scale(data, threshold, loss)
         )
         self.target_scale_ = scale
         self.output_threshold_ = threshold
@@ -904,29 +893,22 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             constraint_margin=self._constraint_margin(data, threshold),
         )
         n_threads = self._thread_count()
-        stops_early = self._stops_early(data, validation, incremental)
-        fitted_rows = data.X.shape[0]
-        if stops_early and validation is None:
-            fitted_rows -= held_out_rows(
-                fitted_rows, X.shape[0] - fitted_rows, self.validation_fraction
-            )
-        settings = Settings.from_params(
-            {
-                **self.get_params(),
-                "early_stopping": stops_early,
-                "n_iter_no_change": self._patience(fitted_rows, stops_early),
-            },
+        settings = resolve(
+            self.get_params(),
+            data,
             loss,
+            validation,
+            incremental,
+            dropped=X.shape[0] - data.X.shape[0],
         )
-        tracks_validation = settings.early_stopping
         if continuing:
             record = self._record
-            record.follow(tracks_validation)
+            record.follow(settings.early_stopping)
         else:
-            record = TrainingRecord.fresh(tracks_validation)
+            record = TrainingRecord.fresh(settings.early_stopping)
         try:
             with core_call():
-                if not SOLVERS[self.solver].stochastic:
+                if not SOLVERS[settings.solver].stochastic:
                     bounds = lbfgs_bounds(signs, self.nonneg_method)
                     fit_lbfgs(
                         settings, record, network, params, data, bounds, n_threads
@@ -940,7 +922,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                         data,
                         validation,
                         rng,
-                        incremental,
                         n_threads,
                     )
         finally:  # also after a divergence: keep the last good parameters
@@ -1027,15 +1008,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _thread_count(self) -> int:
         return thread_budget(self.n_threads)
 
-    def _is_plain_mlp(self) -> bool:
-        """Whether this is MLPRegressor's model (a free linear output, squared error,
-        no constraint), which the 'auto' settings train as MLPRegressor does."""
-        return (
-            self.output_activation == "identity"
-            and is_mlp_regressor_loss(self.loss)
-            and self.output_constraint is None
-        )
-
     def _scaled_targets(
         self, y: np.ndarray, scale: np.ndarray, loss: Loss
     ) -> np.ndarray:
@@ -1056,39 +1028,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
         return scaled
 
-    def _target_scale(self, data: Data, threshold: np.ndarray) -> np.ndarray:
+    def _target_scale(
+        self, data: Data, threshold: np.ndarray, loss: Loss
+    ) -> np.ndarray:
         """The per-output scales chosen by ``target_scaling``."""
-        setting = self.target_scaling
-        if isinstance(setting, str) and setting == "auto":
-            setting = None if self._is_plain_mlp() else "std"
+        setting = target_scaling(self.get_params(), loss)
         return target_scale(setting, data, threshold)
-
-    def _stops_early(
-        self, data: Data, validation: Data | None, incremental: bool
-    ) -> bool:
-        """``early_stopping`` resolved for this call (see its description)."""
-        if incremental or not SOLVERS[self.solver].stochastic:
-            return False
-        if self.early_stopping != "auto":
-            return self.early_stopping
-        if self._is_plain_mlp():
-            return False
-        held_out = np.ceil(self.validation_fraction * data.X.shape[0])
-        return validation is not None or held_out >= _MIN_AUTO_VALIDATION_ROWS
-
-    def _patience(self, fitted_rows: int, stops_early: bool = True) -> int | float:
-        """``n_iter_no_change`` resolved (see its description) for a fit on
-        ``fitted_rows`` rows."""
-        if self.n_iter_no_change != "auto":
-            return self.n_iter_no_change
-        if self._is_plain_mlp():
-            return 10
-        if not stops_early:
-            return _MIN_PATIENCE
-        fitted_rows = max(fitted_rows, 1)  # one row: the split's error comes later
-        batch = batch_rows(self.batch_size, fitted_rows)
-        steps_per_epoch = math.ceil(fitted_rows / batch)
-        return max(_MIN_PATIENCE, math.ceil(_MIN_PATIENCE_STEPS / steps_per_epoch))
 
     def _starts_at_target_mean(self) -> bool:
         """Bounded or constrained outputs start at the mean; a free linear output starts
@@ -1126,7 +1071,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if X_val is None or y_val is None:
             raise ValueError("X_val and y_val must be given together.")
         if self.early_stopping is False or (
-            self.early_stopping == "auto" and self._is_plain_mlp()
+            self.early_stopping == "auto" and is_plain_mlp(self.get_params(), loss)
         ):
             raise ValueError(
                 f"X_val and y_val are passed to fit while early_stopping="
