@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -111,6 +112,23 @@ def _per_level(data: Data | None, n_levels: int) -> Data | None:
     if data is None:
         return None
     return Data(data.X, per_output(data.y, n_levels), data.sample_weight)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A fit call's rows as the network trains on them: validated, scaled and, with
+    quantile levels, repeated once per level."""
+
+    data: Data
+    validation: Data | None
+    threshold: np.ndarray  # per network output, scaled
+    layout: ParameterLayout
+    n_outputs: int  # of y
+    dropped: int  # rows of zero weight taken out of the data
+
+    @property
+    def dtype(self):
+        return self.data.X.dtype
 
 
 def _violation(pred: np.ndarray, threshold: np.ndarray) -> dict[str, float]:
@@ -807,7 +825,80 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         incremental: bool,
         loss: Loss,
     ):
+        """validate -> start -> build -> resolve -> solver fit -> publish. resolve
+        comes after the network is built, so that its error (too few rows to hold
+        out) and warning (a clipped batch_size) come in their place among the
+        others."""
         continuing = self._is_fitted() and (incremental or self.warm_start)
+        prepared = self._validated(
+            X, y, sample_weight, validation, incremental, continuing, loss
+        )
+        signs = self._parameter_signs(prepared.layout)
+        rng = check_random_state(self.random_state)
+        params = self._start(prepared, signs, rng, continuing, loss)
+        self.n_layers_ = len(prepared.layout.layer_sizes)
+        self.n_outputs_ = prepared.n_outputs
+        self.out_activation_ = self.output_activation
+        self._set_levels(loss)
+        network = self._training_network(prepared, signs, loss)
+        n_threads = self._thread_count()
+        settings = resolve(
+            self.get_params(),
+            prepared.data,
+            loss,
+            prepared.validation,
+            incremental,
+            dropped=prepared.dropped,
+        )
+        if continuing:
+            record = self._record
+            record.follow(settings.early_stopping)
+        else:
+            record = TrainingRecord.fresh(settings.early_stopping)
+        try:
+            with core_call():
+                if SOLVERS[settings.solver].stochastic:
+                    fit_stochastic(
+                        settings,
+                        record,
+                        network,
+                        params,
+                        prepared.data,
+                        prepared.validation,
+                        rng,
+                        n_threads,
+                    )
+                else:
+                    bounds = lbfgs_bounds(signs, self.nonneg_method)
+                    fit_lbfgs(
+                        settings,
+                        record,
+                        network,
+                        params,
+                        prepared.data,
+                        bounds,
+                        n_threads,
+                    )
+        finally:  # also after a divergence: keep the last good parameters
+            self._set_weights(prepared.layout, network.effective_params(params))
+            self._publish(record)
+        if self.output_constraint is not None:
+            train_pred = self._predict_validated(prepared.data.X)
+            self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
+        return self
+
+    def _validated(
+        self,
+        X,
+        y,
+        sample_weight,
+        validation: Data | None,
+        incremental: bool,
+        continuing: bool,
+        loss: Loss,
+    ) -> _Prepared:
+        """The training (and validation) rows checked, scaled and, with quantile
+        levels, repeated per level; sets ``target_scale_`` and ``output_threshold_``."""
         check_sparse_structure(X)
         check_dense_targets(y)
         X, y = validate_data(
@@ -861,76 +952,40 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 _per_level(validation, n_levels),
             )
             threshold = per_output(threshold, n_levels)
-
-        signs = self._parameter_signs(layout)
-        rng = check_random_state(self.random_state)
-        if continuing:
-            params = self._params_to_continue(layout, X.dtype, signs)
-        else:
-            params = self._initial_params(
-                layout, data, threshold, rng, X.dtype, signs, loss
-            )
-        self.n_layers_ = len(layout.layer_sizes)
-        self.n_outputs_ = y.shape[1]
-        self.out_activation_ = self.output_activation
-        self._set_levels(loss)
-
-        network = build_network(
+        return _Prepared(
+            data,
+            validation,
+            threshold,
             layout,
+            y.shape[1],
+            X.shape[0] - data.y.shape[0],
+        )
+
+    def _training_network(self, prepared: _Prepared, signs, loss: Loss):
+        """The core's network that trains: with the loss, the scaled threshold and
+        the constraints."""
+        levels = loss.levels
+        return build_network(
+            prepared.layout,
             self.activation,
             self.output_activation,
             loss,
-            threshold,
-            X.dtype,
+            prepared.threshold,
+            prepared.dtype,
             quantile_levels=(
-                None if levels is None else levels_per_output(levels, y.shape[1])
+                None
+                if levels is None
+                else levels_per_output(levels, prepared.n_outputs)
             ),
-            outputs_per_group=n_levels,
+            outputs_per_group=loss.n_levels,
             signs=signs,
             weight_method=self.nonneg_method,
             output_constraint=self.output_constraint,
             constraint_strength=self.constraint_strength,
-            constraint_margin=self._constraint_margin(data, threshold),
+            constraint_margin=self._constraint_margin(
+                prepared.data, prepared.threshold
+            ),
         )
-        n_threads = self._thread_count()
-        settings = resolve(
-            self.get_params(),
-            data,
-            loss,
-            validation,
-            incremental,
-            dropped=X.shape[0] - data.X.shape[0],
-        )
-        if continuing:
-            record = self._record
-            record.follow(settings.early_stopping)
-        else:
-            record = TrainingRecord.fresh(settings.early_stopping)
-        try:
-            with core_call():
-                if not SOLVERS[settings.solver].stochastic:
-                    bounds = lbfgs_bounds(signs, self.nonneg_method)
-                    fit_lbfgs(
-                        settings, record, network, params, data, bounds, n_threads
-                    )
-                else:
-                    fit_stochastic(
-                        settings,
-                        record,
-                        network,
-                        params,
-                        data,
-                        validation,
-                        rng,
-                        n_threads,
-                    )
-        finally:  # also after a divergence: keep the last good parameters
-            self._set_weights(layout, network.effective_params(params))
-            self._publish(record)
-        if self.output_constraint is not None:
-            train_pred = self._predict_validated(data.X)
-            self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
-        return self
 
     def _set_weights(self, layout: ParameterLayout, packed: np.ndarray) -> None:
         """``coefs_`` and ``intercepts_`` as views of one packed vector, which predict
@@ -1406,31 +1461,28 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             )
         return "; ".join(changes)
 
-    def _params_to_continue(
-        self, layout: ParameterLayout, dtype, signs: np.ndarray | None
-    ) -> np.ndarray:
-        weights = layout.pack(self.coefs_, self.intercepts_, dtype)
-        return to_free(weights, signs, self.nonneg_method, layout)
-
-    def _initial_params(
+    def _start(
         self,
-        layout: ParameterLayout,
-        data: Data,
-        threshold: np.ndarray,
-        rng,
-        dtype,
+        prepared: _Prepared,
         signs: np.ndarray | None,
+        rng,
+        continuing: bool,
         loss: Loss,
     ) -> np.ndarray:
-        """Fresh (free) parameters."""
+        """The free parameters training starts from: the fitted ones when it
+        continues, else fresh ones."""
+        layout, dtype = prepared.layout, prepared.dtype
+        if continuing:
+            weights = layout.pack(self.coefs_, self.intercepts_, dtype)
+            return to_free(weights, signs, self.nonneg_method, layout)
         return initial_params(
             layout,
             self.activation,
             self.output_activation if self._starts_at_target_mean() else None,
             self.nonneg_method,
             signs,
-            data,
-            threshold,
+            prepared.data,
+            prepared.threshold,
             rng,
             dtype,
             loss,
