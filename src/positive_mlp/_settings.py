@@ -115,11 +115,11 @@ def resolve(
 
     Raises the estimator's error when early stopping cannot hold out enough rows.
     """
-    early_stopping = stops_early(params, data, loss, validation, incremental)
+    early_stopping = _stops_early(params, data, loss, validation, incremental)
     training_rows = data.X.shape[0]
     held_out = 0
     if early_stopping and validation is None:
-        held_out = held_out_rows(training_rows, dropped, params["validation_fraction"])
+        held_out = _held_out_rows(training_rows, dropped, params["validation_fraction"])
         training_rows -= held_out
     batch_size = params["batch_size"]
     return Settings(
@@ -129,8 +129,8 @@ def resolve(
         incremental=incremental,
         early_stopping=early_stopping,
         held_out_rows=held_out,
-        n_iter_no_change=patience(params, loss, training_rows, early_stopping),
-        batch_size=batch_rows(batch_size, training_rows),
+        n_iter_no_change=_patience(params, loss, training_rows, early_stopping),
+        batch_size=_batch_rows(batch_size, training_rows),
         batch_size_clipped=(
             SOLVERS[params["solver"]].stochastic
             and batch_size != "auto"
@@ -158,7 +158,7 @@ def target_scaling(params: dict, loss: Loss):
     return setting
 
 
-def stops_early(
+def _stops_early(
     params: dict,
     data: Data,
     loss: Loss,
@@ -178,7 +178,7 @@ def stops_early(
     return validation is not None or held_out >= _MIN_AUTO_VALIDATION_ROWS
 
 
-def patience(
+def _patience(
     params: dict, loss: Loss, training_rows: int, early_stopping: bool = True
 ) -> int | float:
     """``n_iter_no_change`` resolved (see its description) for a fit on
@@ -190,19 +190,19 @@ def patience(
     if not early_stopping:
         return _MIN_PATIENCE
     training_rows = max(training_rows, 1)  # one row: the split's error comes later
-    batch = batch_rows(params["batch_size"], training_rows)
+    batch = _batch_rows(params["batch_size"], training_rows)
     steps_per_epoch = math.ceil(training_rows / batch)
     return max(_MIN_PATIENCE, math.ceil(_MIN_PATIENCE_STEPS / steps_per_epoch))
 
 
-def batch_rows(batch_size, n_samples: int) -> int:
+def _batch_rows(batch_size, n_samples: int) -> int:
     """The rows of a batch: 'auto' is min(200, n_samples), as MLPRegressor's."""
     if batch_size == "auto":
         return min(_AUTO_BATCH_ROWS, n_samples)
     return int(np.clip(batch_size, 1, n_samples))
 
 
-def held_out_rows(n_rows: int, n_dropped: int, fraction: float) -> int:
+def _held_out_rows(n_rows: int, n_dropped: int, fraction: float) -> int:
     """The rows early stopping holds out of ``n_rows`` (train_test_split's count),
     checked: at least 2 to score, and at least 1 left to train on. ``n_dropped``
     rows of zero weight were dropped before, which the message names."""

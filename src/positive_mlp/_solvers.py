@@ -153,7 +153,7 @@ def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
     arrays = [data.X, data.y] + (
         [data.sample_weight] if data.sample_weight is not None else []
     )
-    # resolve has counted and checked the rows held out (_settings.held_out_rows).
+    # resolve has counted and checked the rows held out (_settings._held_out_rows).
     parts = train_test_split(
         *arrays, random_state=rng, test_size=settings.held_out_rows
     )
