@@ -469,26 +469,9 @@ def test_auto_patience_of_bounded_models(params, patience, shorter):
     assert _stopping_epoch(reg.validation_scores_, shorter, reg.tol) < reg.n_iter_
 
 
-@pytest.mark.parametrize(
-    "params, rows, patience",
-    [
-        ({}, 3000, 20),  # 15 batches of 200: 20 epochs are 300 steps
-        ({}, 2000, 30),  # 10 batches
-        ({}, 450, 100),  # 3 batches
-        ({}, 100, 300),  # one batch of 100
-        ({"batch_size": 32}, 450, 20),  # 15 batches
-        ({"batch_size": 1000}, 450, 300),  # clipped to one batch of 450
-        ({"n_iter_no_change": 7}, 450, 7),
-        ({"output_activation": "identity"}, 450, 10),  # MLPRegressor's model
-    ],
-)
-def test_auto_patience_for_the_rows_fitted(params, rows, patience):
-    assert PositiveMLPRegressor(**params)._patience(rows) == patience
-
-
 def test_auto_patience_without_early_stopping_is_twenty_epochs():
-    # the training loss is not a noisy held-out score: no need to count steps
-    assert PositiveMLPRegressor()._patience(450, stops_early=False) == 20
+    # the training loss is not a noisy held-out score: no need to count steps (the
+    # rule itself: test_settings)
     X, y = _rows(200)  # too few rows for early stopping under 'auto'
     reg = PositiveMLPRegressor(
         hidden_layer_sizes=(8,), learning_rate_init=0.05, max_iter=2000, random_state=0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import ClassVar
 
@@ -60,11 +60,9 @@ from positive_mlp._scaling import (
     target_scale,
     to_scaled,
 )
+from positive_mlp._settings import Data, is_plain_mlp, resolve, target_scaling
 from positive_mlp._solvers import (
-    Data,
-    Settings,
     TrainingRecord,
-    batch_rows,
     fit_lbfgs,
     fit_stochastic,
     lbfgs_bounds,
@@ -78,7 +76,6 @@ from positive_mlp._validation import (
     check_targets,
     check_training_settings,
     check_validation_targets,
-    held_out_rows,
     targets_in_dtype,
     threshold_per_output,
     warn_if_threshold_too_far,
@@ -89,15 +86,6 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 # 'lagrangian' constrains predictions to threshold + this share of the targets' RMS
 # distance from the threshold (per output).
 _LAGRANGIAN_MARGIN = 1e-3
-# early_stopping='auto' needs this many held-out rows: a score over fewer is too
-# noisy to stop on.
-_MIN_AUTO_VALIDATION_ROWS = 30
-# n_iter_no_change='auto' (but for MLPRegressor's model): this many epochs, and with
-# early stopping at least as many optimiser steps as 20 epochs make from 3,000 rows
-# on. On small data an epoch is a few steps (450 rows are 3 batches of 200): 20 of
-# them stopped on noise in the held-out score (recreation, bench_quality.py).
-_MIN_PATIENCE = 20
-_MIN_PATIENCE_STEPS = 300
 
 
 def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
@@ -124,6 +112,23 @@ def _per_level(data: Data | None, n_levels: int) -> Data | None:
     if data is None:
         return None
     return Data(data.X, per_output(data.y, n_levels), data.sample_weight)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A fit call's rows as the network trains on them: validated, scaled and, with
+    quantile levels, repeated once per level."""
+
+    data: Data
+    validation: Data | None
+    threshold: np.ndarray  # per network output, scaled
+    layout: ParameterLayout
+    n_outputs: int  # of y
+    dropped: int  # rows of zero weight taken out of the data
+
+    @property
+    def dtype(self):
+        return self.data.X.dtype
 
 
 def _violation(pred: np.ndarray, threshold: np.ndarray) -> dict[str, float]:
@@ -820,7 +825,80 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         incremental: bool,
         loss: Loss,
     ):
+        """validate -> start -> build -> resolve -> solver fit -> publish. resolve
+        comes after the network is built, so that its error (too few rows to hold
+        out) and warning (a clipped batch_size) come in their place among the
+        others."""
         continuing = self._is_fitted() and (incremental or self.warm_start)
+        prepared = self._validated(
+            X, y, sample_weight, validation, incremental, continuing, loss
+        )
+        signs = self._parameter_signs(prepared.layout)
+        rng = check_random_state(self.random_state)
+        params = self._start(prepared, signs, rng, continuing, loss)
+        self.n_layers_ = len(prepared.layout.layer_sizes)
+        self.n_outputs_ = prepared.n_outputs
+        self.out_activation_ = self.output_activation
+        self._set_levels(loss)
+        network = self._training_network(prepared, signs, loss)
+        n_threads = self._thread_count()
+        settings = resolve(
+            self.get_params(),
+            prepared.data,
+            loss,
+            prepared.validation,
+            incremental,
+            dropped=prepared.dropped,
+        )
+        if continuing:
+            record = self._record
+            record.follow(settings.early_stopping)
+        else:
+            record = TrainingRecord.fresh(settings.early_stopping)
+        try:
+            with core_call():
+                if SOLVERS[settings.solver].stochastic:
+                    fit_stochastic(
+                        settings,
+                        record,
+                        network,
+                        params,
+                        prepared.data,
+                        prepared.validation,
+                        rng,
+                        n_threads,
+                    )
+                else:
+                    bounds = lbfgs_bounds(signs, self.nonneg_method)
+                    fit_lbfgs(
+                        settings,
+                        record,
+                        network,
+                        params,
+                        prepared.data,
+                        bounds,
+                        n_threads,
+                    )
+        finally:  # also after a divergence: keep the last good parameters
+            self._set_weights(prepared.layout, network.effective_params(params))
+            self._publish(record)
+        if self.output_constraint is not None:
+            train_pred = self._predict_validated(prepared.data.X)
+            self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
+        return self
+
+    def _validated(
+        self,
+        X,
+        y,
+        sample_weight,
+        validation: Data | None,
+        incremental: bool,
+        continuing: bool,
+        loss: Loss,
+    ) -> _Prepared:
+        """The training (and validation) rows checked, scaled and, with quantile
+        levels, repeated per level; sets ``target_scale_`` and ``output_threshold_``."""
         check_sparse_structure(X)
         check_dense_targets(y)
         X, y = validate_data(
@@ -850,7 +928,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if continuing:
             self._check_continuable(layout, incremental, loss)
         scale = (
-            self.target_scale_ if continuing else self._target_scale(data, threshold)
+            self.target_scale_
+            if continuing
+            else self._target_scale(data, threshold, loss)
         )
         self.target_scale_ = scale
         self.output_threshold_ = threshold
@@ -872,84 +952,40 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 _per_level(validation, n_levels),
             )
             threshold = per_output(threshold, n_levels)
-
-        signs = self._parameter_signs(layout)
-        rng = check_random_state(self.random_state)
-        if continuing:
-            params = self._params_to_continue(layout, X.dtype, signs)
-        else:
-            params = self._initial_params(
-                layout, data, threshold, rng, X.dtype, signs, loss
-            )
-        self.n_layers_ = len(layout.layer_sizes)
-        self.n_outputs_ = y.shape[1]
-        self.out_activation_ = self.output_activation
-        self._set_levels(loss)
-
-        network = build_network(
+        return _Prepared(
+            data,
+            validation,
+            threshold,
             layout,
+            y.shape[1],
+            X.shape[0] - data.y.shape[0],
+        )
+
+    def _training_network(self, prepared: _Prepared, signs, loss: Loss):
+        """The core's network that trains: with the loss, the scaled threshold and
+        the constraints."""
+        levels = loss.levels
+        return build_network(
+            prepared.layout,
             self.activation,
             self.output_activation,
             loss,
-            threshold,
-            X.dtype,
+            prepared.threshold,
+            prepared.dtype,
             quantile_levels=(
-                None if levels is None else levels_per_output(levels, y.shape[1])
+                None
+                if levels is None
+                else levels_per_output(levels, prepared.n_outputs)
             ),
-            outputs_per_group=n_levels,
+            outputs_per_group=loss.n_levels,
             signs=signs,
             weight_method=self.nonneg_method,
             output_constraint=self.output_constraint,
             constraint_strength=self.constraint_strength,
-            constraint_margin=self._constraint_margin(data, threshold),
+            constraint_margin=self._constraint_margin(
+                prepared.data, prepared.threshold
+            ),
         )
-        n_threads = self._thread_count()
-        stops_early = self._stops_early(data, validation, incremental)
-        fitted_rows = data.X.shape[0]
-        if stops_early and validation is None:
-            fitted_rows -= held_out_rows(
-                fitted_rows, X.shape[0] - fitted_rows, self.validation_fraction
-            )
-        settings = Settings.from_params(
-            {
-                **self.get_params(),
-                "early_stopping": stops_early,
-                "n_iter_no_change": self._patience(fitted_rows, stops_early),
-            },
-            loss,
-        )
-        tracks_validation = settings.early_stopping
-        if continuing:
-            record = self._record
-            record.follow(tracks_validation)
-        else:
-            record = TrainingRecord.fresh(tracks_validation)
-        try:
-            with core_call():
-                if not SOLVERS[self.solver].stochastic:
-                    bounds = lbfgs_bounds(signs, self.nonneg_method)
-                    fit_lbfgs(
-                        settings, record, network, params, data, bounds, n_threads
-                    )
-                else:
-                    fit_stochastic(
-                        settings,
-                        record,
-                        network,
-                        params,
-                        data,
-                        validation,
-                        rng,
-                        incremental,
-                        n_threads,
-                    )
-        finally:  # also after a divergence: keep the last good parameters
-            self._set_weights(layout, network.effective_params(params))
-            self._publish(record)
-        if self.output_constraint is not None:
-            train_pred = self._predict_validated(data.X)
-            self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
-        return self
 
     def _set_weights(self, layout: ParameterLayout, packed: np.ndarray) -> None:
         """``coefs_`` and ``intercepts_`` as views of one packed vector, which predict
@@ -1027,15 +1063,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _thread_count(self) -> int:
         return thread_budget(self.n_threads)
 
-    def _is_plain_mlp(self) -> bool:
-        """Whether this is MLPRegressor's model (a free linear output, squared error,
-        no constraint), which the 'auto' settings train as MLPRegressor does."""
-        return (
-            self.output_activation == "identity"
-            and is_mlp_regressor_loss(self.loss)
-            and self.output_constraint is None
-        )
-
     def _scaled_targets(
         self, y: np.ndarray, scale: np.ndarray, loss: Loss
     ) -> np.ndarray:
@@ -1056,39 +1083,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
         return scaled
 
-    def _target_scale(self, data: Data, threshold: np.ndarray) -> np.ndarray:
+    def _target_scale(
+        self, data: Data, threshold: np.ndarray, loss: Loss
+    ) -> np.ndarray:
         """The per-output scales chosen by ``target_scaling``."""
-        setting = self.target_scaling
-        if isinstance(setting, str) and setting == "auto":
-            setting = None if self._is_plain_mlp() else "std"
+        setting = target_scaling(self.get_params(), loss)
         return target_scale(setting, data, threshold)
-
-    def _stops_early(
-        self, data: Data, validation: Data | None, incremental: bool
-    ) -> bool:
-        """``early_stopping`` resolved for this call (see its description)."""
-        if incremental or not SOLVERS[self.solver].stochastic:
-            return False
-        if self.early_stopping != "auto":
-            return self.early_stopping
-        if self._is_plain_mlp():
-            return False
-        held_out = np.ceil(self.validation_fraction * data.X.shape[0])
-        return validation is not None or held_out >= _MIN_AUTO_VALIDATION_ROWS
-
-    def _patience(self, fitted_rows: int, stops_early: bool = True) -> int | float:
-        """``n_iter_no_change`` resolved (see its description) for a fit on
-        ``fitted_rows`` rows."""
-        if self.n_iter_no_change != "auto":
-            return self.n_iter_no_change
-        if self._is_plain_mlp():
-            return 10
-        if not stops_early:
-            return _MIN_PATIENCE
-        fitted_rows = max(fitted_rows, 1)  # one row: the split's error comes later
-        batch = batch_rows(self.batch_size, fitted_rows)
-        steps_per_epoch = math.ceil(fitted_rows / batch)
-        return max(_MIN_PATIENCE, math.ceil(_MIN_PATIENCE_STEPS / steps_per_epoch))
 
     def _starts_at_target_mean(self) -> bool:
         """Bounded or constrained outputs start at the mean; a free linear output starts
@@ -1126,7 +1126,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if X_val is None or y_val is None:
             raise ValueError("X_val and y_val must be given together.")
         if self.early_stopping is False or (
-            self.early_stopping == "auto" and self._is_plain_mlp()
+            self.early_stopping == "auto" and is_plain_mlp(self.get_params(), loss)
         ):
             raise ValueError(
                 f"X_val and y_val are passed to fit while early_stopping="
@@ -1461,31 +1461,28 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             )
         return "; ".join(changes)
 
-    def _params_to_continue(
-        self, layout: ParameterLayout, dtype, signs: np.ndarray | None
-    ) -> np.ndarray:
-        weights = layout.pack(self.coefs_, self.intercepts_, dtype)
-        return to_free(weights, signs, self.nonneg_method, layout)
-
-    def _initial_params(
+    def _start(
         self,
-        layout: ParameterLayout,
-        data: Data,
-        threshold: np.ndarray,
-        rng,
-        dtype,
+        prepared: _Prepared,
         signs: np.ndarray | None,
+        rng,
+        continuing: bool,
         loss: Loss,
     ) -> np.ndarray:
-        """Fresh (free) parameters."""
+        """The free parameters training starts from: the fitted ones when it
+        continues, else fresh ones."""
+        layout, dtype = prepared.layout, prepared.dtype
+        if continuing:
+            weights = layout.pack(self.coefs_, self.intercepts_, dtype)
+            return to_free(weights, signs, self.nonneg_method, layout)
         return initial_params(
             layout,
             self.activation,
             self.output_activation if self._starts_at_target_mean() else None,
             self.nonneg_method,
             signs,
-            data,
-            threshold,
+            prepared.data,
+            prepared.threshold,
             rng,
             dtype,
             loss,

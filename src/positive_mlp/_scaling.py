@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from positive_mlp._solvers import Data
+from positive_mlp._settings import Data
 
 
 def target_scale(setting, data: Data, threshold: np.ndarray) -> np.ndarray:

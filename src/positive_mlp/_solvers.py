@@ -11,7 +11,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.optimize
@@ -22,10 +21,8 @@ from sklearn.model_selection import train_test_split
 from positive_mlp import _core
 from positive_mlp._network import core_for, core_input
 from positive_mlp._options import SOLVERS, WEIGHT_METHODS
+from positive_mlp._settings import BATCH_SIZE_CLIPPED, Data, Settings
 from positive_mlp.exceptions import TrainingDivergedError
-
-if TYPE_CHECKING:
-    from positive_mlp._losses import Loss
 
 _MIN_ADAPTIVE_LEARNING_RATE = 1e-6  # below this, 'adaptive' stops instead of dividing
 
@@ -49,45 +46,6 @@ class OptimizerState:
 
     def fits(self, solver: str, params: np.ndarray) -> bool:
         return self.solver == solver and self.first_moment.shape == params.shape
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The estimator's training parameters, read once per fit call: the solvers see
-    these and the training record, never the estimator."""
-
-    solver: str
-    alpha: float
-    batch_size: int | str
-    learning_rate: str
-    learning_rate_init: float
-    power_t: float
-    max_iter: int
-    shuffle: bool
-    tol: float
-    verbose: bool
-    momentum: float
-    nesterovs_momentum: bool
-    early_stopping: bool
-    validation_fraction: float
-    beta_1: float
-    beta_2: float
-    epsilon: float
-    n_iter_no_change: int | float
-    max_fun: int
-    lagrangian: bool  # output_constraint='lagrangian': multipliers to carry
-    loss: Loss  # resolved from loss, power and quantile: its validation score
-
-    @classmethod
-    def from_params(cls, params: dict, loss: Loss) -> Settings:
-        """From ``get_params()`` and the loss resolved from them."""
-        derived = {"lagrangian", "loss"}
-        names = [f.name for f in fields(cls) if f.name not in derived]
-        return cls(
-            **{name: params[name] for name in names},
-            lagrangian=params["output_constraint"] == "lagrangian",
-            loss=loss,
-        )
 
 
 @dataclass
@@ -151,16 +109,6 @@ def _fields_of(instance) -> dict:
     return {f.name: getattr(instance, f.name) for f in fields(instance)}
 
 
-@dataclass
-class Data:
-    """Rows to train or validate on: X, 2-D y, and optional sample weights."""
-
-    X: np.ndarray
-    y: np.ndarray
-    sample_weight: np.ndarray | None = None
-    multipliers: np.ndarray | None = None  # 'lagrangian': one per target, in-out
-
-
 # An epoch loss this many times the loss at the start of the fit counts as diverged.
 _EXPLODING_LOSS_FACTOR = 1e8
 
@@ -186,24 +134,7 @@ class ProgressLog:
         print(", ".join(parts))
 
 
-def batch_rows(batch_size, n_samples: int) -> int:
-    """The rows of a batch: 'auto' is min(200, n_samples), as MLPRegressor's."""
-    if batch_size == "auto":
-        return min(200, n_samples)
-    return int(np.clip(batch_size, 1, n_samples))
-
-
-def resolve_batch_size(batch_size, n_samples: int) -> int:
-    """``batch_rows``, with MLPRegressor's warning when a size is clipped."""
-    if batch_size != "auto" and batch_size > n_samples:
-        warnings.warn(
-            "Got `batch_size` less than 1 or larger than sample size. It is going to "
-            "be clipped"
-        )
-    return batch_rows(batch_size, n_samples)
-
-
-def _epoch_options(settings: Settings, batch_size: int) -> _core.EpochOptions:
+def _epoch_options(settings: Settings) -> _core.EpochOptions:
     optimizer = _core.OptimizerOptions()
     optimizer.solver = SOLVERS[settings.solver].core
     optimizer.momentum = settings.momentum
@@ -211,7 +142,7 @@ def _epoch_options(settings: Settings, batch_size: int) -> _core.EpochOptions:
     optimizer.beta_1, optimizer.beta_2 = settings.beta_1, settings.beta_2
     optimizer.epsilon = settings.epsilon
     options = _core.EpochOptions()
-    options.batch_size = batch_size
+    options.batch_size = settings.batch_size
     options.shuffle = settings.shuffle
     options.alpha = settings.alpha
     options.optimizer = optimizer
@@ -222,9 +153,9 @@ def _split_validation(settings: Settings, data: Data, rng) -> tuple[Data, Data]:
     arrays = [data.X, data.y] + (
         [data.sample_weight] if data.sample_weight is not None else []
     )
-    # The estimator has checked the sizes (_validation.held_out_rows).
+    # resolve has counted and checked the rows held out (_settings._held_out_rows).
     parts = train_test_split(
-        *arrays, random_state=rng, test_size=settings.validation_fraction
+        *arrays, random_state=rng, test_size=settings.held_out_rows
     )
     train = [core_input(a, a.dtype) for a in parts[0::2]]
     held_out = parts[1::2]
@@ -261,11 +192,9 @@ def _record_progress(
     record.best_loss = min(record.best_loss, loss)
 
 
-def _stop_or_slow_down(
-    settings: Settings, state: OptimizerState, early_stopping: bool
-) -> bool:
+def _stop_or_slow_down(settings: Settings, state: OptimizerState) -> bool:
     """After n_iter_no_change epochs without progress: stop, or divide the rate by 5."""
-    what = "Validation score" if early_stopping else "Training loss"
+    what = "Validation score" if settings.early_stopping else "Training loss"
     message = (
         f"{what} did not improve more than tol={settings.tol:f} for "
         f"{settings.n_iter_no_change} consecutive epochs."
@@ -415,17 +344,17 @@ def fit_stochastic(
     data: Data,
     validation: Data | None,
     rng: np.random.RandomState,
-    incremental: bool,
     n_threads: int = 1,
 ) -> None:
-    """Runs epochs of sgd or adam on ``params`` in place, as MLPRegressor does.
+    """Runs epochs of sgd or adam on ``params`` in place, as MLPRegressor does: one
+    epoch for ``partial_fit`` (``settings.incremental``), else up to ``max_iter``.
 
-    ``validation`` is an explicit early-stopping set; with ``early_stopping`` and no
-    such set, ``validation_fraction`` of ``data`` is held out. Updates the estimator's
-    training record (``loss_curve_``, ``n_iter_``, ``t_``, ...) and optimiser state.
-    Ctrl-C stops after the current batch with a warning and keeps the model trained
-    so far, as scikit-learn does. A diverging loss raises TrainingDivergedError.
-    Large batches are split over up to ``n_threads`` threads.
+    ``validation`` is an explicit early-stopping set; when ``settings`` stop early
+    and no such set is given, ``settings.held_out_rows`` of ``data`` are held out.
+    Updates the estimator's training record (``loss_curve_``, ``n_iter_``, ``t_``,
+    ...) and optimiser state. Ctrl-C stops after the current batch with a warning
+    and keeps the model trained so far, as scikit-learn does. A diverging loss raises
+    TrainingDivergedError. Large batches are split over up to ``n_threads`` threads.
     """
     log = ProgressLog(settings.verbose, "Epoch")
     state = record.optimizer_state
@@ -434,18 +363,16 @@ def fit_stochastic(
             settings.solver, params.size, params.dtype, settings.learning_rate_init
         )
     record.optimizer_state = state
-    early_stopping = settings.early_stopping and not incremental
-    if early_stopping and validation is None:
+    if settings.early_stopping and validation is None:
         data, validation = _split_validation(settings, data, rng)
-    if not early_stopping:
-        validation = None
     data = _with_multipliers(settings, record, data)
     n_samples = data.X.shape[0]
-    batch_size = resolve_batch_size(settings.batch_size, n_samples)
+    if settings.batch_size_clipped:
+        warnings.warn(BATCH_SIZE_CLIPPED)
     trainer = core_for(params.dtype).EpochTrainer(
-        network, n_samples, batch_size, n_threads
+        network, n_samples, settings.batch_size, n_threads
     )
-    options = _epoch_options(settings, batch_size)
+    options = _epoch_options(settings)
     reference_loss = sample_loss(network, params, data, settings.alpha)
     if not np.isfinite(reference_loss):
         raise _not_finite_at_start_error(reference_loss, data)
@@ -456,7 +383,7 @@ def fit_stochastic(
     # begins at a trained model, which need not improve on itself: against that
     # call's own starting loss, 300 partial_fit calls on a levelled-off loss warned
     # about 250 times.
-    judges_learning = not incremental and not record.loss_curve
+    judges_learning = not settings.incremental and not record.loss_curve
     record.n_iter = 0
     # Where the last good epoch's state is kept: allocated once, since for a wide
     # first layer (sparse inputs) each copy is as large as the model.
@@ -469,7 +396,7 @@ def fit_stochastic(
         raise _divergence_error(settings, record, loss, reference_loss, data)
 
     try:
-        for _ in range(1 if incremental else settings.max_iter):
+        for _ in range(1 if settings.incremental else settings.max_iter):
             options.seed = int(rng.randint(np.iinfo(np.int32).max))
             options.optimizer.learning_rate = state.learning_rate
             for saved, source in zip(last_good, current):
@@ -506,13 +433,13 @@ def fit_stochastic(
                 record.no_improvement_count = 0
             _end_of_epoch_learning_rate(settings, record, state)
             if record.no_improvement_count > settings.n_iter_no_change:
-                if _stop_or_slow_down(settings, state, early_stopping):
+                if _stop_or_slow_down(settings, state):
                     if judges_learning:
                         _warn_if_nothing_learned(settings, record, reference_loss)
                     break
                 record.no_improvement_count = 0
         else:
-            if not incremental:
+            if not settings.incremental:
                 warnings.warn(
                     "Stochastic Optimizer: Maximum iterations "
                     f"({settings.max_iter}) reached and the optimization hasn't "

@@ -9,7 +9,7 @@ import numpy as np
 from positive_mlp._losses import Loss
 from positive_mlp._network import ParameterLayout
 from positive_mlp._options import BOUNDED_TRANSFORMS, OUTPUT_TRANSFORMS, WEIGHT_METHODS
-from positive_mlp._solvers import Data
+from positive_mlp._settings import Data
 
 # A reparametrised, constrained output layer starts at this share of its random draw
 # (close to the constant model, but away from the saddle at 0).

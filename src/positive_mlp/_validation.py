@@ -3,7 +3,6 @@ style."""
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
@@ -213,34 +212,6 @@ def warn_if_threshold_too_far(y: np.ndarray, threshold: np.ndarray) -> None:
         "their variation: the predictions will barely vary. Move output_threshold "
         "closer to the targets (for example to 0, or just below min(y)).",
         UserWarning,
-    )
-
-
-def held_out_rows(n_rows: int, n_dropped: int, fraction: float) -> int:
-    """The rows early stopping holds out of ``n_rows`` (train_test_split's count),
-    checked: at least 2 to score, and at least 1 left to train on. ``n_dropped``
-    rows of zero weight were dropped before, which the message names."""
-    held_out = math.ceil(fraction * n_rows)
-    if held_out >= 2 and n_rows - held_out >= 1:
-        return held_out
-    rows = f"{n_rows} sample(s)"
-    if n_dropped:
-        rows += (
-            f" of non-zero weight ({n_dropped} sample(s) of zero weight are dropped "
-            "first, as if absent)"
-        )
-    if n_rows >= 3:
-        advice = (
-            f"Set validation_fraction in [2/{n_rows}, {n_rows - 1}/{n_rows}], pass "
-            "X_val and y_val"
-        )
-    else:
-        more = "more samples of non-zero weight" if n_dropped else "more samples"
-        advice = f"Fit on {more} (at least 3), pass X_val and y_val"
-    raise ValueError(
-        f"early_stopping holds out validation_fraction={fraction} of the {rows}: "
-        f"{held_out} to validate on and {n_rows - held_out} to train on, but it "
-        f"needs at least 2 and 1. {advice}, or set early_stopping=False."
     )
 
 
