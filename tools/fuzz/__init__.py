@@ -14,7 +14,10 @@ option tables, with the draw weights), ``draw``, ``draw_losses`` and
 ``draw_edges`` (the cases), ``data`` and ``sparse`` (their arrays), ``calls``,
 ``run`` and ``twins`` (running a case and classifying what it did), ``forward``
 and ``properties`` (the checks of a fitted model), ``supervise`` (the processes),
-``campaign``, ``shrink`` and ``cli``.
+``campaign``, ``shrink`` and ``cli``. The options drawn (solvers, activations,
+output activations, weight methods, output constraints, losses) are the names of
+the package's tables; the fuzzer keeps only their weights, and refuses to import
+when a table has a name it has no weight for.
 
 A *case* is a JSON dict drawn from ``(seed, index)``:
 

@@ -37,12 +37,9 @@ from .options import (
 # Work budget per case (rows x parameters x passes): keeps a case well under a second.
 _WORK_BUDGET = 1.5e9
 
-
 _MAX_STEPS = 20000  # mini-batch steps per case
 
-
 _SPARSE_SHARE = 0.3  # cases whose X is scipy.sparse
-
 
 _SPARSE_FORMATS = {
     "csr_matrix": 4,
@@ -50,7 +47,6 @@ _SPARSE_FORMATS = {
     "csc_matrix": 1.5,
     "coo_matrix": 1.5,
 }
-
 
 MALFORMED_MODES = (
     "index_past_end",
@@ -64,7 +60,6 @@ MALFORMED_MODES = (
     "indptr_end",
     "indices_short",
 )
-
 
 _INVALID_MODES = (
     "hidden_float",

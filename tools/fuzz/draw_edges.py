@@ -18,11 +18,9 @@ EDGE_SHARES = {
     "sparse_fault": 0.015,
 }
 
-
 # A list of levels in these containers is valid; a level, in the first two and as
 # a 0-d array or a float32 scalar. Sets and dicts are refused.
 _LEVEL_CONTAINERS = {"tuple": 2, "ndarray": 2, "float32": 1, "set": 1, "dict": 1}
-
 
 # Targets far from 1 (log10): below and above what float32 holds (for float32 X),
 # denormal and near the largest float64 (for float64 X).
@@ -31,12 +29,9 @@ _EXTREME_EXPONENTS = {
     "float64": {-320: 1, -310: 1, -300: 1, 300: 1, 307: 1, 308: 1},
 }
 
-
 _SPARSE_FAULTS = ("X_1d", "predict_1d", "X_val_1d", "y", "y_val")
 
-
 _LIMIT_SHARE = 0.04  # cases whose calls run under an address-space limit
-
 
 # MiB of address space beyond what the process holds: none (NumPy's first array
 # fails), room for the core's buffers but no second thread (128 MiB each), a few.

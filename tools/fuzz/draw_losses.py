@@ -32,9 +32,7 @@ _TWEEDIE_POWERS = {
     5.0: 0.7,
 }
 
-
 _BAD_POWERS = (0.5, -1.0, 0.999, 1e-9, -0.5)
-
 
 # Levels near 0 and 1 and pairs of levels close together, with common ones.
 _QUANTILE_LEVELS = {
@@ -52,7 +50,6 @@ _QUANTILE_LEVELS = {
     0.999: 1,
 }
 
-
 _TWEEDIE_INVALID_MODES = (
     "tweedie_power",
     "tweedie_identity",
@@ -60,7 +57,6 @@ _TWEEDIE_INVALID_MODES = (
     "tweedie_relu_zero_threshold",
     "tweedie_domain",
 )
-
 
 _QUANTILE_INVALID_MODES = (
     "quantile_unsorted",
@@ -71,7 +67,6 @@ _QUANTILE_INVALID_MODES = (
     "quantile_identity",
     "quantile_constraint",
 )
-
 
 # Invalid cases of the other draws that stay invalid, for the same reason, whatever
 # loss the case gets (those about the loss, the threshold or L-BFGS do not).

@@ -25,16 +25,12 @@ from .twins import compare_with_twins, lbfgs_case, twin_calls
 
 FAILURE_KINDS = ("crash", "hang", "violation", "unexpected")
 
-
 _UNWANTED_WARNINGS = (RuntimeWarning, FutureWarning, DeprecationWarning)
-
 
 _NONFINITE_MESSAGE = re.compile(r"contains (NaN|infinity)", re.IGNORECASE)
 
-
 # NumPy's words when something writes into a read-only array (the caller's input)
 _READONLY_MESSAGE = re.compile(r"read-only|WRITEBACKIFCOPY", re.IGNORECASE)
-
 
 _REFUSED_THREADS = re.compile(r"refused to start \d+ thread")
 

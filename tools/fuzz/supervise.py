@@ -25,7 +25,6 @@ from .run import Outcome, run_case
 
 DEFAULT_TIMEOUT = 60.0
 
-
 _SIMULATED_CORES = 8  # the cores children report (n_threads goes up to 8)
 
 

@@ -21,7 +21,6 @@ from .options import Case, Json
 # jittered fit does not show how far rounding can move the training.
 _TWIN_RTOL = 1e-6
 
-
 _TWIN_FACTOR = 1000.0
 
 
