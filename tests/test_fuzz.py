@@ -32,7 +32,7 @@ import scipy.sparse as sp
 # The fuzzer is a package in tools/, beside the tests (not installed).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import fuzz
-from fuzz import draw
+from fuzz import draw, options
 
 REGRESSIONS = Path(__file__).with_name("fuzz_regressions.jsonl")
 # Supervisor processes; PMLP_FUZZ_WORKERS=1 on a shared or single-core machine.
@@ -125,6 +125,19 @@ def test_regression(case, regression_outcomes):
         f"[{outcome.status}] {outcome.message}\n{outcome.detail}\n"
         f"replay: python tools/fuzz --replay '{json.dumps(case)}'"
     )
+
+
+def test_draws_cover_the_package_options():
+    """The options drawn are the package's (a new one without a draw weight stops
+    the fuzzer at import instead of going unfuzzed)."""
+    from positive_mlp._losses import LOSSES
+    from positive_mlp._options import BOUNDED_TRANSFORMS, SOLVERS
+
+    assert set(options.LOSS_WEIGHTS) | set(options.NEW_LOSS_SHARES) == set(LOSSES)
+    assert set(options.SOLVER_ORDER) == set(SOLVERS)
+    assert set(options.BOUNDED) == BOUNDED_TRANSFORMS
+    with pytest.raises(ImportError, match="give each one a weight"):
+        options.check_covers({"adam": 1}, SOLVERS, "solvers")
 
 
 def test_draws_are_reproducible():
