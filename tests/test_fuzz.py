@@ -1,4 +1,4 @@
-"""The random fuzzer of tools/fuzz.py as tests.
+"""The random fuzzer of tools/fuzz/ as tests.
 
 * a short campaign with a fixed seed (every run draws the same cases);
 * a long campaign behind the ``slow`` marker (``python -m pytest -m slow``);
@@ -13,12 +13,11 @@
 
 Cases run in child processes (a crash or a hang fails the test instead of killing
 pytest) and import the installed package. On a failure the message holds each
-failing case; ``python tools/fuzz.py --replay '<case>'`` reruns one in-process.
+failing case; ``python tools/fuzz --replay '<case>'`` reruns one in-process.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -30,25 +29,18 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-FUZZ_PATH = Path(__file__).resolve().parents[1] / "tools" / "fuzz.py"
+# The fuzzer is a package in tools/, beside the tests (not installed).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import fuzz
+from fuzz import draw, options
+
 REGRESSIONS = Path(__file__).with_name("fuzz_regressions.jsonl")
 # Supervisor processes; PMLP_FUZZ_WORKERS=1 on a shared or single-core machine.
 WORKERS = int(os.environ.get("PMLP_FUZZ_WORKERS", "2"))
 
 
-def _load_fuzz():
-    spec = importlib.util.spec_from_file_location("positive_mlp_fuzz", FUZZ_PATH)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-fuzz = _load_fuzz()
-
-
 def _regression_cases() -> list[dict]:
-    return fuzz._load_cases(str(REGRESSIONS)) if REGRESSIONS.exists() else []
+    return fuzz.load_cases(str(REGRESSIONS)) if REGRESSIONS.exists() else []
 
 
 def _known_failures() -> dict[str, re.Pattern]:
@@ -131,8 +123,21 @@ def test_regression(case, regression_outcomes):
     outcome = regression_outcomes[case["id"]]
     assert not outcome.failed, (
         f"[{outcome.status}] {outcome.message}\n{outcome.detail}\n"
-        f"replay: python tools/fuzz.py --replay '{json.dumps(case)}'"
+        f"replay: python tools/fuzz --replay '{json.dumps(case)}'"
     )
+
+
+def test_draws_cover_the_package_options():
+    """The options drawn are the package's (a new one without a draw weight stops
+    the fuzzer at import instead of going unfuzzed)."""
+    from positive_mlp._losses import LOSSES
+    from positive_mlp._options import BOUNDED_TRANSFORMS, SOLVERS
+
+    assert set(options.LOSS_WEIGHTS) | set(options.NEW_LOSS_SHARES) == set(LOSSES)
+    assert set(options.SOLVER_ORDER) == set(SOLVERS)
+    assert set(options.BOUNDED) == BOUNDED_TRANSFORMS
+    with pytest.raises(ImportError, match="give each one a weight"):
+        options.check_covers({"adam": 1}, SOLVERS, "solvers")
 
 
 def test_draws_are_reproducible():
@@ -146,7 +151,7 @@ def test_new_losses_leave_the_other_draws_alone(monkeypatch):
     that gets neither is the case it was before they were fuzzed (so are the cases
     of old campaigns and regressions), and one that gets one keeps its recipe."""
     new = [fuzz.draw_case(5, index) for index in range(300)]
-    monkeypatch.setattr(fuzz, "_draw_new_loss", lambda seed, index, case: None)
+    monkeypatch.setattr(draw, "draw_new_loss", lambda seed, index, case: None)
     # what a loss may need changed (max_iter: the work cap counts the levels)
     adjusted = {"loss", "power", "quantile", "output_activation", "output_threshold"}
     adjusted |= {"solver", "max_fun", "output_constraint", "early_stopping", "max_iter"}
@@ -218,7 +223,7 @@ def _recipe(**changes) -> dict:
 
 def _sparse(X: np.ndarray, broken: str | None = None, **changes):
     rng = np.random.default_rng(0)
-    M, _ = fuzz._sparse_input(rng, X, np.zeros(X.shape[0]), _recipe(**changes), broken)
+    M, _ = fuzz.sparse_input(rng, X, np.zeros(X.shape[0]), _recipe(**changes), broken)
     return M
 
 
@@ -244,7 +249,7 @@ def test_sparse_recipes():
     assert np.isnan(_sparse(NaN, density=0.01).toarray()[3, 4])  # stays stored
 
 
-@pytest.mark.parametrize("mode", fuzz._MALFORMED_MODES)
+@pytest.mark.parametrize("mode", fuzz.MALFORMED_MODES)
 @pytest.mark.parametrize("index64", [False, True])
 def test_malformed_csr_recipes(mode, index64):
     """Each malformed mode yields a CSR that scipy's full structure check refuses."""
@@ -293,10 +298,10 @@ def test_memory_errors_and_refused_threads_are_allowed_only_under_a_limit():
     limited = {"data": {}, "limit": {"address_space_mib": 0}}
     plain = {"data": {}}
     clear = MemoryError("The C++ core could not allocate its buffers (...)")
-    assert fuzz._classify_error(clear, limited, True).status == "rejected"
-    assert fuzz._classify_error(clear, plain, True).status == "unexpected"
+    assert fuzz.classify_error(clear, limited, True).status == "rejected"
+    assert fuzz.classify_error(clear, plain, True).status == "unexpected"
     bare = MemoryError("std::bad_alloc")
-    assert fuzz._classify_error(bare, limited, True).status == "unexpected"
+    assert fuzz.classify_error(bare, limited, True).status == "unexpected"
     refused = warnings.WarningMessage(
         RuntimeWarning("The system refused to start 7 thread(s) of the C++ core"),
         RuntimeWarning,
@@ -304,8 +309,8 @@ def test_memory_errors_and_refused_threads_are_allowed_only_under_a_limit():
         1,
     )
     ok = fuzz.Outcome("ok")
-    assert fuzz._with_warnings(ok, [refused], limited, False).status == "ok"
-    assert fuzz._with_warnings(ok, [refused], plain, False).status == "violation"
+    assert fuzz.with_warnings(ok, [refused], limited, False).status == "ok"
+    assert fuzz.with_warnings(ok, [refused], plain, False).status == "violation"
 
 
 def test_edge_draws_reach_each_neighbourhood():
@@ -313,7 +318,7 @@ def test_edge_draws_reach_each_neighbourhood():
     level containers reach the estimator as such."""
     cases = [fuzz.draw_case(9, index) for index in range(3000)]
     drawn = {edge for case in cases for edge in case.get("edges", [])}
-    assert drawn == set(fuzz._EDGE_SHARES)
+    assert drawn == set(fuzz.EDGE_SHARES)
     expected = {case.get("expect_error") for case in cases}
     assert {"quantile_set", "quantile_dict", "sparse_X_1d", "sparse_y"} <= expected
     containers = {

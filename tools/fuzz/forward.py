@@ -1,0 +1,123 @@
+"""A float64 NumPy forward pass of a fitted model, with a bound on its rounding
+error: what predict is checked against (properties)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from positive_mlp._options import ACTIVATIONS, OUTPUT_TRANSFORMS
+
+from .data import issparse
+from .options import check_covers
+
+
+@dataclass
+class Reference:
+    """A float64 forward pass of coefs_ with a bound on the rounding error."""
+
+    pred: np.ndarray  # (n, n_outputs)
+    tol: np.ndarray  # (n, n_outputs)
+    exempt: np.ndarray  # (n,) rows whose arithmetic would overflow the model's dtype
+
+
+# The hidden activations: (function, Lipschitz constant), one per name of the
+# package's table.
+_ACT: dict[str, tuple[Callable[[np.ndarray], np.ndarray], float]] = {
+    "identity": (lambda z: z, 1.0),
+    "relu": (lambda z: np.maximum(z, 0.0), 1.0),
+    "tanh": (np.tanh, 1.0),
+    "logistic": (lambda z: 0.5 * (1.0 + np.tanh(0.5 * z)), 0.25),
+}
+
+Transform = Callable[[np.ndarray, np.ndarray, np.dtype], tuple[np.ndarray, np.ndarray]]
+
+
+def _exp(
+    z: np.ndarray, err: np.ndarray, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    cap = np.finfo(dtype).maxexp * math.log(2.0) - 2.0  # the core's overflow guard
+    raw = np.exp(np.minimum(z, cap))
+    return raw, np.exp(np.minimum(z + err, cap)) * err
+
+
+# The output transforms g: (z, |error of z| bound, the model's dtype) -> g(z) and a
+# bound on its error; one per name of the package's table.
+_OUTPUT: dict[str, Transform] = {
+    "softplus": lambda z, err, dtype: (np.logaddexp(0.0, z), err),
+    "exp": _exp,
+    "relu": lambda z, err, dtype: (np.maximum(z, 0.0), err),
+    "identity": lambda z, err, dtype: (z, err),
+}
+check_covers(_ACT, ACTIVATIONS, "a forward pass of activations")
+check_covers(_OUTPUT, OUTPUT_TRANSFORMS, "a forward pass of output activations")
+
+
+def _output_transform(
+    name: str, z: np.ndarray, err: np.ndarray, dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray]:
+    """g(z) and a bound on its error given |error of z| <= err."""
+    return _OUTPUT[name](z, err, dtype)
+
+
+def reference_forward(est: Any, X: Any) -> Reference:
+    """For a sparse X, the first layer's bound counts each stored entry: |X| sums
+    the |values| of duplicates, and a row may hold more entries than features."""
+    dtype = est.coefs_[0].dtype
+    eps = float(np.finfo(dtype).eps)
+    big = float(np.finfo(dtype).max) * 1e-4
+    tiny = float(np.finfo(dtype).tiny)
+    if issparse(X):
+        X64 = X.astype(np.float64)
+        a, abs_a = X64.toarray(), abs(X64).toarray()
+        entries = np.bincount(X.tocoo().row, minlength=X.shape[0])
+        terms = max(X.shape[1], int(entries.max(initial=0)))
+    else:
+        a = np.asarray(X, dtype=np.float64)
+        abs_a, terms = np.abs(a), a.shape[1]
+    err = np.zeros_like(a)
+    exempt = ~(abs_a <= big).all(axis=1)
+    activation, lipschitz = _ACT[est.activation]
+    last = len(est.coefs_) - 1
+    with np.errstate(all="ignore"):
+        for layer, (W, b) in enumerate(zip(est.coefs_, est.intercepts_)):
+            W64, b64 = W.astype(np.float64), b.astype(np.float64)
+            z = a @ W64 + b64
+            magnitude = abs_a @ np.abs(W64) + np.abs(b64)
+            n_terms = terms if layer == 0 else W.shape[0]
+            err = err @ np.abs(W64) + 4 * eps * (n_terms + 2) * magnitude + 4 * tiny
+            exempt |= ~(magnitude <= big).all(axis=1)
+            if layer < last:
+                a = activation(z)
+                abs_a = np.abs(a)
+                err = lipschitz * err + 4 * eps * abs_a
+        raw, err_raw = _output_transform(est.out_activation_, z, err, dtype)
+        err_raw = err_raw + 4 * tiny  # g(z) may underflow in the dtype
+        levels = fitted_levels(est)
+        if levels > 1:  # each target's levels: g(z_1), then + g(z_k), in the dtype
+            n, k = raw.shape
+            raw = np.cumsum(raw.reshape(n, k // levels, levels), axis=2)
+            err_raw = np.cumsum(err_raw.reshape(raw.shape), axis=2)
+            err_raw = err_raw + 4 * eps * (levels + 1) * raw
+            raw, err_raw = raw.reshape(n, k), err_raw.reshape(n, k)
+        threshold = np.repeat(est.output_threshold_, levels)
+        scale = np.repeat(est.target_scale_, levels)
+        pred = threshold + scale * raw
+        if est.out_activation_ != "exp":  # exp is guarded against overflow
+            exempt |= ~(np.abs(threshold) + scale * np.abs(raw) <= big).all(axis=1)
+        tol = (
+            scale * (err_raw + 8 * eps * np.abs(raw))
+            + 8 * eps * (np.abs(threshold) + np.abs(pred))
+            + tiny
+        )
+    return Reference(pred, tol, exempt | ~np.isfinite(err).all(axis=1))
+
+
+def fitted_levels(est: Any) -> int:
+    """The quantile levels each target of a fitted model predicts (1 if not
+    loss='quantile')."""
+    return int(np.size(est.quantiles_)) if hasattr(est, "quantiles_") else 1
