@@ -12,14 +12,17 @@ from sklearn.exceptions import ConvergenceWarning
 from positive_mlp import PositiveMLPRegressor
 from positive_mlp._losses import resolve_loss
 from positive_mlp._network import ParameterLayout, build_network
-from positive_mlp._options import WEIGHT_METHODS
+from positive_mlp._options import SOLVERS, WEIGHT_METHODS
 from positive_mlp._settings import Data, resolve
 from positive_mlp._solvers import (
+    DRIVERS,
     OptimizerState,
+    Training,
     TrainingRecord,
     fit_lbfgs,
     fit_stochastic,
     lbfgs_bounds,
+    train,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -44,10 +47,7 @@ def _run(solver: str, data: Data, **params):
     start = rng.uniform(-0.5, 0.5, size=layout.n_params)
     params_out = start.copy()
     record = TrainingRecord.fresh(settings.early_stopping)
-    if solver == "lbfgs":
-        fit_lbfgs(settings, record, network, params_out, data)
-    else:
-        fit_stochastic(settings, record, network, params_out, data, None, rng)
+    train(settings, record, Training(network, params_out, data, rng=rng))
     return record, start, params_out, network
 
 
@@ -116,3 +116,11 @@ def test_lbfgs_bounds_only_for_projected_parameters(method):
     np.testing.assert_array_equal(bounds.lb, [0.0, -np.inf, -np.inf, 0.0])
     np.testing.assert_array_equal(bounds.ub, [np.inf, np.inf, 0.0, np.inf])
     assert lbfgs_bounds(None, method) is None
+
+
+def test_every_solver_has_its_driver():
+    assert set(DRIVERS) == set(SOLVERS)
+    for name, solver in SOLVERS.items():
+        stochastic_driver = DRIVERS[name] is fit_stochastic
+        assert stochastic_driver == solver.stochastic
+        assert stochastic_driver or DRIVERS[name] is fit_lbfgs

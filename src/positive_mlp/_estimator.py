@@ -62,10 +62,10 @@ from positive_mlp._scaling import (
 )
 from positive_mlp._settings import Data, is_plain_mlp, resolve, target_scaling
 from positive_mlp._solvers import (
+    Training,
     TrainingRecord,
-    fit_lbfgs,
-    fit_stochastic,
     lbfgs_bounds,
+    train,
 )
 from positive_mlp._start import initial_params, to_free
 from positive_mlp._threads import core_call, thread_budget
@@ -825,10 +825,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         incremental: bool,
         loss: Loss,
     ):
-        """validate -> start -> build -> resolve -> solver fit -> publish. resolve
-        comes after the network is built, so that its error (too few rows to hold
-        out) and warning (a clipped batch_size) come in their place among the
-        others."""
+        """validate -> start -> build -> resolve -> the solver's driver -> publish.
+        resolve comes after the network is built, so that its error (too few rows
+        to hold out) and warning (a clipped batch_size) come in their place among
+        the others."""
         continuing = self._is_fitted() and (incremental or self.warm_start)
         prepared = self._validated(
             X, y, sample_weight, validation, incremental, continuing, loss
@@ -855,30 +855,17 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             record.follow(settings.early_stopping)
         else:
             record = TrainingRecord.fresh(settings.early_stopping)
+        training = Training(
+            network,
+            params,
+            prepared.data,
+            prepared.validation,
+            lbfgs_bounds(signs, self.nonneg_method),
+            rng,
+        )
         try:
             with core_call():
-                if SOLVERS[settings.solver].stochastic:
-                    fit_stochastic(
-                        settings,
-                        record,
-                        network,
-                        params,
-                        prepared.data,
-                        prepared.validation,
-                        rng,
-                        n_threads,
-                    )
-                else:
-                    bounds = lbfgs_bounds(signs, self.nonneg_method)
-                    fit_lbfgs(
-                        settings,
-                        record,
-                        network,
-                        params,
-                        prepared.data,
-                        bounds,
-                        n_threads,
-                    )
+                train(settings, record, training, n_threads)
         finally:  # also after a divergence: keep the last good parameters
             self._set_weights(prepared.layout, network.effective_params(params))
             self._publish(record)

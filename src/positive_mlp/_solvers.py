@@ -336,26 +336,44 @@ def sample_loss(network, params: np.ndarray, data: Data, alpha: float) -> float:
     return network.loss(params, data.X[rows], data.y[rows], weights, multipliers, alpha)
 
 
-def fit_stochastic(
-    settings: Settings,
-    record: TrainingRecord,
-    network,
-    params: np.ndarray,
-    data: Data,
-    validation: Data | None,
-    rng: np.random.RandomState,
-    n_threads: int = 1,
-) -> None:
-    """Runs epochs of sgd or adam on ``params`` in place, as MLPRegressor does: one
-    epoch for ``partial_fit`` (``settings.incremental``), else up to ``max_iter``.
+@dataclass
+class Training:
+    """What a solver trains: the core's network, its parameters (updated in place),
+    the training rows, an explicit early-stopping set, L-BFGS-B's bounds on the
+    projected parameters, and the random state of the shuffles and hold-outs."""
 
-    ``validation`` is an explicit early-stopping set; when ``settings`` stop early
-    and no such set is given, ``settings.held_out_rows`` of ``data`` are held out.
+    network: object
+    params: np.ndarray
+    data: Data
+    validation: Data | None = None
+    bounds: scipy.optimize.Bounds | None = None
+    rng: np.random.RandomState = field(default_factory=lambda: np.random.RandomState(0))
+
+
+def train(
+    settings: Settings, record: TrainingRecord, training: Training, n_threads: int = 1
+) -> None:
+    """Trains ``training.params`` in place with the driver of ``settings.solver``."""
+    DRIVERS[settings.solver](settings, record, training, n_threads)
+
+
+def fit_stochastic(
+    settings: Settings, record: TrainingRecord, training: Training, n_threads: int = 1
+) -> None:
+    """Runs epochs of sgd or adam on ``training.params`` in place, as MLPRegressor
+    does: one epoch for ``partial_fit`` (``settings.incremental``), else up to
+    ``max_iter``.
+
+    ``training.validation`` is an explicit early-stopping set; when ``settings``
+    stop early and no such set is given, ``settings.held_out_rows`` of the data are
+    held out.
     Updates the estimator's training record (``loss_curve_``, ``n_iter_``, ``t_``,
     ...) and optimiser state. Ctrl-C stops after the current batch with a warning
     and keeps the model trained so far, as scikit-learn does. A diverging loss raises
     TrainingDivergedError. Large batches are split over up to ``n_threads`` threads.
     """
+    network, params, data = training.network, training.params, training.data
+    validation, rng = training.validation, training.rng
     log = ProgressLog(settings.verbose, "Epoch")
     state = record.optimizer_state
     if state is None or not state.fits(settings.solver, params):
@@ -475,22 +493,19 @@ _MAX_LAGRANGIAN_ROUNDS = 30
 
 
 def fit_lbfgs(
-    settings: Settings,
-    record: TrainingRecord,
-    network,
-    params: np.ndarray,
-    data: Data,
-    bounds: scipy.optimize.Bounds | None = None,
-    n_threads: int = 1,
+    settings: Settings, record: TrainingRecord, training: Training, n_threads: int = 1
 ) -> None:
-    """Minimises the full-data loss with scipy's L-BFGS-B, updating ``params`` in place.
+    """Minimises the full-data loss with scipy's L-BFGS-B, updating
+    ``training.params`` in place.
 
-    Loss and gradient come from the C++ core; ``bounds`` keeps projected parameters on
-    their half-lines. Unlike MLPRegressor, the loss curve is recorded and ``verbose``
-    prints one line per iteration. With ``output_constraint='lagrangian'`` the
-    multipliers are updated between rounds of minimisation.
+    Loss and gradient come from the C++ core; ``training.bounds`` keeps projected
+    parameters on their half-lines. Unlike MLPRegressor, the loss curve is recorded
+    and ``verbose`` prints one line per iteration. With
+    ``output_constraint='lagrangian'`` the multipliers are updated between rounds of
+    minimisation.
     """
-    data = _with_multipliers(settings, record, data)
+    network, params, bounds = training.network, training.params, training.bounds
+    data = _with_multipliers(settings, record, training.data)
     rounds = _MAX_LAGRANGIAN_ROUNDS if data.multipliers is not None else 1
     record.n_iter = 0
     log = ProgressLog(settings.verbose, "Iteration")
@@ -587,3 +602,11 @@ def _minimise_lbfgs(
             ConvergenceWarning,
         )
     return True
+
+
+# The driver of each solver in positive_mlp._options.SOLVERS.
+DRIVERS: dict[str, Callable[[Settings, TrainingRecord, Training, int], None]] = {
+    "adam": fit_stochastic,
+    "sgd": fit_stochastic,
+    "lbfgs": fit_lbfgs,
+}
