@@ -22,6 +22,7 @@ from .options import (
     OUTPUT_CONSTRAINT_WEIGHTS,
     OUTPUT_TRANSFORM_WEIGHTS,
     SOLVER_ORDER,
+    STOCHASTIC,
     WEIGHT_METHOD_ORDER,
     Case,
     Json,
@@ -88,6 +89,11 @@ _INVALID_MODES = (
     "warm_start_features",
     "predict_features",
 )
+
+
+# The stochastic solvers in SOLVER_ORDER's order (sgd, adam): the invalid-input draws
+# pick from these.
+_STOCHASTIC_BY_ORDER = tuple(name for name in SOLVER_ORDER if name in STOCHASTIC)
 
 
 def _draw_batch_and_rows(r: random.Random) -> tuple[Any, int]:
@@ -514,13 +520,13 @@ def _make_invalid(r: random.Random, case: Case, mode: str) -> None:
         params.update(early_stopping=True, solver="lbfgs")
         first.update(op="fit", val={"n": 5})
     elif mode == "val_features":
-        params.update(early_stopping=True, solver=r.choice(["sgd", "adam"]))
+        params.update(early_stopping=True, solver=r.choice(_STOCHASTIC_BY_ORDER))
         first.update(op="fit", val={"n": 5, "n_features": data["n_features"] + 1})
     elif mode == "partial_fit_lbfgs":
         params.update(solver="lbfgs")
         case["calls"] = [{"op": "partial_fit", "n": data["n"]}]
     elif mode == "partial_fit_features":
-        params.update(solver=r.choice(["sgd", "adam"]), early_stopping=False)
+        params.update(solver=r.choice(_STOCHASTIC_BY_ORDER), early_stopping=False)
         case["calls"] = [
             {"op": "partial_fit", "n": data["n"]},
             {"op": "partial_fit", "n": data["n"], "n_features": data["n_features"] + 1},

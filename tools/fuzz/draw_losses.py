@@ -16,6 +16,7 @@ from .options import (
     Json,
     make_valid_loss,
     pick,
+    positive_predictions,
 )
 
 _TWEEDIE_POWERS = {
@@ -33,6 +34,12 @@ _TWEEDIE_POWERS = {
 }
 
 _BAD_POWERS = (0.5, -1.0, 0.999, 1e-9, -0.5)
+# The powers whose loss is a deviance (predictions > 0), as the package says.
+_DEVIANCE_POWERS = {
+    p: w
+    for p, w in _TWEEDIE_POWERS.items()
+    if positive_predictions({"loss": "tweedie", "power": p})
+}
 
 # Levels near 0 and 1 and pairs of levels close together, with common ones.
 _QUANTILE_LEVELS = {
@@ -163,9 +170,7 @@ def _make_tweedie(r: random.Random, case: Case, invalid: bool) -> None:
         return
     mode = r.choice(_TWEEDIE_INVALID_MODES)
     power = params["power"] = (
-        r.choice(_BAD_POWERS)
-        if mode == "tweedie_power"
-        else pick(r, {p: w for p, w in _TWEEDIE_POWERS.items() if p >= 1})
+        r.choice(_BAD_POWERS) if mode == "tweedie_power" else pick(r, _DEVIANCE_POWERS)
     )
     if mode == "tweedie_identity":
         params["output_activation"] = "identity"
@@ -191,7 +196,7 @@ def _draw_power_changes(r: random.Random, case: Case) -> None:
         return
     for call in case["calls"][1:]:
         if call["op"] == "fit" and r.random() < 0.2:
-            powers = {p: w for p, w in _TWEEDIE_POWERS.items() if p >= 1}
+            powers = _DEVIANCE_POWERS
             call.setdefault("set_params", {})["power"] = pick(r, powers)
 
 

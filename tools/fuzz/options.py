@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from positive_mlp._losses import LOSSES
+from positive_mlp._losses import LOSSES, POSITIVE, Loss, resolve_loss
 from positive_mlp._options import (
     ACTIVATIONS,
     BOUNDED_TRANSFORMS,
@@ -88,19 +88,20 @@ def tweedie_power(params: Json) -> float:
     return float(params.get("power", 1.5))
 
 
+def loss_of(params: Json) -> Loss:
+    """The package's loss object for the params (the estimator's default power)."""
+    return resolve_loss(params["loss"], tweedie_power(params))
+
+
 def positive_predictions(params: Json) -> bool:
     """Whether the loss is a deviance (Poisson, Gamma, Tweedie with power >= 1):
     it needs a bounding output activation with thresholds >= 0 (> 0 for 'relu')."""
-    loss = params["loss"]
-    return loss in ("poisson", "gamma") or (
-        loss == "tweedie" and tweedie_power(params) != 0
-    )
+    return loss_of(params).needs_positive_predictions
 
 
 def positive_targets(params: Json) -> bool:
     """Whether the loss scores only y > 0 (Gamma, Tweedie with power >= 2)."""
-    loss = params["loss"]
-    return loss == "gamma" or (loss == "tweedie" and tweedie_power(params) >= 2)
+    return loss_of(params).domain is POSITIVE
 
 
 def make_valid_loss(params: Json, n_outputs: int) -> None:

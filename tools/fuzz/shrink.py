@@ -8,10 +8,30 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 
+from positive_mlp import PositiveMLPRegressor
+
 from .campaign import signature
 from .options import Case
 from .run import Outcome, malformed_parts
 from .supervise import Supervisor
+
+# Parameters a shrink step sets back to the estimator's default.
+_SHRINK_TO_DEFAULT = (
+    "loss",
+    "output_threshold",
+    "nonneg_weights",
+    "monotonic_cst",
+    "output_constraint",
+    "target_scaling",
+    "n_threads",
+    "early_stopping",
+    "warm_start",
+    "alpha",
+    "verbose",
+    "nonneg_bias",
+    "tol",
+)
+_DEFAULTS = PositiveMLPRegressor().get_params()
 
 
 def _shrink_candidates(case: Case) -> Iterator[Case]:
@@ -40,21 +60,8 @@ def _shrink_candidates(case: Case) -> Iterator[Case]:
     if case.get("limit"):
         yield variant(lambda c: c.pop("limit"))
     yield from _shrink_data(case, variant)
-    defaults = {
-        "loss": "squared_error",
-        "output_threshold": 0.0,
-        "nonneg_weights": None,
-        "monotonic_cst": None,
-        "output_constraint": None,
-        "target_scaling": "auto",
-        "n_threads": None,
-        "early_stopping": False,
-        "warm_start": False,
-        "alpha": 0.0001,
-        "verbose": False,
-        "nonneg_bias": False,
-        "tol": 1e-4,
-    }
+    defaults = {key: _DEFAULTS[key] for key in _SHRINK_TO_DEFAULT}
+    defaults["early_stopping"] = False  # simpler than 'auto', which may hold out rows
     for key in sorted(params):
         if key in defaults and params[key] != defaults[key]:
             yield variant(lambda c, k=key: c["params"].update({k: defaults[k]}))
