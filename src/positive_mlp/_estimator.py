@@ -825,13 +825,18 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         incremental: bool,
         loss: Loss,
     ):
-        """validate -> start -> build -> resolve -> the solver's driver -> publish.
-        resolve comes after the network is built, so that its error (too few rows
-        to hold out) and warning (a clipped batch_size) come in their place among
-        the others."""
+        """validate -> resolve -> start -> build -> the solver's driver -> publish."""
         continuing = self._is_fitted() and (incremental or self.warm_start)
         prepared = self._validated(
             X, y, sample_weight, validation, incremental, continuing, loss
+        )
+        settings = resolve(
+            self.get_params(),
+            prepared.data,
+            loss,
+            prepared.validation,
+            incremental,
+            dropped=prepared.dropped,
         )
         signs = self._parameter_signs(prepared.layout)
         rng = check_random_state(self.random_state)
@@ -842,14 +847,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self._set_levels(loss)
         network = self._training_network(prepared, signs, loss)
         n_threads = self._thread_count()
-        settings = resolve(
-            self.get_params(),
-            prepared.data,
-            loss,
-            prepared.validation,
-            incremental,
-            dropped=prepared.dropped,
-        )
         if continuing:
             record = self._record
             record.follow(settings.early_stopping)
