@@ -493,3 +493,35 @@ def test_auto_early_stopping_leaves_partial_fit_and_x_val_available():
             hidden_layer_sizes=(4,), max_iter=5, random_state=0
         ).fit(X[:300], y[:300], X_val=X[300:], y_val=y[300:])
     assert len(fitted.validation_scores_) == fitted.n_iter_
+
+
+def test_feature_names_with_early_stopping_fit_without_a_warning():
+    """scikit-learn's test_preserve_feature_names case (10 rows, a constant target,
+    early stopping): nothing to improve, so reaching max_iter says nothing, as
+    MLPRegressor says nothing."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.randn(10, 2), columns=["colname_a", "colname_b"])
+    y = pd.Series(np.full(10, 1), name="colname_y")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        PositiveMLPRegressor(early_stopping=True, validation_fraction=0.2).fit(X, y)
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_max_iter_warns_only_while_the_score_still_improves(early_stopping):
+    """A ConvergenceWarning means more iterations would help: the score improved
+    within the last 10 epochs. A score flat for longer reaches max_iter quietly
+    under a patience longer than max_iter."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(300, 3))
+    y = np.exp(0.5 * X[:, 0])
+    params = dict(early_stopping=early_stopping, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="Maximum iterations"):
+        PositiveMLPRegressor(max_iter=5, **params).fit(X, y)
+    flat = np.full(300, 2.0)  # learnt exactly from the start: nothing improves
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg = PositiveMLPRegressor(max_iter=60, n_iter_no_change=100, **params)
+        reg.fit(X, flat)
+    assert reg.n_iter_ == 60

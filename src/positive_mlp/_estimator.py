@@ -372,7 +372,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         fewer than 30 rows (too few to judge by: fits under about 300 rows at the
         default ``validation_fraction``). On 14 real data sets it brought the test
         deviance closer to the best model's on most (``benchmarks/bench_quality.py``,
-        README). ``partial_fit`` never stops early.
+        README). ``partial_fit`` never stops early. Reaching ``max_iter`` warns
+        (``ConvergenceWarning``) only when the score improved by ``tol`` within the
+        last 10 epochs (or ``n_iter_no_change``, if fewer): when more iterations
+        would help.
 
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.

@@ -219,6 +219,20 @@ def _end_of_epoch_learning_rate(
         )
 
 
+# MLPRegressor's patience: an epoch count over which a score that still improves
+# means more iterations would help.
+_RECENT_EPOCHS = 10
+
+
+def _still_improving(settings: Settings, record: TrainingRecord) -> bool:
+    """Whether the score (validation, else training loss) improved by ``tol`` in the
+    last epochs (10, MLPRegressor's patience, or ``n_iter_no_change`` if fewer).
+    Reaching ``max_iter`` earns a ConvergenceWarning only then: its advice, more
+    iterations, would help. Under MLPRegressor's own patience this is every time."""
+    recent = min(settings.n_iter_no_change, _RECENT_EPOCHS)
+    return record.no_improvement_count <= recent
+
+
 def _diverged(loss: float, reference_loss: float) -> bool:
     return not np.isfinite(loss) or loss > _EXPLODING_LOSS_FACTOR * max(
         reference_loss, 1e-12
@@ -457,7 +471,7 @@ def fit_stochastic(
                     break
                 record.no_improvement_count = 0
         else:
-            if not settings.incremental:
+            if not settings.incremental and _still_improving(settings, record):
                 warnings.warn(
                     "Stochastic Optimizer: Maximum iterations "
                     f"({settings.max_iter}) reached and the optimization hasn't "
