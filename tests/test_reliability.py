@@ -328,6 +328,7 @@ def test_ctrl_c_stops_inside_one_huge_batch(n_threads):
         batch_size=60_000,
         max_iter=100,
         early_stopping=False,  # the whole data set in one batch
+        input_bins=None,  # the interrupt is to reach the C++ loop, not the encoding
         random_state=0,
         n_threads=n_threads,
     )

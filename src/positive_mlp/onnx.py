@@ -245,6 +245,19 @@ def _calculate_output_shape(operator) -> None:
     operator.outputs[0].type = tensor_type([n_samples, *_output_dims(model)])
 
 
+def _encoded(graph: _Graph, model: PositiveMLPRegressor, x: str) -> str:
+    """The inputs followed by their piecewise-linear encoding (``input_bins``), in
+    the operations predict uses: clip((x[:, source] - lower) / width, 0, 1)."""
+    bins = getattr(model, "_input_bins", None)
+    if bins is None or bins.source.size == 0:
+        return x
+    gathered = graph.node("Gather", [x, graph.constant(bins.source, np.int64)], axis=1)
+    shifted = graph.node("Sub", [gathered, graph.constant(bins.lower)])
+    ratio = graph.node("Div", [shifted, graph.constant(bins.width)])
+    clipped = graph.node("Clip", [ratio, graph.constant(0.0), graph.constant(1.0)])
+    return graph.node("Concat", [x, clipped], axis=1)
+
+
 def _convert(scope, operator, container) -> None:
     """skl2onnx's converter: the graph of ``predict`` for ``operator.raw_operator``."""
     model = operator.raw_operator
@@ -259,6 +272,7 @@ def _convert(scope, operator, container) -> None:
     x = operator.inputs[0].full_name
     if operator.inputs[0].type.__class__ is not _output_tensor_type(model):
         x = graph.cast(x, graph.dtype)  # as predict converts X to the model's dtype
+    x = _encoded(graph, model, x)
     raw = _OUTPUT_TRANSFORMS[model.out_activation_](graph, _layers(graph, model, x))
     n_levels = model._n_levels()
     if n_levels > 1:
