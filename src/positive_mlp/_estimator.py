@@ -303,11 +303,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         feature; None feeds the features as they are. 'auto' (the default) is 16
         bins from 4,000 training rows on (fewer where the encoded columns would
         pass 2**25 values, 256 MiB in float64, and none below 2 bins), else None,
-        and None for the plain MLPRegressor model and for sparse ``X``. The edges (``bin_edges_``) are fixed
-        at the first ``fit`` or ``partial_fit`` and kept by warm starts and later
-        ``partial_fit``. ``coefs_[0]`` has a row per network input: the features,
-        then the encoded columns in feature order. Needs dense ``X`` (an int with
-        sparse ``X`` is refused).
+        and None for the plain MLPRegressor model and for sparse ``X``. The edges
+        (``bin_edges_``) are fixed at the first ``fit`` or ``partial_fit`` and kept
+        by warm starts and later ``partial_fit``. ``coefs_[0]`` has a row per
+        network input: the features, then the encoded columns in feature order.
+        Needs dense ``X`` (an int with sparse ``X`` is refused).
 
     n_threads : int or None, default=None
         Threads of the C++ core. None uses as many as the BLAS would here, which
