@@ -907,7 +907,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             self._set_weights(prepared.layout, network.effective_params(params))
             self._publish(record)
         if self.output_constraint is not None:
-            train_pred = self._predict_validated(prepared.data.X)
+            train_pred = self._predict_network_inputs(prepared.data.X)
             self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
         return self
 
@@ -1314,11 +1314,16 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _predict_validated(self, X: np.ndarray) -> np.ndarray:
         """Predictions (n_samples, n_outputs) in the users' units."""
-        dtype = self.coefs_[0].dtype
-        X = core_input(X, dtype)
+        X = core_input(X, self.coefs_[0].dtype)
         bins = getattr(self, "_input_bins", None)  # pickles of 0.1.0 have none
         if bins is not None:
             X = encode(X.toarray() if scipy.sparse.issparse(X) else X, bins)
+        return self._predict_network_inputs(X)
+
+    def _predict_network_inputs(self, X) -> np.ndarray:
+        """Predictions for the network's inputs (the features, encoded if
+        ``input_bins``), in the model's dtype."""
+        dtype = self.coefs_[0].dtype
         layout = self._fitted_layout()
         key = self._predict_network_key(layout, dtype)
         cached = getattr(self, "_predict_network", None)

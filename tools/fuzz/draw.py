@@ -401,8 +401,29 @@ def draw_case(seed: int, index: int) -> Case:
     draw_new_loss(seed, index, case)
     draw_edges(seed, index, case)
     draw_limit(seed, index, case)
+    _draw_bins(seed, index, case)
     _cap_work(case)
     return case
+
+
+# input_bins: drawn in this share of the cases, from a stream of its own (the other
+# draws of a case stay what they were); 'auto' encodes only from 4,000 rows.
+_BINS_SHARE = 0.2
+_BINS_CHOICES = {2: 1.0, 3: 1.0, 8: 2.0, 16: 1.0, 50: 0.5, "auto": 1.0, None: 1.0}
+
+
+def _draw_bins(seed: int, index: int, case: Case) -> None:
+    """``input_bins`` for some cases; an explicit count with sparse X is a case that
+    must be refused."""
+    r = random.Random(f"positive-mlp-fuzz-bins:{seed}:{index}")
+    if r.random() >= _BINS_SHARE:
+        return
+    bins = pick(r, _BINS_CHOICES)
+    if case["data"].get("sparse") and isinstance(bins, int):
+        if case.get("expect_error"):
+            return
+        case["expect_error"] = "bins_with_sparse_X"
+    case["params"]["input_bins"] = bins
 
 
 def _make_sparse(r: random.Random, case: Case) -> None:

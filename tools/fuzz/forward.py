@@ -81,6 +81,8 @@ def reference_forward(est: Any, X: Any) -> Reference:
         abs_a, terms = np.abs(a), a.shape[1]
     err = np.zeros_like(a)
     exempt = ~(abs_a <= big).all(axis=1)
+    a, abs_a, err = _with_encoding(est, a, abs_a, err, eps)
+    terms = max(terms, a.shape[1])
     activation, lipschitz = _ACT[est.activation]
     last = len(est.coefs_) - 1
     with np.errstate(all="ignore"):
@@ -115,6 +117,33 @@ def reference_forward(est: Any, X: Any) -> Reference:
             + tiny
         )
     return Reference(pred, tol, exempt | ~np.isfinite(err).all(axis=1))
+
+
+def _with_encoding(
+    est: Any, a: np.ndarray, abs_a: np.ndarray, err: np.ndarray, eps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The inputs followed by their piecewise-linear encoding, from the public
+    ``bin_edges_``: clip((x - left) / width, 0, 1) per bin. The model computes it in
+    its dtype, each value within ``4 eps (|x| + |left|) / width`` (and within 1:
+    both sides of the clip are in [0, 1])."""
+    columns, errors = [], []
+    for feature, edges in enumerate(getattr(est, "bin_edges_", [])):
+        if edges.size == 0:
+            continue
+        left, width = edges[:-1], np.diff(edges)
+        x = a[:, feature : feature + 1]
+        with np.errstate(all="ignore"):
+            columns.append(np.clip((x - left) / width, 0.0, 1.0))
+            bound = 4 * eps * (np.abs(x) + np.abs(left)) / width + 4 * eps
+        errors.append(np.minimum(np.nan_to_num(bound, nan=1.0), 1.0))
+    if not columns:
+        return a, abs_a, err
+    encoded = np.hstack(columns)
+    return (
+        np.hstack([a, encoded]),
+        np.hstack([abs_a, encoded]),
+        np.hstack([err, np.hstack(errors)]),
+    )
 
 
 def fitted_levels(est: Any) -> int:

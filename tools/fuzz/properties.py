@@ -165,7 +165,11 @@ def _signs(est: Any, case: Case) -> list[str]:
             )
     cst = case["params"].get("monotonic_cst")
     if cst is not None and any(cst):
-        signed = est.coefs_[0] * np.asarray(cst, dtype=np.float64)[:, None]
+        signs = np.asarray(cst, dtype=np.float64)
+        # An encoded column (input_bins) carries its feature's constraint.
+        for feature, edges in enumerate(getattr(est, "bin_edges_", [])):
+            signs = np.append(signs, np.full(max(edges.size - 1, 0), cst[feature]))
+        signed = est.coefs_[0] * signs[:, None]
         if np.any(signed < 0):
             problems.append("coefs_[0] of a monotone feature has the wrong sign")
         for layer in range(1, n_layers):
