@@ -149,26 +149,22 @@ T* optional_matrix(std::optional<InOutArray<T>>& a, std::int64_t rows, std::int6
     return a->mutable_data();
 }
 
-std::string shape_of(const py::array& a) {
-    std::string shape = "(";
-    for (py::ssize_t d = 0; d < a.ndim(); ++d)
-        shape += (d ? ", " : "") + std::to_string(a.shape(d));
-    return shape + (a.ndim() == 1 ? ",)" : ")");
-}
-
 // y as the network reads it: one row per row of X and one column per target, which
 // every output of the target's group (its quantile levels) reads: never repeated.
 template <class T>
 ConstMatrix<T> targets_view(const Network<T>& net, const InArray<T>& Y, std::int64_t rows) {
-    const std::int64_t targets = net.n_targets();
-    if (Y.ndim() != 2 || Y.shape(0) != rows || Y.shape(1) != targets)
-        throw std::invalid_argument(
-            "y must have shape (" + std::to_string(rows) + ", " + std::to_string(targets) +
-            "), one column per target (the network's " +
-            std::to_string(net.layout().n_outputs()) + " output(s) in groups of " +
-            std::to_string(net.spec().outputs_per_group) + " read one each), got " +
-            shape_of(Y));
-    return ConstMatrix<T>{Y.data(), rows, targets};
+    const ConstMatrix<T> y = matrix_view(Y, "y");
+    if (y.rows != rows)
+        throw std::invalid_argument("X has " + std::to_string(rows) + " rows but y has " +
+                                    std::to_string(y.rows));
+    if (y.cols != net.n_targets())
+        throw std::invalid_argument("y must have " + std::to_string(net.n_targets()) +
+                                    " column(s), one per target (the network's " +
+                                    std::to_string(net.layout().n_outputs()) +
+                                    " output(s), in groups of " +
+                                    std::to_string(net.spec().outputs_per_group) +
+                                    ", read one each), got " + std::to_string(y.cols));
+    return y;
 }
 
 template <class T>
