@@ -307,24 +307,24 @@ def test_the_pinball_score_is_minus_the_pinball_loss_summed_over_outputs(weighte
     levels = [0.1, 0.5, 0.9]
     y, pred, weights = _scored_data(n_outputs=2)
     weights = weights if weighted else None
-    # The network's outputs: each target repeated once per level, levels side by side.
-    y_out = np.repeat(y, len(levels), axis=1)
+    # The network's outputs: each target's levels side by side; y one column per
+    # target, read by each of its levels.
     pred_out = np.repeat(pred, len(levels), axis=1) * np.tile([0.8, 1.0, 1.2], 2)
     expected = -sum(
         mean_pinball_loss(
-            y_out[:, j], pred_out[:, j], alpha=levels[j % 3], sample_weight=weights
+            y[:, j // 3], pred_out[:, j], alpha=levels[j % 3], sample_weight=weights
         )
-        for j in range(y_out.shape[1])
+        for j in range(pred_out.shape[1])
     )
-    score = resolve_loss("quantile", quantile=levels).score(y_out, pred_out, weights)
+    score = resolve_loss("quantile", quantile=levels).score(y, pred_out, weights)
     assert score == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_non_finite_predictions_score_minus_inf(name):
     loss = RESOLVED[name]
-    y = np.repeat(np.array([[1.0], [2.0], [3.0]]), loss.n_levels, axis=1)
-    pred = y.copy()
+    y = np.array([[1.0], [2.0], [3.0]])
+    pred = np.repeat(y, loss.n_levels, axis=1)
     pred[1] = np.inf
     assert loss.score(y, pred, None) == -np.inf
 
@@ -345,7 +345,7 @@ def test_a_loss_with_levels_starts_at_the_sample_quantiles():
     levels = [0.2, 0.8]
     y, _, _ = _scored_data(n_outputs=1)
     loss = resolve_loss("quantile", quantile=levels)
-    start = loss.start_above_threshold(np.repeat(y, 2, axis=1), np.zeros(2), None)
+    start = loss.start_above_threshold(y, np.zeros(1), None)
     quantiles = np.quantile(y[:, 0], levels, method="inverted_cdf")
     np.testing.assert_allclose(np.cumsum(start), quantiles, rtol=1e-12)
 

@@ -149,6 +149,24 @@ T* optional_matrix(std::optional<InOutArray<T>>& a, std::int64_t rows, std::int6
     return a->mutable_data();
 }
 
+// y as the network reads it: one row per row of X and one column per target, which
+// every output of the target's group (its quantile levels) reads: never repeated.
+template <class T>
+ConstMatrix<T> targets_view(const Network<T>& net, const InArray<T>& Y, std::int64_t rows) {
+    const ConstMatrix<T> y = matrix_view(Y, "y");
+    if (y.rows != rows)
+        throw std::invalid_argument("X has " + std::to_string(rows) + " rows but y has " +
+                                    std::to_string(y.rows));
+    if (y.cols != net.n_targets())
+        throw std::invalid_argument("y must have " + std::to_string(net.n_targets()) +
+                                    " column(s), one per target (the network's " +
+                                    std::to_string(net.layout().n_outputs()) +
+                                    " output(s), in groups of " +
+                                    std::to_string(net.spec().outputs_per_group) +
+                                    ", read one each), got " + std::to_string(y.cols));
+    return y;
+}
+
 template <class T>
 Network<T> make_network(const NetworkSpec& spec, const InArray<T>& threshold,
                         const std::optional<InArray<std::int8_t>>& signs) {
@@ -178,7 +196,8 @@ double loss_and_gradient(const Network<T>& net, const InArray<T>& params, const 
                          InOutArray<T>& grad, int n_threads) {
     const std::int64_t n_params = net.layout().n_params();
     const InputArrays<T> x(X);
-    Dataset<T> data{x.view(), matrix_view(Y, "y"), optional_weights(sample_weight, x.rows())};
+    Dataset<T> data{x.view(), targets_view(net, Y, x.rows()),
+                    optional_weights(sample_weight, x.rows())};
     const T* m =
         optional_matrix(multipliers, x.rows(), net.layout().n_outputs(), "multipliers");
     const T* p = vector_view(params, n_params, "params");
@@ -193,7 +212,8 @@ double loss(const Network<T>& net, const InArray<T>& params, const py::object& X
             const InArray<T>& Y, const std::optional<InArray<T>>& sample_weight,
             std::optional<InOutArray<T>> multipliers, double alpha, int n_threads) {
     const InputArrays<T> x(X);
-    Dataset<T> data{x.view(), matrix_view(Y, "y"), optional_weights(sample_weight, x.rows())};
+    Dataset<T> data{x.view(), targets_view(net, Y, x.rows()),
+                    optional_weights(sample_weight, x.rows())};
     const T* m =
         optional_matrix(multipliers, x.rows(), net.layout().n_outputs(), "multipliers");
     const T* p = vector_view(params, net.layout().n_params(), "params");
@@ -223,7 +243,8 @@ EpochResult run_epoch(EpochTrainer<T>& trainer, InOutArray<T>& params,
                       std::optional<InOutArray<T>> multipliers, const EpochOptions& options) {
     const std::int64_t n_params = trainer.network().layout().n_params();
     const InputArrays<T> x(X);
-    Dataset<T> data{x.view(), matrix_view(Y, "y"), optional_weights(sample_weight, x.rows())};
+    Dataset<T> data{x.view(), targets_view(trainer.network(), Y, x.rows()),
+                    optional_weights(sample_weight, x.rows())};
     T* m = optional_matrix(multipliers, x.rows(), trainer.network().layout().n_outputs(),
                            "multipliers");
     T* p = mutable_vector(params, n_params, "params");
@@ -252,6 +273,9 @@ void bind_precision(py::module_& m) {
              py::arg("signs") = py::none())
         .def("predict", &predict<T>, py::arg("params"), py::arg("X"), py::arg("n_threads") = 1)
         .def("effective_params", &effective_params<T>, py::arg("params"))
+        .def_property_readonly("n_outputs",
+                               [](const Network<T>& net) { return net.layout().n_outputs(); })
+        .def_property_readonly("n_targets", &Network<T>::n_targets)
         .def("loss", &loss<T>, py::arg("params"), py::arg("X"), py::arg("y"),
              py::arg("sample_weight"), py::arg("multipliers").noconvert(), py::arg("alpha"),
              py::arg("n_threads") = 1)

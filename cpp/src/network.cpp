@@ -226,6 +226,7 @@ template <class T>
 LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weight,
                                    const T* multipliers, Workspace<T>& ws) const {
     const std::int64_t rows = targets.rows, L = layout_.n_layers(), k = layout_.n_outputs();
+    const std::int64_t group = spec_.outputs_per_group;
     const T* pred = ws.activations[L].data();
     T* delta = ws.deltas[L].data();
     LossSums sums;
@@ -234,17 +235,16 @@ LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weigh
         const T* y = targets.row(i);
         double row_loss = 0.0, row_constraint = 0.0;
         for (std::int64_t j = 0; j < k; ++j) {
-            const T p = pred[i * k + j];
+            const T p = pred[i * k + j], target = y[j / group];  // every level, one target
             const auto term = output_constraint_term(
                 spec_.output_constraint, spec_.constraint_strength, constraint_threshold_[j],
                 p, multipliers ? multipliers[i * k + j] : T(0));
-            row_loss += loss_.value(j, y[j], p);
+            row_loss += loss_.value(j, target, p);
             row_constraint += term.value;
-            const T dloss = loss_.derivative(j, y[j], p) + static_cast<T>(term.derivative);
+            const T dloss = loss_.derivative(j, target, p) + static_cast<T>(term.derivative);
             delta[i * k + j] = w * dloss;
         }
         // Output j of a group moves the predictions j, j + 1, ... of its group.
-        const std::int64_t group = spec_.outputs_per_group;
         if (group > 1)
             for (std::int64_t j = k - 2; j >= 0; --j)
                 if ((j + 1) % group != 0) delta[i * k + j] += delta[i * k + j + 1];
@@ -502,15 +502,17 @@ template <class T>
 void Network<T>::check_dataset(const Dataset<T>& data, std::int64_t n_params,
                                const T* multipliers) const {
     require(!has_multipliers() || multipliers != nullptr,
-            "output_constraint='lagrangian' needs one multiplier per target");
+            "output_constraint='lagrangian' needs one multiplier per output");
     check_inputs(data.X, n_params);
     require(data.X.rows >= 1, "the data set has no rows");
     require(data.Y.rows == data.X.rows,
             "X has " + std::to_string(data.X.rows) + " rows but y has " +
                 std::to_string(data.Y.rows));
-    require(data.Y.cols == layout_.n_outputs(),
-            "y has " + std::to_string(data.Y.cols) + " outputs, but the network has " +
-                std::to_string(layout_.n_outputs()));
+    require(data.Y.cols == n_targets(),
+            "y has " + std::to_string(data.Y.cols) + " column(s), but the network reads " +
+                std::to_string(n_targets()) + ", one per target (its " +
+                std::to_string(layout_.n_outputs()) + " output(s) in groups of " +
+                std::to_string(spec_.outputs_per_group) + ")");
 }
 
 template struct Workspace<float>;

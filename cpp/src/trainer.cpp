@@ -17,13 +17,13 @@ constexpr std::int64_t kUpdateBlock = 512;
 }  // namespace
 
 template <class T>
-EpochTrainer<T>::Shard::Shard(const Layout& layout, std::int64_t capacity_rows)
+EpochTrainer<T>::Shard::Shard(const Network<T>& network, std::int64_t capacity_rows)
     : capacity(capacity_rows),
-      workspace(layout, capacity_rows),
-      y(capacity_rows * layout.n_outputs()),
+      workspace(network.layout(), capacity_rows),
+      y(capacity_rows * network.n_targets()),
       weights(capacity_rows),
-      multipliers(capacity_rows * layout.n_outputs()),
-      grad(layout.n_params()) {}
+      multipliers(capacity_rows * network.layout().n_outputs()),
+      grad(network.layout().n_params()) {}
 
 template <class T>
 EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
@@ -45,7 +45,7 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
     pool_ = std::make_unique<WorkerPool>(threads_for(batch_size_));
     const std::int64_t capacity = std::min(batch_size_, kChunkRows);
     shards_.reserve(pool_->size());
-    for (int t = 0; t < pool_->size(); ++t) shards_.emplace_back(layout, capacity);
+    for (int t = 0; t < pool_->size(); ++t) shards_.emplace_back(network_, capacity);
 }
 
 template <class T>

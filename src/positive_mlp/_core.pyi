@@ -92,11 +92,18 @@ class EpochResult:
     def below_threshold(self) -> int: ...
 
 class Network:
-    """One precision's network (``f64.Network`` or ``f32.Network``)."""
+    """One precision's network (``f64.Network`` or ``f32.Network``). ``y`` is
+    (n_samples, n_targets), one column per target, which every output of the
+    target's group of ``outputs_per_group`` reads (never repeated per level);
+    ``multipliers`` are (n_samples, n_outputs)."""
 
     def __init__(
         self, spec: NetworkSpec, threshold: ArrayLike, signs: ArrayLike | None = None
     ) -> None: ...
+    @property
+    def n_outputs(self) -> int: ...
+    @property
+    def n_targets(self) -> int: ...  # n_outputs // outputs_per_group: y's columns
     def predict(self, params: ArrayLike, X: Inputs, n_threads: int = 1) -> NDArray: ...
     def effective_params(self, params: ArrayLike) -> NDArray: ...
     def loss(

@@ -115,21 +115,14 @@ def _drop_zero_weights(data: Data) -> Data:
     return Data(data.X[keep], data.y[keep], data.sample_weight[keep])
 
 
-def _per_level(data: Data | None, n_levels: int) -> Data | None:
-    """The rows with their targets repeated once per quantile level."""
-    if data is None:
-        return None
-    return Data(data.X, per_output(data.y, n_levels), data.sample_weight)
-
-
 @dataclass(frozen=True)
 class _Prepared:
-    """A fit call's rows as the network trains on them: validated, scaled and, with
-    quantile levels, repeated once per level."""
+    """A fit call's rows as the network trains on them: validated and scaled, one
+    column of y per target (every quantile level of a target reads its column)."""
 
     data: Data
     validation: Data | None
-    threshold: np.ndarray  # per network output, scaled
+    threshold: np.ndarray  # per target, scaled
     layout: ParameterLayout
     n_outputs: int  # of y
     dropped: int  # rows of zero weight taken out of the data
@@ -921,8 +914,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         continuing: bool,
         loss: Loss,
     ) -> _Prepared:
-        """The training (and validation) rows checked, scaled and, with quantile
-        levels, repeated per level; sets ``target_scale_`` and ``output_threshold_``."""
+        """The training (and validation) rows checked and scaled; sets
+        ``target_scale_`` and ``output_threshold_``."""
         check_sparse_structure(X)
         check_dense_targets(y)
         X, y = validate_data(
@@ -945,8 +938,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         check_loss_settings(loss, self.output_activation, threshold)
         data = Data(data.X, targets_in_dtype(data.y, X.dtype, loss), data.sample_weight)
         check_training_settings(loss, self.solver, self.output_constraint)
-        levels = loss.levels  # parsed (and checked) here
-        n_levels = loss.n_levels
+        n_levels = loss.n_levels  # the levels parsed (and checked) here
         check_targets(data.y, loss, self.output_activation, threshold)
         warn_if_threshold_too_far(data.y, threshold)
         layout = ParameterLayout(
@@ -978,12 +970,6 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
                 validation.sample_weight,
             )
             warn_if_validation_off_scale(data.X, validation.X)
-        if levels is not None:  # one network output per target and level
-            data, validation = (
-                _per_level(data, n_levels),
-                _per_level(validation, n_levels),
-            )
-            threshold = per_output(threshold, n_levels)
         return _Prepared(
             data,
             validation,
@@ -995,28 +981,28 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
 
     def _training_network(self, prepared: _Prepared, signs, loss: Loss):
         """The core's network that trains: with the loss, the scaled threshold and
-        the constraints."""
-        levels = loss.levels
+        the constraints (thresholds and margins per output: a target's, for each of
+        its levels)."""
+        levels, n_levels = loss.levels, loss.n_levels
+        margin = self._constraint_margin(prepared.data, prepared.threshold)
         return build_network(
             prepared.layout,
             self.activation,
             self.output_activation,
             loss,
-            prepared.threshold,
+            per_output(prepared.threshold, n_levels),
             prepared.dtype,
             quantile_levels=(
                 None
                 if levels is None
                 else levels_per_output(levels, prepared.n_outputs)
             ),
-            outputs_per_group=loss.n_levels,
+            outputs_per_group=n_levels,
             signs=signs,
             weight_method=self.nonneg_method,
             output_constraint=self.output_constraint,
             constraint_strength=self.constraint_strength,
-            constraint_margin=self._constraint_margin(
-                prepared.data, prepared.threshold
-            ),
+            constraint_margin=None if margin is None else per_output(margin, n_levels),
         )
 
     def _set_weights(self, layout: ParameterLayout, packed: np.ndarray) -> None:

@@ -21,7 +21,6 @@ from sklearn.metrics import r2_score
 from positive_mlp import _core
 from positive_mlp._quantiles import (
     has_level_axis,
-    levels_per_output,
     mean_pinball_loss,
     quantile_levels,
     starting_steps,
@@ -159,17 +158,16 @@ class Loss:
     def score(
         self, y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None
     ) -> float:
-        """How early stopping judges predictions (higher is better), on the
-        network's outputs (n_samples, n_outputs): R2; for the deviance losses D2, the
+        """How early stopping judges predictions (higher is better): ``y`` holds the
+        targets (n_samples, n_targets), ``pred`` the network's outputs (n_samples,
+        n_targets * n_levels). R2; for the deviance losses D2, the
         share of the constant model's deviance explained (the loss being minimised;
         R2 weighs the largest targets most); with levels minus the mean pinball loss
         (R2 scores means, not quantiles)."""
         if self.has_levels:
             if not np.all(np.isfinite(pred)):
                 return -np.inf
-            levels = self.levels
-            per_output = levels_per_output(levels, y.shape[1] // levels.size)
-            return -mean_pinball_loss(y, pred, per_output, sample_weight)
+            return -mean_pinball_loss(y, pred, self.levels, sample_weight)
         if self.deviance_power is not None:
             return d2_validation_score(y, pred, sample_weight, self.deviance_power)
         return r2_validation_score(y, pred, sample_weight)
@@ -182,17 +180,11 @@ class Loss:
     ) -> np.ndarray:
         """Each network output's starting g(z), the constant model that minimises
         the loss: the targets' mean above the threshold, or with levels the sample
-        quantiles (see ``starting_steps``). ``y`` and ``threshold`` are per network
-        output (with levels, each target repeated once per level)."""
+        quantiles (see ``starting_steps``). ``y`` (n_samples, n_targets) and
+        ``threshold`` are per target; the result is per network output."""
         if not self.has_levels:
             return weighted_mean(y, sample_weight) - threshold
-        every_target = slice(None, None, self.n_levels)  # read each target once
-        return starting_steps(
-            y[:, every_target],
-            threshold[every_target],
-            self.levels,
-            float64(sample_weight),
-        )
+        return starting_steps(y, threshold, self.levels, float64(sample_weight))
 
 
 LOSSES: dict[str, Loss] = {

@@ -4,8 +4,9 @@ The network has one output per target and level, the levels of a target side by 
 (output ``t * n_levels + k`` is target t at level k). The core builds each target's
 levels as a rising staircase, ``threshold + g(z_1)``, then each next level the one
 before plus ``g(z_k)``, so that with a bounding output every level is
-``>= threshold`` and the levels never cross, for any input. The network's targets
-are y repeated once per level.
+``>= threshold`` and the levels never cross, for any input. y keeps one column per
+target: the core reads target t for each of its levels (output ``j`` reads column
+``j // n_levels``), so y is never repeated per level.
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def has_level_axis(quantile) -> bool:
 
 
 def per_output(values: np.ndarray, n_levels: int) -> np.ndarray:
-    """Per-target values (thresholds, scales) repeated for each target's levels;
-    targets (n_samples, n_targets) become the network's (n_samples, n_outputs)."""
+    """Per-target values (thresholds, scales, margins) repeated for each target's
+    levels: one per network output."""
     if n_levels == 1:  # every loss but 'quantile': nothing to repeat (one-row predict)
         return values
     return np.repeat(values, n_levels, axis=-1)
@@ -99,9 +100,13 @@ def mean_pinball_loss(
     sample_weight: np.ndarray | None = None,
 ) -> float:
     """The pinball loss averaged over samples, summed over the network's outputs:
-    ``y`` and ``pred`` are (n_samples, n_outputs), one level per output."""
-    residual = y - pred
-    loss = np.where(residual >= 0, levels * residual, (levels - 1) * residual)
+    ``y`` holds the targets (n_samples, n_targets), ``pred`` the outputs (n_samples,
+    n_targets * n_levels), target t's levels side by side, ``levels`` (n_levels,)."""
+    n_levels = levels.size
+    by_target = pred.reshape(pred.shape[0], -1, n_levels)
+    residual = (y[:, :, None] - by_target).reshape(pred.shape)
+    level = levels_per_output(levels, y.shape[1])
+    loss = np.where(residual >= 0, level * residual, (level - 1) * residual)
     return float(np.average(loss.sum(axis=1), weights=sample_weight))
 
 

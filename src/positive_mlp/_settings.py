@@ -49,12 +49,13 @@ BATCH_SIZE_CLIPPED = (
 
 @dataclass
 class Data:
-    """Rows to train or validate on: X, 2-D y, and optional sample weights."""
+    """Rows to train or validate on: X, 2-D y (one column per target, whatever the
+    quantile levels), and optional sample weights."""
 
     X: np.ndarray
     y: np.ndarray
     sample_weight: np.ndarray | None = None
-    multipliers: np.ndarray | None = None  # 'lagrangian': one per target, in-out
+    multipliers: np.ndarray | None = None  # 'lagrangian': one per output, in-out
 
 
 @dataclass(frozen=True)

@@ -294,18 +294,22 @@ def _not_finite_at_start_error(
     )
 
 
-def _with_multipliers(settings: Settings, record: TrainingRecord, data: Data) -> Data:
-    """For 'lagrangian': the multipliers of these rows, kept in the training record so
-    that warm starts and partial_fit continue the dual ascent."""
+def _with_multipliers(
+    settings: Settings, record: TrainingRecord, data: Data, network
+) -> Data:
+    """For 'lagrangian': the multipliers of these rows, one per network output, kept
+    in the training record so that warm starts and partial_fit continue the dual
+    ascent."""
     if not settings.lagrangian:
         return data
     multipliers = record.multipliers
+    shape = (data.y.shape[0], network.n_outputs)
     if (
         multipliers is None
-        or multipliers.shape != data.y.shape
+        or multipliers.shape != shape
         or (multipliers.dtype != data.y.dtype)
     ):
-        multipliers = np.zeros_like(data.y)
+        multipliers = np.zeros(shape, dtype=data.y.dtype)
     record.multipliers = multipliers
     return Data(data.X, data.y, data.sample_weight, multipliers)
 
@@ -397,7 +401,7 @@ def fit_stochastic(
     record.optimizer_state = state
     if settings.early_stopping and validation is None:
         data, validation = _split_validation(settings, data, rng)
-    data = _with_multipliers(settings, record, data)
+    data = _with_multipliers(settings, record, data, network)
     n_samples = data.X.shape[0]
     if settings.batch_size_clipped:
         warnings.warn(BATCH_SIZE_CLIPPED)
@@ -519,7 +523,7 @@ def fit_lbfgs(
     minimisation.
     """
     network, params, bounds = training.network, training.params, training.bounds
-    data = _with_multipliers(settings, record, training.data)
+    data = _with_multipliers(settings, record, training.data, network)
     rounds = _MAX_LAGRANGIAN_ROUNDS if data.multipliers is not None else 1
     record.n_iter = 0
     log = ProgressLog(settings.verbose, "Iteration")

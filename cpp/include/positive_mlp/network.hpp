@@ -40,8 +40,8 @@ private:
     std::int64_t n_weights_ = 0, n_params_ = 0;
 };
 
-// Training data: X (n x n_inputs, dense or CSR), Y (n x n_outputs), optional
-// per-sample weights.
+// Training data: X (n x n_inputs, dense or CSR), Y (n x n_targets: one column per
+// group of outputs, which every output of the group reads), optional per-sample weights.
 template <class T>
 struct Dataset {
     Inputs<T> X;
@@ -108,6 +108,9 @@ public:
 
     const Layout& layout() const { return layout_; }
     const NetworkSpec& spec() const { return spec_; }
+    // The columns of y: one per group of outputs_per_group outputs (output
+    // t * outputs_per_group + k, target t's level k, reads column t).
+    std::int64_t n_targets() const { return layout_.n_outputs() / spec_.outputs_per_group; }
     bool reparametrises() const { return constraints_.reparametrises(); }
     bool has_multipliers() const {
         return spec_.output_constraint == OutputConstraint::lagrangian;
@@ -126,7 +129,8 @@ public:
     // After forward on the same rows: the unnormalised gradient (with respect to the
     // effective weights) of sum_i w_i sum_j [loss(y_ij, p_ij) + constraint term] is
     // written (accumulate=false) or added (accumulate=true) to `grad`; returns the two
-    // weighted sums. `multipliers` (rows x n_outputs) is needed for 'lagrangian'.
+    // weighted sums. `targets` is rows x n_targets; `multipliers` (rows x n_outputs) is
+    // needed for 'lagrangian'.
     LossSums backward(const T* weights, const Inputs<T>& inputs, ConstMatrix<T> targets,
                       const T* sample_weight, const T* multipliers, Workspace<T>& ws, T* grad,
                       bool accumulate) const;

@@ -78,10 +78,12 @@ private:
     // What one thread owns and computes: its rows' buffers and gradient, then the
     // update of its range of parameters.
     struct Shard {
-        Shard(const Layout& layout, std::int64_t capacity);
+        Shard(const Network<T>& network, std::int64_t capacity);
         std::int64_t capacity;  // rows its buffers hold
         Workspace<T> workspace;
-        std::vector<T> x, y, weights, multipliers;  // gathered rows (x: dense X only)
+        // Gathered rows (x: dense X only); y holds n_targets columns, multipliers
+        // n_outputs.
+        std::vector<T> x, y, weights, multipliers;
         std::vector<T> grad;
         // grad is all zeros (the update cleared it): the next batch can add to it.
         bool grad_is_zero = true;
