@@ -17,6 +17,7 @@ from positive_mlp._losses import resolve_loss
 from positive_mlp._settings import (
     Data,
     Settings,
+    input_bins,
     is_plain_mlp,
     resolve,
     target_scaling,
@@ -260,3 +261,24 @@ def test_mlpregressor_model_and_auto_target_scaling(params, plain, scaling):
     loss = resolve_loss(params["loss"], params["power"], params["quantile"])
     assert is_plain_mlp(params, loss) == plain
     assert target_scaling(params, loss) == scaling
+
+
+@pytest.mark.parametrize(
+    "rows, features, params, sparse, bins",
+    [
+        (3999, 10, {}, False, None),  # below 4,000 rows: none
+        (4000, 10, {}, False, 16),
+        (4000, 10, PLAIN, False, None),  # MLPRegressor's model stays as it is
+        (4000, 10, {}, True, None),  # sparse X stays sparse
+        (100_000, 20, {}, False, 16),  # 32,000,000 values: within 2**25
+        (100_000, 40, {}, False, 8),  # 16 bins would pass 2**25 values
+        (1_000_000, 20, {}, False, None),  # fewer than 2 bins: none
+        (10, 3, {"input_bins": 5}, False, 5),  # a count is taken as it is
+        (10**7, 3, {"input_bins": None}, False, None),
+        (100, 3, {"input_bins": 5}, True, 5),  # refused by the estimator, not here
+    ],
+)
+def test_auto_input_bins(rows, features, params, sparse, bins):
+    values = PositiveMLPRegressor(**params).get_params()
+    loss = resolve_loss(values["loss"], values["power"], values["quantile"])
+    assert input_bins(values, loss, rows, features, sparse) == bins
