@@ -59,7 +59,7 @@ CHILD = textwrap.dedent(
                 reg = PositiveMLPRegressor(
                     hidden_layer_sizes=(256,), batch_size=4000, max_iter=2,
                     n_threads=n_threads, random_state=0, loss="poisson",
-                    early_stopping=True,
+                    early_stopping=True, input_bins=None,
                 ).fit(X, y)
                 pred = reg.predict(X)
                 ok = bool(np.isfinite(pred).all() and (pred >= 0).all())

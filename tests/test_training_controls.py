@@ -369,6 +369,7 @@ def test_a_fit_that_improved_and_levelled_off_near_its_start_is_not_warned():
             max_iter=300,
             early_stopping=False,
             n_iter_no_change=10,
+            input_bins=None,  # the raw features: a fit that can only level off
         ).fit(X, y)
     assert reg.n_iter_ > reg.n_iter_no_change + 2  # it improved before stopping
     assert min(reg.loss_curve_) > 0.99 * reg.loss_curve_[0]  # but by less than 1%
