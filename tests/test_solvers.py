@@ -5,6 +5,8 @@ against MLPRegressor's."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
@@ -16,12 +18,14 @@ from positive_mlp._options import SOLVERS, WEIGHT_METHODS
 from positive_mlp._settings import Data, resolve
 from positive_mlp._solvers import (
     DRIVERS,
+    SCHEDULES,
     OptimizerState,
     Training,
     TrainingRecord,
     fit_lbfgs,
     fit_stochastic,
     lbfgs_bounds,
+    scheduled_rate,
     train,
 )
 
@@ -124,3 +128,41 @@ def test_every_solver_has_its_driver():
         stochastic_driver = DRIVERS[name] is fit_stochastic
         assert stochastic_driver == solver.stochastic
         assert stochastic_driver or DRIVERS[name] is fit_lbfgs
+
+
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+def test_schedules_span_max_iter_and_hold_their_last_rate(schedule):
+    data = _problem()
+    params = PositiveMLPRegressor(
+        learning_rate=schedule, learning_rate_init=0.01, max_iter=40
+    ).get_params()
+    settings = resolve(params, data, resolve_loss("squared_error"))
+    rates = np.array([scheduled_rate(settings, epoch) for epoch in range(45)])
+    assert np.all((rates > 0) & (rates <= 0.01))
+    assert np.all(rates[40:] == rates[39])  # past max_iter: the last rate stays
+    peaks = np.flatnonzero((rates[1:39] > rates[:38]) & (rates[1:39] > rates[2:40]))
+    if schedule == "cosine":
+        assert np.all(np.diff(rates[:40]) < 0)
+        assert rates[0] > 0.0099 and rates[39] < 0.0001
+    else:  # four cycles, each longer than the one before
+        assert 3 <= peaks.size <= 4
+        assert np.all(np.diff(np.diff(np.r_[0, peaks + 1])) > 0)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+def test_schedules_act_on_adam_and_sgd_and_continue_over_partial_fit(solver, schedule):
+    data = _problem()
+    kwargs = dict(learning_rate=schedule, solver=solver, max_iter=12, random_state=0)
+    reg = PositiveMLPRegressor(early_stopping=False, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        reg.fit(data.X, data.y[:, 0])
+    loss = resolve_loss("squared_error")
+    settings = resolve(reg.get_params(), data, loss)
+    assert reg._record.optimizer_state.learning_rate == scheduled_rate(settings, 11)
+    stream = PositiveMLPRegressor(**kwargs)
+    for call in range(3):
+        stream.partial_fit(data.X, data.y[:, 0])
+        expected = scheduled_rate(settings, call)
+        assert stream._record.optimizer_state.learning_rate == expected

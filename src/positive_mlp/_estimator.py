@@ -70,6 +70,7 @@ from positive_mlp._settings import (
     target_scaling,
 )
 from positive_mlp._solvers import (
+    SCHEDULES,
     Training,
     TrainingRecord,
     lbfgs_bounds,
@@ -335,11 +336,19 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     batch_size : int or 'auto', default='auto'
         Mini-batch size for 'sgd' and 'adam'; 'auto' is ``min(200, n_samples)``.
 
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Schedule of the 'sgd' step size, as in MLPRegressor: 'invscaling' uses
-        ``learning_rate_init / (t + 1) ** power_t`` (``t`` counts samples seen),
-        'adaptive' divides the rate by 5 whenever ``n_iter_no_change`` epochs fail to
-        improve by ``tol``.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine', \
+            'cosine_restarts'}, default='constant'
+        Schedule of the step size. As in MLPRegressor, for 'sgd' only: 'invscaling'
+        uses ``learning_rate_init / (t + 1) ** power_t`` (``t`` counts samples
+        seen), 'adaptive' divides the rate by 5 whenever ``n_iter_no_change`` epochs
+        fail to improve by ``tol``. For 'sgd' and 'adam' alike, over ``max_iter``
+        epochs (each epoch at the factor of its middle, counted over the model's
+        life, so that ``partial_fit`` calls and warm starts continue the schedule;
+        past ``max_iter`` epochs the last rate stays): 'cosine' decays
+        ``learning_rate_init`` to 0 along a half cosine; 'cosine_restarts' runs
+        four cycles of rise and fall, each twice as long as the one before
+        (RealMLP's 'coslog4': ``0.5 - 0.5 cos(2 pi log2(1 + 15 t))``). Early
+        stopping may end either before the rate has come down.
 
     learning_rate_init : float, default=0.001
         Initial step size ('sgd', 'adam').
@@ -563,7 +572,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [
+            StrOptions({"constant", "invscaling", "adaptive", *SCHEDULES})
+        ],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],

@@ -7,6 +7,7 @@ curve, early stopping, learning-rate schedules, messages and warnings.
 
 from __future__ import annotations
 
+import math
 import time
 import warnings
 from collections.abc import Callable
@@ -217,6 +218,34 @@ def _end_of_epoch_learning_rate(
         state.learning_rate = (
             settings.learning_rate_init / (record.t + 1) ** settings.power_t
         )
+
+
+def _cosine(progress: float) -> float:
+    """Decay from 1 to 0 over the horizon."""
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _cosine_restarts(progress: float) -> float:
+    """Four cycles of rise and fall, each twice as long as the one before (RealMLP's
+    'coslog4': 0.5 - 0.5 cos(2 pi log2(1 + 15 t)))."""
+    return 0.5 - 0.5 * math.cos(2.0 * math.pi * math.log2(1.0 + 15.0 * progress))
+
+
+# learning_rate schedules over max_iter epochs, for 'sgd' and 'adam' alike: the rate
+# of an epoch is learning_rate_init times the factor at the epoch's middle.
+SCHEDULES: dict[str, Callable[[float], float]] = {
+    "cosine": _cosine,
+    "cosine_restarts": _cosine_restarts,
+}
+
+
+def scheduled_rate(settings: Settings, epoch: int) -> float:
+    """The rate of epoch ``epoch`` (counted over the model's life: partial_fit
+    calls and warm starts continue the schedule); past ``max_iter`` epochs the
+    last epoch's rate stays."""
+    epoch = min(epoch, settings.max_iter - 1)
+    factor = SCHEDULES[settings.learning_rate]((epoch + 0.5) / settings.max_iter)
+    return settings.learning_rate_init * factor
 
 
 # MLPRegressor's patience: an epoch count over which a score that still improves
@@ -434,6 +463,8 @@ def fit_stochastic(
     try:
         for _ in range(1 if settings.incremental else settings.max_iter):
             options.seed = int(rng.randint(np.iinfo(np.int32).max))
+            if settings.learning_rate in SCHEDULES:
+                state.learning_rate = scheduled_rate(settings, len(record.loss_curve))
             options.optimizer.learning_rate = state.learning_rate
             for saved, source in zip(last_good, current):
                 np.copyto(saved, source)

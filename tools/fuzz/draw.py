@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from positive_mlp._solvers import SCHEDULES
+
 from .draw_edges import draw_edges, draw_limit
 from .draw_losses import draw_new_loss
 from .options import (
@@ -402,6 +404,7 @@ def draw_case(seed: int, index: int) -> Case:
     draw_edges(seed, index, case)
     draw_limit(seed, index, case)
     _draw_bins(seed, index, case)
+    _draw_schedule(seed, index, case)
     _cap_work(case)
     return case
 
@@ -410,6 +413,20 @@ def draw_case(seed: int, index: int) -> Case:
 # draws of a case stay what they were); 'auto' encodes only from 4,000 rows.
 _BINS_SHARE = 0.2
 _BINS_CHOICES = {2: 1.0, 3: 1.0, 8: 2.0, 16: 1.0, 50: 0.5, "auto": 1.0, None: 1.0}
+
+
+# learning_rate schedules of both stochastic solvers, from a stream of their own.
+_SCHEDULE_SHARE = 0.15
+
+
+def _draw_schedule(seed: int, index: int, case: Case) -> None:
+    """A learning_rate schedule (every one of the package's) for some 'sgd' and
+    'adam' cases."""
+    r = random.Random(f"positive-mlp-fuzz-schedule:{seed}:{index}")
+    params = case["params"]
+    if r.random() >= _SCHEDULE_SHARE or params.get("solver") not in STOCHASTIC:
+        return
+    params["learning_rate"] = r.choice(sorted(SCHEDULES))
 
 
 def _draw_bins(seed: int, index: int, case: Case) -> None:
