@@ -86,8 +86,8 @@ redraws the plot without fitting anything.
     python benchmarks/bench_quality.py              # results/quality*.csv, .png
     python benchmarks/bench_quality.py --quick      # smoke test, results/quick/
     python benchmarks/bench_quality.py --check-data # the data sets, nothing fitted
-    python benchmarks/bench_quality.py --summary    # tables from the CSV
     python benchmarks/bench_quality.py --held-out   # results/held_out/
+    python benchmarks/bench_quality.py --summary    # tables from the CSV
 """
 
 from __future__ import annotations
