@@ -95,13 +95,14 @@ the split) after one untimed warm-up fit of each. The quality columns do not dep
 on the machine's load; the times do (the load average is recorded).
 
 ``quality_summary.csv`` beside it has each metric's mean, std, min and max over
-splits per data set x model (and the counts summed). Rows are appended to the CSV
-as each fit finishes; a rerun skips the (data set,
-split, model) rows already there, so an interrupted run resumes (``--restart``
+splits per data set x model (and the counts summed), ``quality_summary.md`` the
+Markdown tables the run prints (the README's figures come from it). Rows are
+appended to the CSV as each fit finishes; a rerun skips the (data set, split,
+model) rows already there, so an interrupted run resumes (``--restart``
 starts afresh). ``--summary`` prints the Markdown tables of an existing CSV and
 redraws the plot without fitting anything.
 
-    python benchmarks/bench_quality.py              # results/quality*.csv, .png
+    python benchmarks/bench_quality.py              # results/quality*.csv, .md, .png
     python benchmarks/bench_quality.py --quick      # smoke test, results/quick/
     python benchmarks/bench_quality.py --check-data # the data sets, nothing fitted
     python benchmarks/bench_quality.py --summary    # tables from the CSV
@@ -943,10 +944,15 @@ def main(argv: list[str] | None = None) -> None:
         )
         run(args, path)
     results = pd.read_csv(path)
-    print("\n" + markdown_summary(results) + "\n")
+    tables = markdown_summary(results)
+    print("\n" + tables + "\n")
+    (args.out / "quality_summary.md").write_text(tables + "\n")
     aggregate(results).to_csv(args.out / "quality_summary.csv", index=False)
     plot(results, args.out / "quality.png")
-    print(f"CSVs: {path}, quality_summary.csv; plot: quality.png (in {args.out})")
+    print(
+        f"CSVs: {path}, quality_summary.csv; tables: quality_summary.md; plot: "
+        f"quality.png (in {args.out})"
+    )
 
 
 if __name__ == "__main__":
