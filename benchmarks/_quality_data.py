@@ -36,7 +36,12 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
+from sklearn.preprocessing import (
+    OneHotEncoder,
+    OrdinalEncoder,
+    SplineTransformer,
+    StandardScaler,
+)
 
 TWEEDIE_POWER = 1.5
 
@@ -451,14 +456,20 @@ SPLINE_KNOTS = 8
 
 
 def preprocessor(
-    X: pd.DataFrame, coded: Sequence[str] = (), splines: bool = False
+    X: pd.DataFrame,
+    coded: Sequence[str] = (),
+    splines: bool = False,
+    ordinal: bool = False,
 ) -> ColumnTransformer:
     """The preprocessing every model gets (inside its pipeline, so fitted on the
     training rows of each fit): numeric columns median-imputed and standardised,
     categorical ones one-hot encoded with missing values as a level of their own
     (in ames a missing veneer type or extra feature means none; levels unseen in
-    training: all zeros). Dense output. ``splines`` expands each standardised
-    numeric column into cubic B-splines (``SplineTransformer``)."""
+    training: all zeros). Dense output, the numeric columns first. ``splines``
+    expands each standardised numeric column into cubic B-splines
+    (``SplineTransformer``). ``ordinal`` (RealMLP, which encodes categories itself)
+    gives each categorical column one column of codes 0, 1, ... instead (levels
+    unseen in training: -1)."""
     categorical = categorical_columns(X, coded)
     numeric = [column for column in X.columns if column not in categorical]
     numbers = [SimpleImputer(strategy="median"), StandardScaler()]
@@ -471,7 +482,9 @@ def preprocessor(
                 "categories",
                 make_pipeline(
                     SimpleImputer(strategy="constant", fill_value="missing"),
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+                    if ordinal
+                    else OneHotEncoder(handle_unknown="ignore", sparse_output=False),
                 ),
                 categorical,
             ),

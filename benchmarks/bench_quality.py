@@ -1,6 +1,6 @@
 """Fit quality on real data with non-negative targets: PositiveMLPRegressor against
-MLPRegressor, gradient boosting and a GLM, each scored by the deviance that matches
-the data's loss.
+MLPRegressor, RealMLP, gradient boosting and a GLM, each scored by the deviance that
+matches the data's loss.
 
 The data sets (``--check-data`` lists them with sizes and target summaries;
 ``_quality_data.py`` says where each comes from, what its target is and why it calls
@@ -39,6 +39,25 @@ training rows. The models (``--models``):
 * ``MLPRegressor-grid``: the same in the same grid search;
 * ``MLPRegressor-poisson``: ``MLPRegressor(loss='poisson')`` (its log link), mean
   scaled as above, on the count data sets only: scikit-learn's own answer to counts;
+* ``RealMLP``: pytabkit's ``RealMLP_TD_Regressor`` (Holzmueller et al., NeurIPS
+  2024) at its defaults (``device='cpu'``, ``n_threads`` and ``random_state`` set,
+  ``n_epochs`` only under ``--max-iter``), on the data sets of at most
+  ``--realmlp-max-train`` (5,000) training rows: its default fit takes seconds to
+  minutes on one thread. It has only squared error: it is fitted on the raw target
+  (it standardises the target itself) and its predictions are scored like
+  MLPRegressor's (raised to the floor below for the deviance where <= 0, counted in
+  ``clipped``; it clamps its predictions to the training target's range, so that
+  happens only at a training minimum of 0). RealMLP does its own input
+  preprocessing (robust scaling, smooth clipping, periodic embeddings of numbers;
+  categories one-hot encoded up to 9 levels, embedded above), so its pipeline
+  differs from the others' in one step: categorical columns reach it as one column
+  of codes each (``_quality_data.preprocessor(ordinal=True)``), marked categorical
+  for it (``cat_indicator``), not one-hot encoded (on ames' 309 one-hot columns it
+  would embed each as a number, taking 2.3x as long). The numeric columns are the
+  others' (median-imputed, standardised: its robust scaling makes the
+  standardisation no matter). Needs the ``bench`` extra (pytabkit and the CPU
+  build of torch); without pytabkit it is left out of the default models with a
+  note, and ``--models RealMLP`` stops with the command that installs it;
 * ``HGB``: ``HistGradientBoostingRegressor(loss=...)`` at its defaults: 'poisson' for
   Poisson and Tweedie data (its log link; it has no Tweedie loss), 'gamma' for Gamma,
   'squared_error' otherwise;
@@ -60,7 +79,8 @@ Per data set x split x model (one CSV row each; ``summary`` aggregates the split
 * ``below0``, ``below0_x3``, ``below0_xm3``: test predictions below 0, and on the
   test inputs pushed out of the training range: the preprocessed test matrix
   (standardised numbers and one-hot columns alike) multiplied by 3 and by -3, fed to
-  the fitted model after its preprocessing; ``min_pred``: the lowest test prediction;
+  the fitted model after its preprocessing (for RealMLP the category codes are
+  multiplied too: levels it never saw); ``min_pred``: the lowest test prediction;
 * ``fit_s``: wall time of the whole fit (a grid's: its 18 inner fits and the refit),
   ``refit_s`` (grids: the refit alone), ``n_iter`` (the final model's epochs or
   iterations), ``best_params`` (grids), ``warnings`` (the categories raised during
@@ -69,25 +89,29 @@ Per data set x split x model (one CSV row each; ``summary`` aggregates the split
   only a CSV of the same settings).
 
 Threads: every model runs on ``--threads`` (1) threads: ours with ``n_threads`` set
-to it, and threadpoolctl limits every BLAS and OpenMP pool (numpy's BLAS for
-MLPRegressor and the GLMs, HGB's OpenMP) to it. On a busy 2-core machine OpenMP and
+to it, RealMLP with ``n_threads`` set to it (pytabkit sets
+``torch.set_num_threads`` from it during fit and predict; the script sets it too),
+and threadpoolctl limits every BLAS and OpenMP pool (numpy's BLAS for MLPRegressor
+and the GLMs, HGB's OpenMP) to it. On a busy 2-core machine OpenMP and
 BLAS threads wait at barriers for a thread that is not scheduled (a 5,000-row HGB fit
 took 0.4 s on one thread, 3-16 s on two). Models alternate (the first rotates with
 the split) after one untimed warm-up fit of each. The quality columns do not depend
 on the machine's load; the times do (the load average is recorded).
 
 ``quality_summary.csv`` beside it has each metric's mean, std, min and max over
-splits per data set x model (and the counts summed). Rows are appended to the CSV
-as each fit finishes; a rerun skips the (data set,
-split, model) rows already there, so an interrupted run resumes (``--restart``
+splits per data set x model (and the counts summed), ``quality_summary.md`` the
+Markdown tables the run prints (the README's figures come from it). Rows are
+appended to the CSV as each fit finishes; a rerun skips the (data set, split,
+model) rows already there, so an interrupted run resumes (``--restart``
 starts afresh). ``--summary`` prints the Markdown tables of an existing CSV and
 redraws the plot without fitting anything.
 
-    python benchmarks/bench_quality.py              # results/quality*.csv, .png
+    python benchmarks/bench_quality.py              # results/quality*.csv, .md, .png
     python benchmarks/bench_quality.py --quick      # smoke test, results/quick/
     python benchmarks/bench_quality.py --check-data # the data sets, nothing fitted
     python benchmarks/bench_quality.py --held-out   # results/held_out/
     python benchmarks/bench_quality.py --summary    # tables from the CSV
+    python benchmarks/bench_quality.py --models RealMLP  # add RealMLP's rows
 """
 
 from __future__ import annotations
@@ -95,6 +119,9 @@ from __future__ import annotations
 import argparse
 import ast
 import csv
+import functools
+import importlib.util
+import math
 import re
 import time
 import warnings
@@ -106,7 +133,7 @@ import _common as c
 import _quality_data as qd
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.ensemble import HistGradientBoostingRegressor, VotingRegressor
 from sklearn.linear_model import (
@@ -136,8 +163,14 @@ MODELS = (
     "MLPRegressor",
     "MLPRegressor-grid",
     "MLPRegressor-poisson",
+    "RealMLP",
     "HGB",
     "GLM",
+)
+REALMLP = "RealMLP"
+REALMLP_INSTALL = (
+    "RealMLP needs pytabkit, in the bench extra: pip install '.[bench]' (or pip "
+    "install torch==2.13.0 pytabkit: torch first, its CPU build)"
 )
 QUICK_DATASETS = ("biochemists", "house_prices", "affairs")
 QUICK_HELD_OUT = ("medicaid_visits", "concrete", "acs_income")
@@ -217,6 +250,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="max_iter of every network (default: the estimators' own, 200)",
     )
+    parser.add_argument(
+        "--realmlp-max-train",
+        type=int,
+        default=5000,
+        help="RealMLP only on data sets of at most this many training rows (5000)",
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--pause", type=float, default=0.2, help="idle s before fits")
     parser.add_argument("--check-data", action="store_true")
@@ -238,7 +277,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     # every name resolves (a --summary of either CSV); the defaults are drawn above
     qd.DATASETS.update(qd.HELD_OUT)
     args.variants = dict(parse_variant(text) for text in args.variant)
+    explicit = args.models is not None
     args.models = _names(args.models, default_models, "model", MODELS)
+    if REALMLP in args.models and not realmlp_available():
+        if explicit:
+            raise SystemExit(REALMLP_INSTALL)
+        args.models.remove(REALMLP)
+        print(f"note: {REALMLP} left out. {REALMLP_INSTALL}")
     args.models += [name for name in args.variants if name not in args.models]
     args.out = args.out or c.RESULTS_DIR / ("quick" if args.quick else "") / (
         "held_out" if args.held_out else ""
@@ -293,15 +338,72 @@ class MeanScaler(TransformerMixin, BaseEstimator):
         return y * self.mean_
 
 
-def applies(model: str, dataset: qd.DataSet) -> bool:
-    """Whether ``model`` runs on ``dataset`` (MLPRegressor-poisson: counts only)."""
+def realmlp_available() -> bool:
+    """Whether pytabkit (RealMLP) can be imported."""
+    return importlib.util.find_spec("pytabkit") is not None
+
+
+class RealMLP(RegressorMixin, BaseEstimator):
+    """pytabkit's ``RealMLP_TD_Regressor`` at its defaults on CPU, told that the
+    last ``n_categorical`` columns are category codes."""
+
+    def __init__(
+        self,
+        n_categorical: int = 0,
+        n_threads: int = 1,
+        random_state: int | None = None,
+        n_epochs: int | None = None,
+    ):
+        self.n_categorical = n_categorical
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.n_epochs = n_epochs
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> RealMLP:
+        try:
+            from pytabkit import RealMLP_TD_Regressor
+        except ImportError as error:
+            raise ImportError(REALMLP_INSTALL) from error
+
+        epochs = {} if self.n_epochs is None else {"n_epochs": self.n_epochs}
+        self.model_ = RealMLP_TD_Regressor(
+            device="cpu",
+            n_threads=self.n_threads,
+            random_state=self.random_state,
+            **epochs,
+        )
+        first_code = X.shape[1] - self.n_categorical
+        self.model_.fit(X, y, cat_indicator=np.arange(X.shape[1]) >= first_code)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model_.predict(X), dtype=np.float64)
+
+
+@functools.cache
+def n_train(name: str, max_rows: int) -> int:
+    """The training rows of each split of data set ``name``."""
+    n = len(qd.load_xy(qd.DATASETS[name], max_rows)[1])
+    return n - math.ceil(TEST_SIZE * n)  # as train_test_split counts
+
+
+def applies(model: str, dataset: qd.DataSet, args: argparse.Namespace) -> bool:
+    """Whether ``model`` runs on ``dataset`` (MLPRegressor-poisson: counts only;
+    RealMLP: up to ``--realmlp-max-train`` training rows)."""
+    if model == REALMLP:
+        return n_train(dataset.name, args.max_rows) <= args.realmlp_max_train
     return model != "MLPRegressor-poisson" or dataset.loss == "poisson"
 
 
 def final_estimator(
-    model: str, dataset: qd.DataSet, seed: int, args: argparse.Namespace
+    model: str,
+    dataset: qd.DataSet,
+    seed: int,
+    args: argparse.Namespace,
+    X: pd.DataFrame | None = None,
 ) -> BaseEstimator:
-    """The unfitted model that follows the preprocessing (without any grid)."""
+    """The unfitted model that follows the preprocessing (without any grid); ``X``,
+    the training features, tells RealMLP how many categorical columns come last."""
     iters = {} if args.max_iter is None else {"max_iter": args.max_iter}
     if model == "ours-5seeds":
         return VotingRegressor(
@@ -325,6 +427,13 @@ def final_estimator(
             regressor=MLPRegressor(loss=loss, random_state=seed, **iters),
             transformer=MeanScaler(),
             check_inverse=False,
+        )
+    if model == REALMLP:
+        return RealMLP(
+            n_categorical=len(qd.categorical_columns(X, dataset.categorical)),
+            n_threads=args.threads,
+            random_state=seed,
+            n_epochs=args.max_iter,
         )
     if model == "HGB":
         return HistGradientBoostingRegressor(
@@ -359,10 +468,13 @@ def build(
             (
                 "prep",
                 qd.preprocessor(
-                    X, dataset.categorical, splines=model == "ours-splines"
+                    X,
+                    dataset.categorical,
+                    splines=model == "ours-splines",
+                    ordinal=model == REALMLP,
                 ),
             ),
-            ("model", final_estimator(model, dataset, seed, args)),
+            ("model", final_estimator(model, dataset, seed, args, X)),
         ]
     )
     if not model.endswith("-grid"):
@@ -488,7 +600,7 @@ def warm_up(models: Sequence[str], args: argparse.Namespace) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for model in models:
-            if applies(model, dataset) and not model.endswith("-grid"):
+            if applies(model, dataset, args) and not model.endswith("-grid"):
                 run_one(model, dataset, split(X, y, 0), 0, quiet)
 
 
@@ -526,10 +638,12 @@ def run(args: argparse.Namespace, path: Path) -> None:
         for name in args.datasets
         for seed in range(args.splits)
         for model in c.rotated(args.models, seed)
-        if applies(model, qd.DATASETS[name]) and (name, seed, model) not in done
+        if applies(model, qd.DATASETS[name], args) and (name, seed, model) not in done
     ]
     print(f"{len(todo)} fits to run ({len(done)} rows already in {path})\n")
     start, loaded = time.perf_counter(), {}
+    if REALMLP in args.models:
+        c.set_torch_threads(args.threads)  # pytabkit sets it too, in fit and predict
     with threadpool_limits(limits=args.threads):
         warm_up(args.models, args)
         for count, (name, seed, model) in enumerate(todo, 1):
@@ -639,7 +753,8 @@ def markdown_summary(results: pd.DataFrame) -> str:
                 )
             ),
         )
-    return "\n\n".join([*parts, guarantee_table(s), target_table(s), wins(s)])
+    tables = [guarantee_table(s), target_table(s), realmlp_table(s), wins(s)]
+    return "\n\n".join([*parts, *filter(None, tables)])
 
 
 def guarantee_table(s: Summary) -> str:
@@ -685,6 +800,23 @@ def wins(s: Summary) -> str:
 TARGET_MARGIN = 0.02
 
 
+def best_other(s: Summary, name: str, exclude: Sequence[str] = ()) -> str:
+    """The model of lowest mean deviance on ``name`` that is not ours (nor one of
+    ``exclude``)."""
+    means = s.deviances(name)
+    others = [m for m in means if not m.startswith("ours") and m not in exclude]
+    return min(others, key=means.get)
+
+
+def geometric_mean_to_best(s: Summary, exclude: Sequence[str] = ()) -> float:
+    """Over data sets: the geometric mean of ours / the best other model's deviance."""
+    ratios = [
+        s.deviances(n)["ours"] / s.deviances(n)[best_other(s, n, exclude)]
+        for n in s.datasets
+    ]
+    return float(np.exp(np.mean(np.log(ratios))))
+
+
 def target_table(s: Summary) -> str:
     """Ours at its defaults against MLPRegressor and against the best other model."""
     others = [m for m in s.models if not m.startswith("ours")]
@@ -693,17 +825,60 @@ def target_table(s: Summary) -> str:
     rows, near_best, near_mlp = [], 0, 0
     for name in s.datasets:
         means = s.deviances(name)
-        best = min(others, key=lambda m: means.get(m, np.inf))
+        best = best_other(s, name)
         to_best, to_mlp = means["ours"] / means[best], means["ours"] / means[REFERENCE]
         near_best += to_best <= 1 + TARGET_MARGIN
         near_mlp += to_mlp <= 1 + TARGET_MARGIN
         rows.append([name, f"{to_mlp:.3f}", f"{to_best:.3f}", best])
     header = ["data set", "ours / MLPRegressor", "ours / best other", "best other"]
+    mean = f"geometric mean of ours / best other {geometric_mean_to_best(s):.3f}"
+    if REALMLP in others:
+        without = geometric_mean_to_best(s, exclude=[REALMLP])
+        mean += f" ({without:.3f} without {REALMLP})"
     return (
         f"Ours at its defaults (the loss the data calls for): within "
         f"{TARGET_MARGIN:.0%} of MLPRegressor or better on {near_mlp} of "
         f"{len(s.datasets)}, within {TARGET_MARGIN:.0%} of the best other model or "
-        f"better on {near_best} of {len(s.datasets)}\n\n" + markdown_table(header, rows)
+        f"better on {near_best} of {len(s.datasets)}; {mean}\n\n"
+        + markdown_table(header, rows)
+    )
+
+
+def realmlp_table(s: Summary) -> str:
+    """On the data sets RealMLP ran on: ours, RealMLP and the best other model's
+    deviance, and ours' and RealMLP's fit times."""
+    names = [n for n in s.datasets if (n, REALMLP) in s.cell and (n, "ours") in s.cell]
+    if not names:
+        return ""
+    rows, ours_s, theirs_s = [], [], []
+    for name in names:
+        means = s.deviances(name)
+        best = best_other(s, name, exclude=[REALMLP])
+        ours, theirs = s.cell[name, "ours"], s.cell[name, REALMLP]
+        ours_s.append(ours.fit_s_mean)
+        theirs_s.append(theirs.fit_s_mean)
+        rows.append(
+            [
+                name,
+                f"{means['ours']:.4g}",
+                f"{means[REALMLP]:.4g}",
+                f"{means[best]:.4g} ({best})",
+                f"{means['ours'] / means[REALMLP]:.3f}",
+                f"{means[REALMLP] / means[best]:.3f}",
+                f"{ours.fit_s_mean:.2f}",
+                f"{theirs.fit_s_mean:.1f}",
+                f"{theirs.fit_s_mean / ours.fit_s_mean:.0f}",
+            ]
+        )
+    header = ["data set", "ours", REALMLP, f"best other but {REALMLP}"]
+    header += [f"ours / {REALMLP}", f"{REALMLP} / best other but {REALMLP}"]
+    header += ["fit s ours", f"fit s {REALMLP}", f"{REALMLP} / ours fit s"]
+    median_ours, median_theirs = np.median(ours_s), np.median(theirs_s)
+    return (
+        f"{REALMLP} on the {len(names)} data sets it ran on: mean test deviance over "
+        f"splits, and fit seconds (mean over splits); median fit over these data "
+        f"sets: ours {median_ours:.2f} s, {REALMLP} {median_theirs:.1f} s "
+        f"({median_theirs / median_ours:.0f}x)\n\n" + markdown_table(header, rows)
     )
 
 
@@ -782,15 +957,20 @@ def main(argv: list[str] | None = None) -> None:
             path.unlink()
         print(f"cores: {c.n_cores()}, load average (1 min): {c.load_average():.2f}")
         print(
-            f"threads: ours n_threads={args.threads}; BLAS and OpenMP (MLPRegressor, "
-            f"GLMs, HGB) limited to {args.threads} by threadpoolctl"
+            f"threads: ours and RealMLP n_threads={args.threads}; BLAS and OpenMP "
+            f"(MLPRegressor, GLMs, HGB) limited to {args.threads} by threadpoolctl"
         )
         run(args, path)
     results = pd.read_csv(path)
-    print("\n" + markdown_summary(results) + "\n")
+    tables = markdown_summary(results)
+    print("\n" + tables + "\n")
+    (args.out / "quality_summary.md").write_text(tables + "\n")
     aggregate(results).to_csv(args.out / "quality_summary.csv", index=False)
     plot(results, args.out / "quality.png")
-    print(f"CSVs: {path}, quality_summary.csv; plot: quality.png (in {args.out})")
+    print(
+        f"CSVs: {path}, quality_summary.csv; tables: quality_summary.md; plot: "
+        f"quality.png (in {args.out})"
+    )
 
 
 if __name__ == "__main__":
