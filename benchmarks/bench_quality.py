@@ -753,7 +753,13 @@ def markdown_summary(results: pd.DataFrame) -> str:
                 )
             ),
         )
-    tables = [guarantee_table(s), target_table(s), realmlp_table(s), wins(s)]
+    tables = [
+        guarantee_table(s),
+        target_table(s),
+        variants_table(s),
+        realmlp_table(s),
+        wins(s),
+    ]
     return "\n\n".join([*parts, *filter(None, tables)])
 
 
@@ -808,13 +814,46 @@ def best_other(s: Summary, name: str, exclude: Sequence[str] = ()) -> str:
     return min(others, key=means.get)
 
 
-def geometric_mean_to_best(s: Summary, exclude: Sequence[str] = ()) -> float:
-    """Over data sets: the geometric mean of ours / the best other model's deviance."""
+def geometric_mean_to_best(
+    s: Summary, exclude: Sequence[str] = (), model: str = "ours"
+) -> float:
+    """Over data sets: the geometric mean of ``model`` (ours at its defaults, or a
+    variant of ours) / the best other model's deviance."""
     ratios = [
-        s.deviances(n)["ours"] / s.deviances(n)[best_other(s, n, exclude)]
+        s.deviances(n)[model] / s.deviances(n)[best_other(s, n, exclude)]
         for n in s.datasets
     ]
     return float(np.exp(np.mean(np.log(ratios))))
+
+
+def variants_table(s: Summary) -> str:
+    """Each of our models on every data set (the defaults, variants, ensembles):
+    the geometric mean to the best other model, and the data sets within 2% of it
+    and of MLPRegressor."""
+    ours = [
+        m
+        for m in s.models
+        if m.startswith("ours") and all((n, m) in s.cell for n in s.datasets)
+    ]
+    if not ours or REFERENCE not in s.models:
+        return ""
+    rows = []
+    for model in ours:
+        near_best = near_mlp = 0
+        for name in s.datasets:
+            means = s.deviances(name)
+            limit = 1 + TARGET_MARGIN
+            near_best += means[model] <= limit * means[best_other(s, name)]
+            near_mlp += means[model] <= limit * means[REFERENCE]
+        to_best = geometric_mean_to_best(s, model=model)
+        rows.append([model, f"{to_best:.3f}", str(near_best), str(near_mlp)])
+    header = ["model", "to best (geometric mean)", "within 2% of best"]
+    header.append("within 2% of MLPRegressor")
+    return (
+        f"Our models over the {len(s.datasets)} data sets: the geometric mean of their "
+        "deviance / the best other model's, and the data sets within 2% of the best "
+        "other model and of MLPRegressor\n\n" + markdown_table(header, rows)
+    )
 
 
 def target_table(s: Summary) -> str:
