@@ -92,6 +92,9 @@ def test_auto_encodes_from_4000_rows_for_bounded_models_only():
     sparse = _quiet_fit(PositiveMLPRegressor(**kwargs), sp.csr_matrix(X), y)
     assert sparse.coefs_[0].shape == (3, 4)
     assert all(edges.size == 0 for edges in sparse.bin_edges_)
+    streamed = PositiveMLPRegressor(hidden_layer_sizes=(4,), random_state=0)
+    streamed.partial_fit(X, y)  # a first partial_fit: no encoding under 'auto'
+    assert streamed.coefs_[0].shape == (3, 4)
 
 
 def test_an_explicit_count_with_sparse_input_is_refused():

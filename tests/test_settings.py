@@ -282,3 +282,6 @@ def test_auto_input_bins(rows, features, params, sparse, bins):
     values = PositiveMLPRegressor(**params).get_params()
     loss = resolve_loss(values["loss"], values["power"], values["quantile"])
     assert input_bins(values, loss, rows, features, sparse) == bins
+    # A stream's first batch: 'auto' encodes nothing; a count is taken as it is.
+    streamed = input_bins(values, loss, rows, features, sparse, incremental=True)
+    assert streamed == (None if params.get("input_bins", "auto") == "auto" else bins)

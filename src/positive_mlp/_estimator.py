@@ -297,7 +297,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         feature; None feeds the features as they are. 'auto' (the default) is 16
         bins from 4,000 training rows on (fewer where the encoded columns would
         pass 2**25 values, 256 MiB in float64, and none below 2 bins), else None,
-        and None for the plain MLPRegressor model and for sparse ``X``. The edges
+        and None for the plain MLPRegressor model, for sparse ``X`` and for a model
+        whose first call is ``partial_fit`` (a stream's first batch is no sample of
+        the rest to take edges from, and each batch would be encoded afresh). The edges
         (``bin_edges_``) are fixed at the first ``fit`` or ``partial_fit`` and kept
         by warm starts and later ``partial_fit``. ``coefs_[0]`` has a row per
         network input: the features, then the encoded columns in feature order.
@@ -943,7 +945,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         y = y.reshape(X.shape[0], -1)
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         if not continuing:
-            self._set_input_bins(data.X, loss)
+            self._set_input_bins(data.X, loss, incremental)
         data = Data(encode(data.X, self._input_bins), data.y, data.sample_weight)
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(loss, self.output_activation, threshold)
@@ -1146,11 +1148,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             monotonic = encoded_monotonic_cst(monotonic, self._input_bins)
         return parameter_signs(layout, layers, self.nonneg_bias, monotonic)
 
-    def _set_input_bins(self, X, loss: Loss) -> None:
+    def _set_input_bins(self, X, loss: Loss, incremental: bool) -> None:
         """Fits the piecewise-linear encoding's edges on the training rows (or
         none): ``bin_edges_``, and the encoding predict applies."""
         sparse = scipy.sparse.issparse(X)
-        n_bins = input_bins(self.get_params(), loss, *X.shape, sparse)
+        n_bins = input_bins(self.get_params(), loss, *X.shape, sparse, incremental)
         if n_bins is not None and sparse:
             raise ValueError(
                 f"input_bins={n_bins} encodes dense features, but X is sparse: "

@@ -169,16 +169,24 @@ def target_scaling(params: dict, loss: Loss):
 
 
 def input_bins(
-    params: dict, loss: Loss, n_rows: int, n_features: int, sparse: bool
+    params: dict,
+    loss: Loss,
+    n_rows: int,
+    n_features: int,
+    sparse: bool,
+    incremental: bool = False,
 ) -> int | None:
     """``input_bins`` with 'auto' resolved for a first fit on ``n_rows`` rows of
-    ``n_features``: none for MLPRegressor's model, sparse X or fewer than 4,000
+    ``n_features`` (a ``partial_fit`` call when ``incremental``): none for
+    MLPRegressor's model, sparse X, a first ``partial_fit`` or fewer than 4,000
     rows; else 16, or as many as keep the encoded columns within 2**25 values
     (none below 2)."""
     setting = params["input_bins"]
     if not (isinstance(setting, str) and setting == "auto"):
         return setting
-    if sparse or is_plain_mlp(params, loss) or n_rows < _AUTO_BINS_MIN_ROWS:
+    if sparse or incremental or is_plain_mlp(params, loss):
+        return None
+    if n_rows < _AUTO_BINS_MIN_ROWS:
         return None
     affordable = _AUTO_BINS_MAX_VALUES // (n_rows * max(n_features, 1))
     n_bins = min(_AUTO_BINS, affordable)
