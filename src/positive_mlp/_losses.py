@@ -308,7 +308,14 @@ def d2_validation_score(
 
 
 def _unit_deviance(y: np.ndarray, mu: np.ndarray, power: float) -> np.ndarray:
-    """The Tweedie unit deviance of ``mu`` for ``y`` (power >= 1, mu > 0)."""
+    """The Tweedie unit deviance of ``mu`` for ``y`` (power >= 1, mu > 0).
+
+    The validation metric, kept apart from the core's training loss as
+    scikit-learn keeps ``mean_tweedie_deviance`` apart from its ``_loss`` module:
+    it scores held-out predictions once per epoch on rows rescaled to at most 1,
+    where the core's loss must take any scale, and moving it into the core would
+    change the last bits of ``validation_scores_`` and so the epoch some fits
+    stop at."""
     if power == 1:
         return 2 * (scipy.special.xlogy(y, y / mu) - y + mu)
     if power == 2:
