@@ -319,7 +319,8 @@ def test_concurrent_fits_in_threads_equal_sequential_ones(solver):
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_ctrl_c_stops_inside_one_huge_batch(n_threads):
     """One 60,000-row batch per epoch on a (512, 512) network takes seconds; the core
-    polls Ctrl-C between 512-row chunks, so fit returns within 0.2 s."""
+    polls Ctrl-C between 512-row chunks, so fit returns within a fraction of a second
+    (0.4 s, as test_estimator's: a chunk's work took 0.21 s on a loaded machine)."""
     rng = np.random.RandomState(0)
     X = rng.normal(size=(60_000, 20))
     y = 1.0 + np.abs(X[:, 0])
@@ -333,7 +334,7 @@ def test_ctrl_c_stops_inside_one_huge_batch(n_threads):
         n_threads=n_threads,
     )
     delay = fit_with_ctrl_c_after(reg, X, y)
-    assert delay < 0.2, f"fit took {delay:.2f} s to stop after the interrupt"
+    assert delay < 0.4, f"fit took {delay:.2f} s to stop after the interrupt"
     assert reg.n_iter_ == 0
     assert _finite_model(reg)
 
