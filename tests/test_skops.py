@@ -39,6 +39,7 @@ CONFIGURATIONS = {
         "quantile": [0.2, 0.8],
         "monotonic_cst": {"a": 1},
     },
+    "the input encoding": {"input_bins": 4},
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import ClassVar
@@ -1065,6 +1066,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         state.pop("_predict_network", None)  # the core's object: rebuilt
         if "_record" in state:  # builtins and arrays: nothing more for skops to trust
             state["_record"] = state["_record"].as_plain()
+        if state.get("_input_bins") is not None:  # the same: a dict of arrays
+            state["_input_bins"] = dataclasses.asdict(state["_input_bins"])
         state[VERSION_KEY] = current_version()
         return state
 
@@ -1073,6 +1076,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         warn_if_other_version(state.pop(VERSION_KEY, None), type(self).__name__)
         if isinstance(state.get("_record"), dict):
             state["_record"] = TrainingRecord.from_plain(state["_record"])
+        if isinstance(state.get("_input_bins"), dict):
+            state["_input_bins"] = InputBins(**state["_input_bins"])
         super().__setstate__(state)
         if self._is_fitted():
             layout = self._fitted_layout()
