@@ -1078,6 +1078,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             state["_record"] = TrainingRecord.from_plain(state["_record"])
         if isinstance(state.get("_input_bins"), dict):
             state["_input_bins"] = InputBins(**state["_input_bins"])
+        if "coefs_" in state:  # models saved before the encoding have none
+            state.setdefault("_input_bins", None)
         super().__setstate__(state)
         if self._is_fitted():
             layout = self._fitted_layout()
@@ -1319,9 +1321,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _predict_validated(self, X: np.ndarray) -> np.ndarray:
         """Predictions (n_samples, n_outputs) in the users' units."""
         X = core_input(X, self.coefs_[0].dtype)
-        bins = getattr(self, "_input_bins", None)  # pickles of 0.1.0 have none
-        if bins is not None:
-            X = encode(X.toarray() if scipy.sparse.issparse(X) else X, bins)
+        if self._input_bins is not None:
+            X = X.toarray() if scipy.sparse.issparse(X) else X
+            X = encode(X, self._input_bins)
         return self._predict_network_inputs(X)
 
     def _predict_network_inputs(self, X) -> np.ndarray:
