@@ -343,9 +343,10 @@ PYBIND11_MODULE(_core, m) {
                          Loss loss, double power, std::vector<double> levels,
                          std::int64_t outputs_per_group, WeightMethod method,
                          OutputConstraint constraint, double strength,
-                         std::vector<double> margin) {
+                         std::vector<double> margin, std::int64_t members) {
                  NetworkSpec spec;
                  spec.layer_sizes = std::move(sizes);
+                 spec.members = members;
                  spec.activation = a;
                  spec.output_transform = g;
                  spec.loss = loss;
@@ -364,7 +365,7 @@ PYBIND11_MODULE(_core, m) {
              py::arg("outputs_per_group") = 1, py::arg("weight_method") = WeightMethod::none,
              py::arg("output_constraint") = OutputConstraint::none,
              py::arg("constraint_strength") = 1.0,
-             py::arg("constraint_margin") = std::vector<double>{});
+             py::arg("constraint_margin") = std::vector<double>{}, py::arg("members") = 1);
 
     py::class_<OptimizerOptions>(m, "OptimizerOptions")
         .def(py::init<>())

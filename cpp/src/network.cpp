@@ -81,17 +81,18 @@ double sum_of_squares(const T* x, std::int64_t n) {
 
 }  // namespace
 
-Layout::Layout(const NetworkSpec& spec) : sizes_(spec.layer_sizes) {
+Layout::Layout(const NetworkSpec& spec) : sizes_(spec.layer_sizes), members_(spec.members) {
     require(sizes_.size() >= 2, "a network needs at least an input and an output layer");
     for (std::int64_t size : sizes_) require(size >= 1, "every layer needs at least one unit");
+    require(members_ >= 1, "an ensemble needs at least one member");
     for (std::int64_t l = 0; l < n_layers(); ++l) {
         weight_offsets_.push_back(n_weights_);
-        n_weights_ += fan_in(l) * fan_out(l);
+        n_weights_ += weight_count(l);
     }
     n_params_ = n_weights_;
     for (std::int64_t l = 0; l < n_layers(); ++l) {
         bias_offsets_.push_back(n_params_);
-        n_params_ += fan_out(l);
+        n_params_ += bias_count(l);
     }
 }
 
@@ -107,10 +108,9 @@ double Layout::unit(std::int64_t layer) const {
 std::vector<ParameterBlock> Layout::blocks() const {
     std::vector<ParameterBlock> blocks;
     for (std::int64_t l = 0; l < n_layers(); ++l)
-        blocks.push_back(
-            {weight_offset(l), weight_offset(l) + fan_in(l) * fan_out(l), unit(l)});
+        blocks.push_back({weight_offset(l), weight_offset(l) + weight_count(l), unit(l)});
     for (std::int64_t l = 0; l < n_layers(); ++l)
-        blocks.push_back({bias_offset(l), bias_offset(l) + fan_out(l), unit(l)});
+        blocks.push_back({bias_offset(l), bias_offset(l) + bias_count(l), unit(l)});
     return blocks;
 }
 
@@ -129,15 +129,15 @@ SignConstraints checked_constraints(const Layout& layout, WeightMethod method,
 template <class T>
 Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows, Passes passes)
     : capacity(capacity_rows) {
-    const std::int64_t L = layout.n_layers();
+    const std::int64_t L = layout.n_layers(), member_rows = capacity * layout.members();
     activations.resize(L + 1);
     deltas.resize(L + 1);
     for (std::int64_t l = 1; l <= L; ++l) {
-        activations[l].resize(capacity * layout.sizes()[l]);
+        activations[l].resize(member_rows * layout.sizes()[l]);
         if (passes == Passes::forward_and_backward || l == L)
-            deltas[l].resize(capacity * layout.sizes()[l]);
+            deltas[l].resize(member_rows * layout.sizes()[l]);
     }
-    output_z.resize(capacity * layout.n_outputs());
+    output_z.resize(member_rows * layout.n_outputs());
 }
 
 template <class T>
@@ -196,7 +196,7 @@ const T* Network<T>::effective_params(const T* params, Workspace<T>& ws) const {
 
 template <class T>
 void Network<T>::forward(const T* params, const Inputs<T>& inputs, Workspace<T>& ws) const {
-    const std::int64_t rows = inputs.rows, L = layout_.n_layers();
+    const std::int64_t rows = inputs.rows, L = layout_.n_layers(), M = layout_.members();
     check_capacity(ws.capacity, rows);
     const T* a_prev = nullptr;
     for (std::int64_t l = 0; l < L; ++l) {
@@ -205,17 +205,25 @@ void Network<T>::forward(const T* params, const Inputs<T>& inputs, Workspace<T>&
         T* z = is_output ? ws.output_z.data() : ws.activations[l + 1].data();
         const T* w = params + layout_.weight_offset(l);
         if (l == 0)
-            multiply_inputs(blas_, inputs, w, n_out, z);
+            multiply_inputs(blas_, inputs, w, M * n_out, z);
+        else if (layout_.per_member(l))  // member m's rows of a_prev times its block
+            for (std::int64_t m = 0; m < M; ++m)
+                gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1), a_prev + m * n_in,
+                        M * n_in, w + m * n_in * n_out, n_out, T(0), z + m * n_out, M * n_out);
         else
-            gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1), a_prev, n_in, w,
+            gemm<T>(blas_, Trans::no, Trans::no, rows * M, n_out, n_in, T(1), a_prev, n_in, w,
                     n_out, T(0), z, n_out);
+        // A per-member layer's biases run along rows of M * n_out, a shared one's along
+        // member-rows of n_out.
+        const std::int64_t copies = layout_.copies(l);
         add_bias_and_activate(is_output ? Activation::identity : spec_.activation, z,
-                              params + layout_.bias_offset(l), rows, n_out);
+                              params + layout_.bias_offset(l), rows * M / copies,
+                              copies * n_out);
         a_prev = z;
     }
     const std::int64_t k = layout_.n_outputs(), group = spec_.outputs_per_group;
     T* pred = ws.activations[L].data();
-    for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t i = 0; i < rows * M; ++i)
         for (std::int64_t j = 0; j < k; ++j) {
             const T base = j % group == 0 ? threshold_[j] : pred[i * k + j - 1];
             pred[i * k + j] = base + transform(spec_.output_transform, ws.output_z[i * k + j]);
@@ -223,22 +231,38 @@ void Network<T>::forward(const T* params, const Inputs<T>& inputs, Workspace<T>&
 }
 
 template <class T>
+T Network<T>::prediction(const Workspace<T>& ws, std::int64_t i, std::int64_t j) const {
+    const std::int64_t M = layout_.members(), k = layout_.n_outputs();
+    const T* member = ws.activations.back().data() + i * M * k + j;
+    if (M == 1) return member[0];
+    T sum = 0, least = member[0];
+    for (std::int64_t m = 0; m < M; ++m) {
+        sum += member[m * k];
+        least = std::min(least, member[m * k]);
+    }
+    return std::max(sum / static_cast<T>(M), least);
+}
+
+template <class T>
 LossSums Network<T>::output_deltas(ConstMatrix<T> targets, const T* sample_weight,
                                    const T* multipliers, Workspace<T>& ws) const {
-    const std::int64_t rows = targets.rows, L = layout_.n_layers(), k = layout_.n_outputs();
+    const std::int64_t L = layout_.n_layers(), k = layout_.n_outputs(), M = layout_.members();
     const std::int64_t group = spec_.outputs_per_group;
     const T* pred = ws.activations[L].data();
     T* delta = ws.deltas[L].data();
     LossSums sums;
-    for (std::int64_t i = 0; i < rows; ++i) {
-        const T w = sample_weight ? sample_weight[i] : T(1);
-        const T* y = targets.row(i);
+    // The objective is the mean of the members' losses: member-row i is row i / M.
+    const T member_share = T(1) / static_cast<T>(M);
+    for (std::int64_t i = 0; i < targets.rows * M; ++i) {
+        const std::int64_t row = i / M;
+        const T w = (sample_weight ? sample_weight[row] : T(1)) * member_share;
+        const T* y = targets.row(row);
         double row_loss = 0.0, row_constraint = 0.0;
         for (std::int64_t j = 0; j < k; ++j) {
             const T p = pred[i * k + j], target = y[j / group];  // every level, one target
             const auto term = output_constraint_term(
                 spec_.output_constraint, spec_.constraint_strength, constraint_threshold_[j],
-                p, multipliers ? multipliers[i * k + j] : T(0));
+                p, multipliers ? multipliers[row * k + j] : T(0));
             row_loss += loss_.value(j, target, p);
             row_constraint += term.value;
             const T dloss = loss_.derivative(j, target, p) + static_cast<T>(term.derivative);
@@ -263,27 +287,43 @@ LossSums Network<T>::backward(const T* params, const Inputs<T>& inputs, ConstMat
                               T* grad, bool accumulate) const {
     check_capacity(ws.capacity, inputs.rows);
     const LossSums sums = output_deltas(targets, sample_weight, multipliers, ws);
-    const std::int64_t rows = inputs.rows, L = layout_.n_layers();
+    const std::int64_t rows = inputs.rows, L = layout_.n_layers(), M = layout_.members();
     const T beta = accumulate ? T(1) : T(0);
     for (std::int64_t l = L - 1; l >= 0; --l) {
         const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
         const T* d = ws.deltas[l + 1].data();
+        const T* w = params + layout_.weight_offset(l);
+        const T* a = ws.activations[l].data();
         T* grad_w = grad + layout_.weight_offset(l);
+        const bool own = layout_.per_member(l);
         if (l == 0)
-            multiply_inputs_transposed(blas_, inputs, d, n_out, grad_w, accumulate);
+            multiply_inputs_transposed(blas_, inputs, d, M * n_out, grad_w, accumulate);
+        else if (own)
+            for (std::int64_t m = 0; m < M; ++m)
+                gemm<T>(blas_, Trans::yes, Trans::no, n_in, n_out, rows, T(1), a + m * n_in,
+                        M * n_in, d + m * n_out, M * n_out, beta, grad_w + m * n_in * n_out,
+                        n_out);
         else
-            gemm<T>(blas_, Trans::yes, Trans::no, n_in, n_out, rows, T(1),
-                    ws.activations[l].data(), n_in, d, n_out, beta, grad_w, n_out);
+            gemm<T>(blas_, Trans::yes, Trans::no, n_in, n_out, rows * M, T(1), a, n_in, d,
+                    n_out, beta, grad_w, n_out);
+        // As in forward: rows of copies * n_out deltas.
+        const std::int64_t bias_rows = rows * M / layout_.copies(l);
+        const std::int64_t n_bias = layout_.bias_count(l);
         T* grad_bias = grad + layout_.bias_offset(l);
-        if (!accumulate) std::fill(grad_bias, grad_bias + n_out, T(0));
-        for (std::int64_t i = 0; i < rows; ++i)
-            for (std::int64_t j = 0; j < n_out; ++j) grad_bias[j] += d[i * n_out + j];
+        if (!accumulate) std::fill(grad_bias, grad_bias + n_bias, T(0));
+        for (std::int64_t i = 0; i < bias_rows; ++i)
+            for (std::int64_t j = 0; j < n_bias; ++j) grad_bias[j] += d[i * n_bias + j];
         if (l == 0) break;
         T* d_prev = ws.deltas[l].data();
-        gemm<T>(blas_, Trans::no, Trans::yes, rows, n_in, n_out, T(1), d, n_out,
-                params + layout_.weight_offset(l), n_out, T(0), d_prev, n_in);
-        multiply_by_derivative(spec_.activation, ws.activations[l].data(), d_prev,
-                               rows * n_in);
+        if (own)
+            for (std::int64_t m = 0; m < M; ++m)
+                gemm<T>(blas_, Trans::no, Trans::yes, rows, n_in, n_out, T(1), d + m * n_out,
+                        M * n_out, w + m * n_in * n_out, n_out, T(0), d_prev + m * n_in,
+                        M * n_in);
+        else
+            gemm<T>(blas_, Trans::no, Trans::yes, rows * M, n_in, n_out, T(1), d, n_out, w,
+                    n_out, T(0), d_prev, n_in);
+        multiply_by_derivative(spec_.activation, a, d_prev, rows * M * n_in);
     }
     return sums;
 }
@@ -321,22 +361,20 @@ template <class T>
 void Network<T>::ascend_multipliers(std::int64_t rows, const Workspace<T>& ws,
                                     T* multipliers) const {
     const std::int64_t k = layout_.n_outputs();
-    const T* pred = ws.activations.back().data();
     for (std::int64_t i = 0; i < rows; ++i)
         for (std::int64_t j = 0; j < k; ++j)
             multipliers[i * k + j] =
                 ascend_multiplier(spec_.constraint_strength, constraint_threshold_[j],
-                                  pred[i * k + j], multipliers[i * k + j]);
+                                  prediction(ws, i, j), multipliers[i * k + j]);
 }
 
 template <class T>
 std::int64_t Network<T>::count_below_threshold(std::int64_t rows,
                                                const Workspace<T>& ws) const {
     const std::int64_t k = layout_.n_outputs();
-    const T* pred = ws.activations.back().data();
     std::int64_t count = 0;
     for (std::int64_t i = 0; i < rows; ++i)
-        for (std::int64_t j = 0; j < k; ++j) count += pred[i * k + j] < threshold_[j];
+        for (std::int64_t j = 0; j < k; ++j) count += prediction(ws, i, j) < threshold_[j];
     return count;
 }
 
@@ -419,16 +457,20 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
     const int threads = threads_for(n, layout_.n_params(), n_threads);
     std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
+    const std::int64_t member_outputs = layout_.members() * k;
     for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
         const Inputs<T> chunk = X.slice(start, rows);
         forward(weights, chunk, ws[t]);
         const T* pred = ws[t].activations.back().data();
-        std::copy(pred, pred + rows * k, out + start * k);
         for (std::int64_t i = 0; i < rows; ++i) {
-            const T* z = ws[t].output_z.data() + i * k;
-            const bool finite = std::all_of(z, z + k, is_finite<T>) &&
-                std::all_of(pred + i * k, pred + (i + 1) * k, is_finite<T>);
-            if (!finite) predict_row_extended(weights, chunk, i, out + (start + i) * k);
+            T* row_out = out + (start + i) * k;
+            for (std::int64_t j = 0; j < k; ++j) row_out[j] = prediction(ws[t], i, j);
+            const T* z = ws[t].output_z.data() + i * member_outputs;
+            const T* p = pred + i * member_outputs;
+            const bool finite = std::all_of(z, z + member_outputs, is_finite<T>) &&
+                std::all_of(p, p + member_outputs, is_finite<T>) &&
+                std::all_of(row_out, row_out + k, is_finite<T>);
+            if (!finite) predict_row_extended(weights, chunk, i, row_out);
         }
     });
 }
@@ -446,26 +488,53 @@ void Network<T>::predict_row_extended(const T* weights, const Inputs<T>& X, std:
         for (std::int64_t e = m.indptr[i]; e < m.indptr[i + 1]; ++e)
             a[m.column(e)] += m.values[e];
     }
-    const std::int64_t L = layout_.n_layers();
+    // a holds the row's input, then each layer's output per member (member m's at
+    // [m * width, (m + 1) * width)): the first layer is one fan_in x (M * fan_out)
+    // product, the others one product per member, with a shared or an own block.
+    const std::int64_t L = layout_.n_layers(), M = layout_.members();
     for (std::int64_t l = 0; l < L; ++l) {
         const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
         const T* w = weights + layout_.weight_offset(l);
         const T* bias = weights + layout_.bias_offset(l);
-        next.assign(bias, bias + n_out);
-        for (std::int64_t i = 0; i < n_in; ++i) {
-            if (a[i] == 0) continue;  // most of a sparse row
-            for (std::int64_t j = 0; j < n_out; ++j) next[j] += a[i] * w[i * n_out + j];
+        const bool own = layout_.per_member(l);
+        next.assign(M * n_out, Wide(0));
+        for (std::int64_t m = 0; m < M; ++m) {
+            Wide* out = next.data() + m * n_out;
+            const T* b = bias + (own ? m * n_out : 0);
+            std::copy(b, b + n_out, out);
+            // Layer 0: input i to column m * n_out + j; later layers: their member's inputs.
+            const Wide* in = a.data() + (l == 0 ? 0 : m * n_in);
+            const std::int64_t w_stride = l == 0 ? M * n_out : n_out;
+            const T* w_m = l == 0 ? w + m * n_out : w + (own ? m * n_in * n_out : 0);
+            for (std::int64_t i = 0; i < n_in; ++i) {
+                if (in[i] == 0) continue;  // most of a sparse row
+                for (std::int64_t j = 0; j < n_out; ++j) out[j] += in[i] * w_m[i * w_stride + j];
+            }
         }
         if (l < L - 1)
             for (Wide& v : next) v = activate(spec_.activation, v);
         a.swap(next);
     }
+    const std::int64_t k = layout_.n_outputs();
+    for (std::int64_t m = 0; m < M; ++m) {
+        Wide previous = 0;
+        for (std::int64_t j = 0; j < k; ++j) {
+            Wide& v = a[m * k + j];
+            const Wide base = j % spec_.outputs_per_group == 0 ? Wide(threshold_[j]) : previous;
+            v = previous = base + transform(spec_.output_transform, v);
+        }
+    }
+    // As prediction(): the members' mean, at least their least; long double's range
+    // holds the sum of M values of T's.
     constexpr Wide largest = std::numeric_limits<T>::max();
-    Wide previous = 0;
-    for (std::int64_t j = 0; j < layout_.n_outputs(); ++j) {
-        const Wide base = j % spec_.outputs_per_group == 0 ? Wide(threshold_[j]) : previous;
-        previous = base + transform(spec_.output_transform, a[j]);
-        pred[j] = static_cast<T>(std::clamp(previous, -largest, largest));
+    for (std::int64_t j = 0; j < k; ++j) {
+        Wide sum = 0, least = a[j];
+        for (std::int64_t m = 0; m < M; ++m) {
+            sum += a[m * k + j];
+            least = std::min(least, a[m * k + j]);
+        }
+        const Wide mean = std::max(sum / static_cast<Wide>(M), least);
+        pred[j] = static_cast<T>(std::clamp(mean, -largest, largest));
     }
 }
 

@@ -61,6 +61,7 @@ class NetworkSpec:
         output_constraint: OutputConstraint = ...,
         constraint_strength: float = ...,
         constraint_margin: list[float] = ...,
+        members: int = ...,
     ) -> None: ...
 
 class OptimizerOptions:

@@ -67,6 +67,7 @@ from positive_mlp._settings import (
     Data,
     input_bins,
     is_plain_mlp,
+    members,
     resolve,
     target_scaling,
 )
@@ -306,6 +307,22 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         network input: the features, then the encoded columns in feature order.
         Needs dense ``X`` (an int with sparse ``X`` is refused).
 
+    n_members : int >= 1 or 'auto', default='auto'
+        Members of an ensemble trained inside one network (as TabM, Gorishniy et
+        al., ICLR 2025): each member has its own first layer and its own output
+        layer, the hidden layers between are shared, training minimises the mean of
+        the members' losses, and the prediction is the mean of their predictions
+        (at least their least). Every member's prediction passes the output
+        transform, so the mean keeps the floor, quantile levels stay uncrossed, and
+        ``monotonic_cst`` and ``nonneg_weights`` constrain every member. The members
+        run as one product for the first layer and for each shared layer, so an
+        epoch costs less than ``n_members`` separate networks. ``coefs_[0]`` is
+        ``(n_inputs, n_members * hidden_layer_sizes[0])``, member m's columns
+        ``m * h:(m + 1) * h``; ``coefs_[-1]`` stacks the members' output layers by
+        rows, and ``intercepts_`` follow. 'auto' is 8 members, and 1 for the plain
+        MLPRegressor model and for a model whose first call is ``partial_fit``.
+        Warm starts and later ``partial_fit`` keep the fitted number.
+
     n_threads : int or None, default=None
         Threads of the C++ core. None uses as many as the BLAS would here, which
         follows OMP_NUM_THREADS / OPENBLAS_NUM_THREADS, ``threadpoolctl`` limits, and
@@ -490,6 +507,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     n_iter_ : int
         Number of epochs ('sgd', 'adam') or iterations ('lbfgs') run.
 
+    n_members_ : int
+        Members of the ensemble the network holds (``n_members`` resolved).
+
     n_layers_ : int
         Number of layers, input and output included.
 
@@ -568,6 +588,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             StrOptions({"auto"}),
             Interval(Integral, 2, None, closed="left"),
         ],
+        "n_members": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions(names(SOLVERS))],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -619,6 +640,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         constraint_strength=1.0,
         target_scaling="auto",
         input_bins="auto",
+        n_members="auto",
         n_threads=None,
         solver="adam",
         alpha=0.0001,
@@ -657,6 +679,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.constraint_strength = constraint_strength
         self.target_scaling = target_scaling
         self.input_bins = input_bins
+        self.n_members = n_members
         self.n_threads = n_threads
         self.solver = solver
         self.alpha = alpha
@@ -956,7 +979,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         check_targets(data.y, loss, self.output_activation, threshold)
         warn_if_threshold_too_far(data.y, threshold)
         layout = ParameterLayout(
-            (data.X.shape[1], *self._hidden_sizes(), y.shape[1] * n_levels)
+            (data.X.shape[1], *self._hidden_sizes(), y.shape[1] * n_levels),
+            self._members(loss, incremental, continuing),
         )
         if continuing:
             self._check_continuable(layout, incremental, loss)
@@ -1025,6 +1049,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         one-row predict)."""
         self._packed = packed
         self.coefs_, self.intercepts_ = layout.unpack(packed)
+        self.n_members_ = layout.members
         # Built once per fit (and after unpickling): a build took 10 us of a one-row
         # predict. predict builds its own if the settings changed since.
         key = self._predict_network_key(layout, packed.dtype)
@@ -1080,6 +1105,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             state["_input_bins"] = InputBins(**state["_input_bins"])
         if "coefs_" in state:  # models saved before the encoding have none
             state.setdefault("_input_bins", None)
+            state.setdefault("n_members_", 1)  # nor before the ensemble
         super().__setstate__(state)
         if self._is_fitted():
             layout = self._fitted_layout()
@@ -1469,9 +1495,14 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         return [int(size) for size in sizes]
 
     def _fitted_layout(self) -> ParameterLayout:
-        return ParameterLayout(
-            (*(c.shape[0] for c in self.coefs_), self.coefs_[-1].shape[1])
-        )
+        return ParameterLayout.of(self.coefs_, self.intercepts_, self.n_members_)
+
+    def _members(self, loss: Loss, incremental: bool, continuing: bool) -> int:
+        """The ensemble's members: the fitted model's when it continues under
+        'auto', else ``n_members`` resolved."""
+        if continuing and self.n_members == "auto":
+            return self.n_members_
+        return members(self.get_params(), loss, incremental)
 
     def _check_continuable(
         self, layout: ParameterLayout, incremental: bool, loss: Loss
@@ -1486,14 +1517,16 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"partial_fit cannot continue training: {self._changes(layout, loss)}. "
                 "Every partial_fit call continues the model of the first one: keep "
-                "its number of outputs of y, its quantile levels and its "
-                f"hidden_layer_sizes, or {refit} to start afresh with the new ones."
+                "its number of outputs of y, its quantile levels, its "
+                f"hidden_layer_sizes and n_members, or {refit} to start afresh with "
+                "the new ones."
             )
         raise ValueError(
             "warm_start=True cannot continue training: the network was "
-            f"{list(fitted.layer_sizes)} and these data and hidden_layer_sizes "
-            f"need {list(layout.layer_sizes)}. Set warm_start=False to start "
-            "afresh."
+            f"{list(fitted.layer_sizes)} with {fitted.members} member(s), and these "
+            "data, hidden_layer_sizes and n_members need "
+            f"{list(layout.layer_sizes)} with {layout.members}. Set "
+            "warm_start=False to start afresh."
         )
 
     def _changes(self, layout: ParameterLayout, loss: Loss) -> str:
@@ -1501,6 +1534,11 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         for a partial_fit (which keeps the features)."""
         fitted = self._fitted_layout()
         changes = []
+        if layout.members != fitted.members:
+            changes.append(
+                f"n_members={self.n_members!r} asks for {layout.members} member(s), the "
+                f"fitted model has {fitted.members}"
+            )
         if layout.layer_sizes[1:-1] != fitted.layer_sizes[1:-1]:
             changes.append(
                 f"hidden_layer_sizes={self.hidden_layer_sizes!r} needs hidden layers "

@@ -29,13 +29,41 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ParameterLayout:
-    """Where each layer's weights and biases sit in the packed parameter vector."""
+    """Where each layer's weights and biases sit in the packed parameter vector.
+
+    ``layer_sizes`` are one member's; with ``members`` > 1 (an ensemble in one
+    network, see the core's ``Layout``) the first layer's weights are
+    ``(n_in, members * n_out)``, member m's columns ``[m * n_out, (m + 1) * n_out)``;
+    the last layer's (when there are hidden layers) are ``(members * n_in, n_out)``,
+    member m's rows ``[m * n_in, (m + 1) * n_in)``; the layers between are shared.
+    Each layer's biases follow its weights' columns, per member where they are.
+    """
 
     layer_sizes: tuple[int, ...]
+    members: int = 1
+
+    @property
+    def fans(self) -> list[tuple[int, int]]:
+        """Each layer's (fan-in, fan-out) within one member."""
+        return list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+
+    def copies(self, layer: int) -> int:
+        """How many members' copies of ``layer`` there are (1: shared)."""
+        return self.members if layer in (0, len(self.layer_sizes) - 2) else 1
 
     @property
     def shapes(self) -> list[tuple[int, int]]:
-        return list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        """The shapes of ``coefs_``."""
+        shapes = []
+        for layer, (n_in, n_out) in enumerate(self.fans):
+            copies = self.copies(layer)
+            shapes.append((n_in, copies * n_out) if layer == 0 else (copies * n_in, n_out))
+        return shapes
+
+    @property
+    def bias_sizes(self) -> list[int]:
+        """The lengths of ``intercepts_``."""
+        return [self.copies(layer) * n_out for layer, (_, n_out) in enumerate(self.fans)]
 
     @property
     def n_weights(self) -> int:
@@ -43,7 +71,19 @@ class ParameterLayout:
 
     @property
     def n_params(self) -> int:
-        return self.n_weights + sum(self.layer_sizes[1:])
+        return self.n_weights + sum(self.bias_sizes)
+
+    @classmethod
+    def of(
+        cls, coefs: Sequence[np.ndarray], intercepts: Sequence[np.ndarray], members: int
+    ) -> ParameterLayout:
+        """The layout of fitted ``coefs_`` and ``intercepts_`` of ``members``."""
+        layout = cls((coefs[0].shape[0], *(b.size for b in intercepts)), members)
+        sizes = [
+            size // layout.copies(layer)
+            for layer, size in enumerate(layout.layer_sizes[1:])
+        ]
+        return cls((coefs[0].shape[0], *sizes), members)
 
     def pack(
         self,
@@ -61,7 +101,7 @@ class ParameterLayout:
         for n_in, n_out in self.shapes:
             coefs.append(params[start : start + n_in * n_out].reshape(n_in, n_out))
             start += n_in * n_out
-        for n_out in self.layer_sizes[1:]:
+        for n_out in self.bias_sizes:
             intercepts.append(params[start : start + n_out])
             start += n_out
         return coefs, intercepts
@@ -69,8 +109,11 @@ class ParameterLayout:
     def units(self) -> np.ndarray:
         """Each parameter's reparametrisation unit, ``1 / sqrt(fan-in)`` of its layer
         (the core's ``Layout::unit``)."""
-        coefs = [np.full(shape, 1.0 / math.sqrt(shape[0])) for shape in self.shapes]
-        intercepts = [np.full(n, 1.0 / math.sqrt(n_in)) for n_in, n in self.shapes]
+        fan_ins = [n_in for n_in, _ in self.fans]
+        coefs = [np.full(shape, 1.0 / math.sqrt(n)) for shape, n in zip(self.shapes, fan_ins)]
+        intercepts = [
+            np.full(size, 1.0 / math.sqrt(n)) for size, n in zip(self.bias_sizes, fan_ins)
+        ]
         return self.pack(coefs, intercepts, np.float64)
 
 
@@ -121,6 +164,7 @@ def build_network(
     """
     spec = _core.NetworkSpec(
         layer_sizes=list(layout.layer_sizes),
+        members=layout.members,
         activation=ACTIVATIONS[activation],
         output_transform=OUTPUT_TRANSFORMS[output_activation].core,
         loss=loss.core,

@@ -37,6 +37,8 @@ _AUTO_BINS_MIN_ROWS = 4000
 # in float64; 10 million rows of 20 features would otherwise take 27 GB), and
 # none below 2 bins.
 _AUTO_BINS_MAX_VALUES = 2**25
+# n_members='auto': members of the in-model ensemble (measured in bench_quality.py).
+_AUTO_MEMBERS = 1
 # MLPRegressor's n_iter_no_change, for its model under 'auto'.
 _MLP_REGRESSOR_PATIENCE = 10
 # batch_size='auto': MLPRegressor's min(200, n_samples).
@@ -191,6 +193,18 @@ def input_bins(
     affordable = _AUTO_BINS_MAX_VALUES // (n_rows * max(n_features, 1))
     n_bins = min(_AUTO_BINS, affordable)
     return n_bins if n_bins >= 2 else None
+
+
+def members(params: dict, loss: Loss, incremental: bool = False) -> int:
+    """``n_members`` with 'auto' resolved for a first fit (a ``partial_fit`` call
+    when ``incremental``): one member for MLPRegressor's model and for a first
+    ``partial_fit`` (a stream pays for every member on every batch), else 8."""
+    setting = params["n_members"]
+    if not (isinstance(setting, str) and setting == "auto"):
+        return int(setting)
+    if incremental or is_plain_mlp(params, loss):
+        return 1
+    return _AUTO_MEMBERS
 
 
 def _stops_early(

@@ -67,10 +67,10 @@ def glorot_uniform_params(
     """Glorot-uniform weights and biases, drawn as scikit-learn's MLP draws them."""
     factor = 2.0 if activation == "logistic" else 6.0
     coefs, intercepts = [], []
-    for n_in, n_out in layout.shapes:
-        bound = np.sqrt(factor / (n_in + n_out))
-        coefs.append(rng.uniform(-bound, bound, (n_in, n_out)))
-        intercepts.append(rng.uniform(-bound, bound, n_out))
+    for (n_in, n_out), shape, n_bias in zip(layout.fans, layout.shapes, layout.bias_sizes):
+        bound = np.sqrt(factor / (n_in + n_out))  # one member's fans
+        coefs.append(rng.uniform(-bound, bound, shape))
+        intercepts.append(rng.uniform(-bound, bound, n_bias))
     return layout.pack(coefs, intercepts, dtype)
 
 
@@ -119,7 +119,7 @@ def start_constrained(
     """
     coefs, intercepts = layout.unpack(params)
     coef_signs, bias_signs = layout.unpack(signs)
-    for W, S, (n_in, _) in zip(coefs, coef_signs, layout.shapes):
+    for W, S, (n_in, _) in zip(coefs, coef_signs, layout.fans):
         mask = S != 0
         W[mask] = S[mask] * rng.uniform(0.0, 2.0 / n_in, size=int(mask.sum()))
     for b, S in zip(intercepts, bias_signs):

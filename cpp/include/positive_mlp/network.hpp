@@ -17,6 +17,12 @@
 
 namespace pmlp {
 
+// An ensemble of `members` networks runs as one: the first layer's weights are
+// fan_in x (members * fan_out), member m's columns [m * fan_out, (m + 1) * fan_out),
+// so one product serves every member; from there a batch of `rows` rows is
+// rows * members member-rows (row i, member m at i * members + m), which the shared
+// middle layers take in one product; the output layer holds one fan_in x fan_out
+// block per member (stacked rows). Biases follow their layer's weights.
 class Layout {
 public:
     explicit Layout(const NetworkSpec& spec);
@@ -26,6 +32,18 @@ public:
     std::int64_t fan_out(std::int64_t layer) const { return sizes_[layer + 1]; }
     std::int64_t n_inputs() const { return sizes_.front(); }
     std::int64_t n_outputs() const { return sizes_.back(); }
+    std::int64_t members() const { return members_; }
+    // Whether each member has its own copy of the layer (the first and the last).
+    bool per_member(std::int64_t layer) const {
+        return layer == 0 || layer == n_layers() - 1;
+    }
+    std::int64_t copies(std::int64_t layer) const { return per_member(layer) ? members_ : 1; }
+    std::int64_t weight_count(std::int64_t layer) const {
+        return copies(layer) * fan_in(layer) * fan_out(layer);
+    }
+    std::int64_t bias_count(std::int64_t layer) const {
+        return copies(layer) * fan_out(layer);
+    }
     std::int64_t weight_offset(std::int64_t layer) const { return weight_offsets_[layer]; }
     std::int64_t bias_offset(std::int64_t layer) const { return bias_offsets_[layer]; }
     std::int64_t n_weights() const { return n_weights_; }  // the L2-penalised block
@@ -37,6 +55,7 @@ public:
 
 private:
     std::vector<std::int64_t> sizes_, weight_offsets_, bias_offsets_;
+    std::int64_t members_ = 1;
     std::int64_t n_weights_ = 0, n_params_ = 0;
 };
 
@@ -90,6 +109,7 @@ struct Workspace {
               Passes passes = Passes::forward_and_backward);
 
     std::int64_t capacity;
+    // Per member-row (see Layout):
     std::vector<std::vector<T>> activations;  // [l]: layer l's output; [L]: predictions
     std::vector<std::vector<T>> deltas;       // dLoss/dz per layer; [0] unused
     std::vector<T> output_z;                  // output pre-activations
@@ -122,9 +142,14 @@ public:
     void effective_params(const T* params, T* out, std::int64_t begin,
                           std::int64_t end) const;  // parameters [begin, end) only
 
-    // Predictions for `inputs` into ws.activations.back() (rows x n_outputs), with
-    // the effective weights.
+    // Each member's predictions for `inputs` into ws.activations.back() (rows x
+    // members member-rows of n_outputs), with the effective weights.
     void forward(const T* weights, const Inputs<T>& inputs, Workspace<T>& ws) const;
+
+    // Row i's prediction for output j after forward: the members' mean, and at least
+    // their least, which keeps it >= the threshold and a group's levels uncrossed
+    // whatever the rounding of the mean.
+    T prediction(const Workspace<T>& ws, std::int64_t i, std::int64_t j) const;
 
     // After forward on the same rows: the unnormalised gradient (with respect to the
     // effective weights) of sum_i w_i sum_j [loss(y_ij, p_ij) + constraint term] is

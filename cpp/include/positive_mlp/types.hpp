@@ -41,9 +41,12 @@ struct ParameterBlock {
 enum class OutputConstraint { none, penalty, lagrangian };
 
 // Architecture and training objective of a dense network:
-// layer_sizes = {n_features, hidden..., n_outputs}.
+// layer_sizes = {n_features, hidden..., n_outputs}, per member of an in-model ensemble.
 struct NetworkSpec {
     std::vector<std::int64_t> layer_sizes;
+    // Members of the ensemble (see Layout): each has its own first layer and its own
+    // output layer, and shares the layers between; the prediction is their mean.
+    std::int64_t members = 1;
     Activation activation = Activation::relu;
     OutputTransform output_transform = OutputTransform::softplus;
     Loss loss = Loss::squared_error;
