@@ -70,12 +70,12 @@ def test_predictions_are_the_members_mean(sizes, members, sparse):
     each = [single.predict(_member_params(layout, params, m), X_in) for m in range(members)]
     expected = np.maximum(np.mean(each, axis=0), np.min(each, axis=0))
     np.testing.assert_allclose(net.predict(params, X_in), expected, rtol=1e-12)
-    # The training objective is the mean of the members' losses.
+    # The training objective is the mean of the members' objectives, L2 included.
     losses = [
-        single.loss(_member_params(layout, params, m), X_in, y, None, None, 0.0)
+        single.loss(_member_params(layout, params, m), X_in, y, None, None, 0.3)
         for m in range(members)
     ]
-    assert net.loss(params, X_in, y, None, None, 0.0) == pytest.approx(
+    assert net.loss(params, X_in, y, None, None, 0.3) == pytest.approx(
         np.mean(losses), rel=1e-12
     )
 
@@ -99,3 +99,133 @@ def test_gradient_matches_finite_differences(sizes, members, sparse):
     objective(params, analytic)
     numeric = central_differences(objective, params)
     assert np.linalg.norm(analytic - numeric) / np.linalg.norm(numeric) < 1e-6
+
+
+
+def _data(n=200, d=4, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(-2, 2, size=(n, d))
+    y = np.exp(0.5 * X[:, 0] - 0.3 * X[:, 1]) + rng.gamma(1.0, 0.3, size=n)
+    return X, y
+
+
+def _fit(X, y, **params):
+    defaults = dict(hidden_layer_sizes=(8,), max_iter=30, random_state=0)
+    return PositiveMLPRegressor(**{**defaults, **params}).fit(X, y)
+
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::sklearn.exceptions.ConvergenceWarning"
+)
+
+
+@pytest.mark.parametrize("hidden", [(), (8,), (8, 6)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fitted_shapes_and_floor(hidden, dtype):
+    X, y = _data()
+    reg = _fit(X.astype(dtype), y, hidden_layer_sizes=hidden, n_members=3,
+               output_threshold=0.25, output_activation="relu")
+    assert reg.n_members_ == 3
+    layout = ParameterLayout((4, *hidden, 1), 3)
+    assert [c.shape for c in reg.coefs_] == layout.shapes
+    assert [b.shape[0] for b in reg.intercepts_] == layout.bias_sizes
+    assert reg.coefs_[0].dtype == dtype
+    far = np.random.RandomState(1).normal(scale=1e3, size=(500, 4)).astype(dtype)
+    pred = reg.predict(far)
+    assert np.all(np.isfinite(pred)) and np.all(pred >= 0.25)
+
+
+def test_members_differ_and_their_mean_predicts():
+    X, y = _data()
+    reg = _fit(X, y, n_members=4, hidden_layer_sizes=(8,), max_iter=50)
+    layout = ParameterLayout((4, 8, 1), 4)
+    params = layout.pack(reg.coefs_, reg.intercepts_, np.float64)
+    single = PositiveMLPRegressor(hidden_layer_sizes=(8,), n_members=1, max_iter=1)
+    single.fit(X[:20], y[:20])
+    each = []
+    for m in range(4):
+        coefs, intercepts = ParameterLayout((4, 8, 1)).unpack(
+            _member_params(layout, params, m)
+        )
+        single.coefs_, single.intercepts_ = coefs, intercepts
+        single.target_scale_ = reg.target_scale_
+        single.bin_edges_, single._input_bins = reg.bin_edges_, reg._input_bins
+        each.append(single.predict(X))
+    assert min(np.abs(each[0] - e).max() for e in each[1:]) > 1e-3  # not clones
+    np.testing.assert_allclose(reg.predict(X), np.mean(each, axis=0), rtol=1e-10)
+
+
+def test_quantile_levels_stay_uncrossed_and_floored():
+    X, y = _data(300)
+    reg = _fit(X, y, loss="quantile", quantile=[0.1, 0.5, 0.9], n_members=5,
+               output_threshold=0.1, max_iter=40)
+    pred = reg.predict(np.random.RandomState(3).normal(scale=50, size=(400, 4)))
+    assert np.all(pred >= 0.1)
+    assert np.all(np.diff(pred, axis=1) >= 0)
+
+
+@pytest.mark.parametrize("method", ["projection", "square", "exp"])
+def test_monotone_and_nonneg_hold_for_every_member(method):
+    X, y = _data(300)
+    reg = _fit(X, y, n_members=3, monotonic_cst=[1, -1, 0, 0], nonneg_method=method,
+               hidden_layer_sizes=(6, 5), max_iter=20)
+    assert np.all(reg.coefs_[0][0] >= 0) and np.all(reg.coefs_[0][1] <= 0)
+    assert all(np.all(c >= 0) for c in reg.coefs_[1:])
+    grid = np.tile(np.random.RandomState(4).normal(size=(1, 4)), (50, 1))
+    grid[:, 0] = np.linspace(-5, 5, 50)
+    assert np.all(np.diff(reg.predict(grid)) >= 0)
+    nonneg = _fit(X, y, n_members=3, nonneg_weights="all", nonneg_method=method)
+    assert all(np.all(c >= 0) for c in nonneg.coefs_)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+def test_solvers_sparse_input_and_sample_weight(solver):
+    X, y = _data(150)
+    X[X < 0] = 0.0
+    weights = np.random.RandomState(5).uniform(0, 2, len(y))
+    dense = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0,
+                                 solver=solver, n_members=2, input_bins=None)
+    sparse = PositiveMLPRegressor(**dense.get_params())
+    dense.fit(X, y, sample_weight=weights)
+    sparse.fit(scipy.sparse.csr_matrix(X), y, sample_weight=weights)
+    np.testing.assert_allclose(sparse.predict(X), dense.predict(X), rtol=1e-8)
+    zero = PositiveMLPRegressor(**dense.get_params())
+    zero.fit(np.vstack([X, X[:7]]), np.r_[y, y[:7] * 50], np.r_[weights, np.zeros(7)])
+    np.testing.assert_allclose(zero.predict(X), dense.predict(X), rtol=1e-8)
+
+
+def test_warm_start_partial_fit_and_pickle_keep_the_members():
+    X, y = _data()
+    reg = _fit(X, y, n_members=3, warm_start=True, max_iter=5)
+    reg.fit(X, y)
+    assert reg.n_members_ == 3
+    reg.set_params(n_members=2)
+    with pytest.raises(ValueError, match="n_members"):
+        reg.fit(X, y)
+    reg.set_params(n_members="auto")
+    reg.partial_fit(X, y)
+    assert reg.n_members_ == 3
+    copy = pickle.loads(pickle.dumps(reg))
+    np.testing.assert_array_equal(copy.predict(X), reg.predict(X))
+    stream = PositiveMLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    assert stream.partial_fit(X, y).n_members_ == 1  # 'auto' on a stream
+    with pytest.raises(ValueError, match="n_members"):
+        stream.set_params(n_members=2).partial_fit(X, y)
+
+
+def test_auto_is_one_member_for_the_plain_mlp_model():
+    X, y = _data()
+    plain = _fit(X, y, output_activation="identity")
+    assert plain.n_members_ == 1
+    assert np.array_equal(
+        plain.predict(X),
+        _fit(X, y, output_activation="identity",
+             n_members=1).predict(X),
+    )
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "many"])
+def test_bad_member_counts_are_refused(bad):
+    X, y = _data(50)
+    with pytest.raises(ValueError, match="n_members"):
+        PositiveMLPRegressor(n_members=bad).fit(X, y)

@@ -328,6 +328,34 @@ LossSums Network<T>::backward(const T* params, const Inputs<T>& inputs, ConstMat
     return sums;
 }
 
+// The objective is the mean of the members' objectives, each with its own L2 penalty:
+// a shared weight counts once, a member's own weight 1 / members times (else a
+// member's weights would decay members times faster than alone, against a loss
+// gradient scaled by 1 / members).
+template <class T>
+template <class F>
+void Network<T>::for_own_weights(std::int64_t begin, std::int64_t end, F&& f) const {
+    if (layout_.members() == 1) return;
+    for (std::int64_t l = 0; l < layout_.n_layers(); ++l) {
+        if (!layout_.per_member(l)) continue;
+        const std::int64_t first = std::max(begin, layout_.weight_offset(l));
+        const std::int64_t last = std::min(end, layout_.weight_offset(l) + layout_.weight_count(l));
+        if (first < last) f(first, last);
+    }
+}
+
+template <class T>
+double Network<T>::penalised_squares(const T* weights, std::int64_t begin,
+                                     std::int64_t end) const {
+    const std::int64_t weights_end = std::min(end, layout_.n_weights());
+    double total = sum_of_squares(weights + begin, std::max<std::int64_t>(weights_end - begin, 0));
+    const double dropped = 1.0 - 1.0 / static_cast<double>(layout_.members());
+    for_own_weights(begin, weights_end, [&](std::int64_t first, std::int64_t last) {
+        total -= dropped * sum_of_squares(weights + first, last - first);
+    });
+    return total;
+}
+
 template <class T>
 double Network<T>::finalize_range(const T* params, const T* weights, double weight_sum,
                                   double alpha, T* grad, std::int64_t begin,
@@ -337,11 +365,13 @@ double Network<T>::finalize_range(const T* params, const T* weights, double weig
     const std::int64_t weights_end = std::min(end, layout_.n_weights());
     for (std::int64_t i = begin; i < weights_end; ++i)
         grad[i] = grad[i] * scale + decay * weights[i];
-    const double squared_weights =
-        sum_of_squares(weights + begin, std::max<std::int64_t>(weights_end - begin, 0));
+    const T own_decay = static_cast<T>(alpha / weight_sum / layout_.members());
+    for_own_weights(begin, weights_end, [&](std::int64_t first, std::int64_t last) {
+        for (std::int64_t i = first; i < last; ++i) grad[i] += (own_decay - decay) * weights[i];
+    });
     for (std::int64_t i = std::max(begin, layout_.n_weights()); i < end; ++i) grad[i] *= scale;
     if (constraints_.reparametrises()) constraints_.chain_rule(params, grad, begin, end);
-    return squared_weights;
+    return penalised_squares(weights, begin, end);
 }
 
 LossSums mean_loss(LossSums sums, double squared_weights, double weight_sum, double alpha) {
@@ -432,8 +462,8 @@ double Network<T>::objective(const T* params, const Dataset<T>& data, const T* m
     });
     for (int t = 1; t < threads; ++t) sums[0] += sums[t];
     if (!grad)
-        return mean_loss(sums[0], sum_of_squares(weights, layout_.n_weights()), weight_sum,
-                         alpha)
+        return mean_loss(sums[0], penalised_squares(weights, 0, layout_.n_weights()),
+                         weight_sum, alpha)
             .total();
     for (const std::vector<T>& other : other_grads)
         for (std::int64_t i = 0; i < layout_.n_params(); ++i) grad[i] += other[i];

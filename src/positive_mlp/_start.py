@@ -101,7 +101,8 @@ def start_at_target_mean(
     if output_activation in BOUNDED_TRANSFORMS:
         start = np.maximum(start, _MIN_START_ABOVE_THRESHOLD)
     start = np.asarray(start, dtype=np.float64)
-    intercepts[-1][:] = OUTPUT_TRANSFORMS[output_activation].inverse(start)
+    bias = OUTPUT_TRANSFORMS[output_activation].inverse(start)
+    intercepts[-1][:] = np.tile(bias, layout.copies(len(intercepts) - 1))  # per member
 
 
 def start_constrained(

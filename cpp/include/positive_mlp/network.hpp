@@ -171,6 +171,10 @@ public:
     double finalize_range(const T* params, const T* weights, double weight_sum, double alpha,
                           T* grad, std::int64_t begin, std::int64_t end) const;
 
+    // sum of w^2 over the weights among [begin, end), a member's own ones weighted
+    // 1 / members (the L2 penalty's share of each weight; see finalize_range).
+    double penalised_squares(const T* weights, std::int64_t begin, std::int64_t end) const;
+
     // Keeps projected parameters [begin, end) on their half-lines (after every update).
     void project(T* params, std::int64_t begin, std::int64_t end) const {
         constraints_.project(params, begin, end);
@@ -224,6 +228,9 @@ private:
     // dObjective/dz of the output layer into ws.deltas.back().
     LossSums output_deltas(ConstMatrix<T> targets, const T* sample_weight,
                            const T* multipliers, Workspace<T>& ws) const;
+    // f(first, last) for the members' own weights among [begin, end), if members > 1.
+    template <class F>
+    void for_own_weights(std::int64_t begin, std::int64_t end, F&& f) const;
     // The sum of the sample weights (n without them); throws when it is not > 0.
     double total_weight(const Dataset<T>& data) const;
     // One chunk-sized workspace per thread of a full-data pass over n rows.
