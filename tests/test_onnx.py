@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import positive_mlp.onnx  # noqa: E402, F401  (registers the converter)
 from positive_mlp import PositiveMLPRegressor  # noqa: E402
-from positive_mlp._members import combine_members  # noqa: E402
+from positive_mlp._members import combine_members, stacked_networks  # noqa: E402
 from positive_mlp._options import (  # noqa: E402
     ACTIVATIONS,
     BOUNDED_TRANSFORMS,
@@ -306,21 +306,9 @@ def with_members(model, members, seed=0):
                 values += (0.5 * rng.normal(size=values.shape)).astype(values.dtype)
         singles.append(single)
     ensemble = copy.deepcopy(model)
-    first = [np.hstack([s.coefs_[0] for s in singles])]
-    first_bias = [np.concatenate([s.intercepts_[0] for s in singles])]
-    if len(model.coefs_) == 1:
-        ensemble.coefs_, ensemble.intercepts_ = first, first_bias
-    else:
-        ensemble.coefs_ = [
-            *first,
-            *model.coefs_[1:-1],
-            np.vstack([s.coefs_[-1] for s in singles]),
-        ]
-        ensemble.intercepts_ = [
-            *first_bias,
-            *model.intercepts_[1:-1],
-            np.concatenate([s.intercepts_[-1] for s in singles]),
-        ]
+    ensemble.coefs_, ensemble.intercepts_ = stacked_networks(
+        [(single.coefs_, single.intercepts_) for single in singles]
+    )
     ensemble.n_members_ = members
     return ensemble, singles
 

@@ -60,6 +60,21 @@ def member_networks(
     return networks
 
 
+def stacked_networks(
+    networks: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The stored ``(coefs, intercepts)`` of a model whose members are ``networks``
+    (the inverse of ``member_networks``); the middle layers are the first
+    network's."""
+    coefs, intercepts = (list(part) for part in networks[0])
+    coefs[0] = np.hstack([network[0][0] for network in networks])
+    intercepts[0] = np.concatenate([network[1][0] for network in networks])
+    if len(coefs) > 1:
+        coefs[-1] = np.vstack([network[0][-1] for network in networks])
+        intercepts[-1] = np.concatenate([network[1][-1] for network in networks])
+    return coefs, intercepts
+
+
 def _block(size: int, members: int, what: str) -> int:
     if size % members:
         raise ValueError(f"{what} ({size}) do not split into {members} members")
