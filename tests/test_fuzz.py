@@ -166,6 +166,28 @@ def test_new_losses_leave_the_other_draws_alone(monkeypatch):
             assert json.dumps(case["params"][key]) == json.dumps(old["params"][key])
 
 
+def test_members_leave_the_other_draws_alone(monkeypatch):
+    """n_members comes from a stream of its own: a case without it is the case it
+    was before members were fuzzed, and one with it differs only there and in the
+    work cap (max_iter and the row counts)."""
+    new = [fuzz.draw_case(5, index) for index in range(400)]
+    monkeypatch.setattr(draw, "_draw_members", lambda seed, index, case: None)
+    drawn = set()
+    for index, case in enumerate(new):
+        old = fuzz.draw_case(5, index)
+        members = case["params"].pop("n_members", None)
+        drawn.add(members)
+        if members in (None, 1):
+            assert json.dumps(case) == json.dumps(old)
+            continue
+        for part in (case, old):
+            part["params"].pop("max_iter")
+            for call in [part["data"], *part["calls"]]:
+                call.pop("n", None)
+        assert json.dumps(case) == json.dumps(old)
+    assert drawn == {None, 1, 2, 3, 4, 8, "auto"}
+
+
 def _quantile_model(levels, n_targets=2):
     from positive_mlp import PositiveMLPRegressor
 
