@@ -227,6 +227,39 @@ def test_quantile_properties_hold_and_catch_crossed_levels(monkeypatch):
     assert "quantiles_" in " ".join(fuzz.check_fitted(est, case, arrays))
 
 
+# After the core's members land.
+@pytest.mark.parametrize("members", [2, 4])
+def test_fuzz_properties_hold_for_members(members):
+    """check_fitted (the forward pass of members, signs, monotonicity, quantile
+    guarantees) passes on models fitted with n_members, and still catches levels
+    crossed."""
+    from positive_mlp import PositiveMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = rng.gamma(2.0, 1.0, (40, 2)) + 0.5
+    settings = [
+        {"loss": "quantile", "quantile": [0.1, 0.5, 0.9], "output_threshold": 0.5},
+        {"monotonic_cst": [1, 0, -1], "nonneg_weights": "output"},
+        {"hidden_layer_sizes": (), "output_activation": "exp"},
+        {"hidden_layer_sizes": (6, 5, 4), "input_bins": 4},
+    ]
+    for params in settings:
+        params = {
+            "hidden_layer_sizes": (5,),
+            "max_iter": 3,
+            "random_state": 0,
+            **params,
+        }
+        est = PositiveMLPRegressor(n_members=members, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y)
+        assert est.n_members_ == members
+        case = {"params": params, "data": {}}
+        assert fuzz.check_fitted(est, case, fuzz.CallData(X, y)) == [], params
+
+
 def _recipe(**changes) -> dict:
     spec = {
         "format": "csr_matrix",

@@ -14,13 +14,14 @@ import pytest
 from reference import forward, loss, member_forward
 
 from positive_mlp import PositiveMLPRegressor
+from positive_mlp._losses import resolve_loss
 from positive_mlp._members import (
     combine_members,
     fitted_members,
     member_networks,
     stacked_networks,
 )
-from positive_mlp._network import ParameterLayout
+from positive_mlp._network import ParameterLayout, build_network
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 from fuzz import reference_forward
@@ -199,3 +200,36 @@ def test_fuzz_reference_forward_of_members(hidden, extra, dtype):
     alone = reference_forward(model, inputs)
     for name in ("pred", "tol", "exempt"):
         np.testing.assert_array_equal(getattr(alone, name), getattr(without, name))
+
+
+# After ParameterLayout's members and the core's land.
+@pytest.mark.parametrize("sizes", [(4, 5, 3, 2), (4, 6, 2), (4, 2)])
+def test_the_core_with_members_equals_the_reference(sizes):
+    """ParameterLayout(..., members=3) unpacks to the stored shapes; the core's
+    predictions are the reference's max(mean, min) of the members, and its
+    training loss the members' losses averaged (as tests/reference.py's loss)."""
+    members, threshold = 3, np.full(sizes[-1], 0.5)
+    layout = ParameterLayout(tuple(sizes), members=members)
+    coefs, intercepts = _stored(sizes, members, seed=3)
+    assert [c.shape for c in layout.unpack(np.zeros(layout.n_params))[0]] == [
+        c.shape for c in coefs
+    ]
+    params = layout.pack(coefs, intercepts, np.float64) * 0.3
+    X = np.random.RandomState(4).normal(size=(9, sizes[0]))
+    y = np.random.RandomState(5).gamma(2.0, 1.0, size=(9, sizes[-1])) + 0.6
+    network = build_network(
+        layout,
+        "tanh",
+        "softplus",
+        resolve_loss("squared_error"),
+        threshold,
+        np.float64,
+    )
+    expected = forward(layout, params, X, "tanh", "softplus", threshold)
+    np.testing.assert_allclose(network.predict(params, X), expected, rtol=1e-12)
+    grad = np.empty_like(params)
+    value = network.loss_and_gradient(params, X, y, None, None, 0.1, grad)
+    reference = loss(
+        layout, params, X, y, "tanh", "softplus", threshold, "squared_error", 0.1
+    )
+    assert value == pytest.approx(reference, rel=1e-12)

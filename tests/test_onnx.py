@@ -21,7 +21,11 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import positive_mlp.onnx  # noqa: E402, F401  (registers the converter)
 from positive_mlp import PositiveMLPRegressor  # noqa: E402
-from positive_mlp._members import combine_members, stacked_networks  # noqa: E402
+from positive_mlp._members import (  # noqa: E402
+    combine_members,
+    member_networks,
+    stacked_networks,
+)
 from positive_mlp._options import (  # noqa: E402
     ACTIVATIONS,
     BOUNDED_TRANSFORMS,
@@ -374,3 +378,62 @@ def test_members_convert_at_the_lowest_opset():
     got = session.run(None, {session.get_inputs()[0].name: X})[0]
     expected = combine_members(np.stack([single.predict(X) for single in singles]))
     assert_matches(got, expected, 0.2, "softplus", RTOL[np.float64])
+
+
+# After the core's members land: a model fitted with n_members.
+FITTED_MEMBER_CASES = [
+    pytest.param(hidden, extra, id=f"{len(hidden)}-hidden-{name}")
+    for hidden in [(5, 4), (6,), ()]
+    for name, extra in [
+        ("plain", {}),
+        ("levels", {"loss": "quantile", "quantile": [0.1, 0.5, 0.9]}),
+        ("bins", {"input_bins": 4}),
+    ]
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("hidden", "extra"), FITTED_MEMBER_CASES)
+def test_onnx_of_a_fitted_ensemble_equals_predict(hidden, extra, dtype):
+    """PositiveMLPRegressor(n_members=4): the stored layout, predict against each
+    member's network (as a model of one member), the fuzzer's float64 forward pass
+    and the ONNX graph."""
+    X, y = make_data(n_targets=2)
+    model = fitted(
+        X,
+        y,
+        dtype,
+        n_members=4,
+        hidden_layer_sizes=hidden,
+        output_threshold=0.2,
+        **extra,
+    )
+    assert model.n_members_ == 4
+    n_out = 2 * model._n_levels()
+    first = hidden[0] if hidden else n_out
+    assert model.coefs_[0].shape[1] == 4 * first
+    assert model.intercepts_[-1].shape == (4 * n_out,)
+    if hidden:
+        assert model.coefs_[-1].shape == (4 * hidden[-1], n_out)
+    inputs = X.astype(dtype)
+    expected = model.predict(inputs)
+    singles = []
+    for coefs, intercepts in member_networks(model.coefs_, model.intercepts_, 4):
+        single = copy.deepcopy(model)
+        single.coefs_, single.intercepts_ = (
+            [c.copy() for c in coefs],
+            [b.copy() for b in intercepts],
+        )
+        single.n_members_ = 1
+        singles.append(single)
+    each = np.stack([single.predict(inputs).astype(np.float64) for single in singles])
+    assert_matches(
+        expected, combine_members(each).astype(dtype), 0.2, "softplus", RTOL[dtype]
+    )
+    reference = reference_forward(model, inputs)
+    flat = expected.reshape(len(inputs), -1).astype(np.float64)
+    assert np.all(np.abs(flat - reference.pred) <= reference.tol)
+    predict = converted(model, inputs)
+    for X_far in (inputs, (FAR * X).astype(dtype), (-FAR * X).astype(dtype)):
+        got = predict(X_far).reshape(model.predict(X_far).shape)
+        assert_matches(got, model.predict(X_far), 0.2, "softplus", RTOL[dtype])
