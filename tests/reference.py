@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, xlogy
 
+from positive_mlp._members import combine_members, member_networks
 from positive_mlp._network import ParameterLayout
 
 HIDDEN = {
@@ -27,7 +28,25 @@ ELEMENT_LOSS = {
 
 
 def forward(layout: ParameterLayout, params, X, activation, output, threshold):
+    """The model's predictions: with several members (``layout.members``), the
+    elementwise max(mean, min) of the members' predictions."""
+    predictions = member_forward(layout, params, X, activation, output, threshold)
+    return predictions[0] if len(predictions) == 1 else combine_members(predictions)
+
+
+def member_forward(layout: ParameterLayout, params, X, activation, output, threshold):
+    """Each member's predictions, stacked: (members, n_samples, n_outputs)."""
     coefs, intercepts = layout.unpack(np.asarray(params, dtype=np.float64))
+    networks = member_networks(coefs, intercepts, getattr(layout, "members", 1))
+    return np.stack(
+        [
+            _one_network(W_list, b_list, X, activation, output, threshold)
+            for W_list, b_list in networks
+        ]
+    )
+
+
+def _one_network(coefs, intercepts, X, activation, output, threshold):
     a = np.asarray(X, dtype=np.float64)
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
         z = a @ W + b
@@ -47,10 +66,13 @@ def loss(
     alpha,
     sample_weight=None,
 ):
-    """Weighted mean over samples of the per-row sum over outputs, plus L2."""
-    pred = forward(layout, params, X, activation, output, threshold)
+    """Weighted mean over samples of the per-row sum over outputs, plus L2. With
+    several members, each member's loss on its own predictions, averaged over the
+    members (TabM's training loss), not the loss of the combined prediction."""
+    predictions = member_forward(layout, params, X, activation, output, threshold)
     w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, float)
-    per_row = ELEMENT_LOSS[loss_name](y, pred).sum(axis=1)
+    per_member = [ELEMENT_LOSS[loss_name](y, p).sum(axis=1) for p in predictions]
+    per_row = per_member[0] if len(per_member) == 1 else np.mean(per_member, axis=0)
     weights = np.asarray(params, dtype=np.float64)[: layout.n_weights]
     return (w @ per_row + 0.5 * alpha * weights @ weights) / w.sum()
 

@@ -166,6 +166,28 @@ def test_new_losses_leave_the_other_draws_alone(monkeypatch):
             assert json.dumps(case["params"][key]) == json.dumps(old["params"][key])
 
 
+def test_members_leave_the_other_draws_alone(monkeypatch):
+    """n_members comes from a stream of its own: a case without it is the case it
+    was before members were fuzzed, and one with it differs only there and in the
+    work cap (max_iter and the row counts)."""
+    new = [fuzz.draw_case(5, index) for index in range(400)]
+    monkeypatch.setattr(draw, "_draw_members", lambda seed, index, case: None)
+    drawn = set()
+    for index, case in enumerate(new):
+        old = fuzz.draw_case(5, index)
+        members = case["params"].pop("n_members", None)
+        drawn.add(members)
+        if members in (None, 1):
+            assert json.dumps(case) == json.dumps(old)
+            continue
+        for part in (case, old):
+            part["params"].pop("max_iter")
+            for call in [part["data"], *part["calls"]]:
+                call.pop("n", None)
+        assert json.dumps(case) == json.dumps(old)
+    assert drawn == {None, 1, 2, 3, 4, 8, "auto"}
+
+
 def _quantile_model(levels, n_targets=2):
     from positive_mlp import PositiveMLPRegressor
 
@@ -203,6 +225,39 @@ def test_quantile_properties_hold_and_catch_crossed_levels(monkeypatch):
     monkeypatch.undo()
     est.quantiles_ = np.array([0.1, 0.5, 0.8])
     assert "quantiles_" in " ".join(fuzz.check_fitted(est, case, arrays))
+
+
+# After the core's members land.
+@pytest.mark.parametrize("members", [2, 4])
+def test_fuzz_properties_hold_for_members(members):
+    """check_fitted (the forward pass of members, signs, monotonicity, quantile
+    guarantees) passes on models fitted with n_members, and still catches levels
+    crossed."""
+    from positive_mlp import PositiveMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = rng.gamma(2.0, 1.0, (40, 2)) + 0.5
+    settings = [
+        {"loss": "quantile", "quantile": [0.1, 0.5, 0.9], "output_threshold": 0.5},
+        {"monotonic_cst": [1, 0, -1], "nonneg_weights": "output"},
+        {"hidden_layer_sizes": (), "output_activation": "exp"},
+        {"hidden_layer_sizes": (6, 5, 4), "input_bins": 4},
+    ]
+    for params in settings:
+        params = {
+            "hidden_layer_sizes": (5,),
+            "max_iter": 3,
+            "random_state": 0,
+            **params,
+        }
+        est = PositiveMLPRegressor(n_members=members, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est.fit(X, y)
+        assert est.n_members_ == members
+        case = {"params": params, "data": {}}
+        assert fuzz.check_fitted(est, case, fuzz.CallData(X, y)) == [], params
 
 
 def _recipe(**changes) -> dict:

@@ -1,8 +1,10 @@
 """ONNX export (positive_mlp.onnx): onnxruntime runs the converted model and its
 predictions equal ``predict``'s."""
 
+import copy
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,11 +21,20 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 import positive_mlp.onnx  # noqa: E402, F401  (registers the converter)
 from positive_mlp import PositiveMLPRegressor  # noqa: E402
+from positive_mlp._members import (  # noqa: E402
+    combine_members,
+    member_networks,
+    stacked_networks,
+)
 from positive_mlp._options import (  # noqa: E402
     ACTIVATIONS,
     BOUNDED_TRANSFORMS,
     OUTPUT_TRANSFORMS,
 )
+
+# The fuzzer's float64 forward pass (with its rounding bound) is in tools/.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+from fuzz import reference_forward  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -268,3 +279,161 @@ def test_importing_the_package_imports_no_onnx_library():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# Members: a fitted model of one member made into one of several, each member's
+# first layer and output layer perturbed (the middle layers are shared).
+MEMBER_CASES = [
+    pytest.param(hidden, extra, id=f"{len(hidden)}-hidden-{name}")
+    for hidden in [(5, 4), (6,), ()]
+    for name, extra in [
+        ("plain", {}),
+        ("levels", {"loss": "quantile", "quantile": [0.1, 0.5, 0.9]}),
+        ("level", {"loss": "quantile", "quantile": 0.3}),
+        ("bins", {"input_bins": 4}),
+    ]
+]
+
+
+def with_members(model, members, seed=0):
+    """``model`` made into ``members`` members, and each member as a model of one
+    member (``predict`` works on those today), laid out as the estimator stores
+    them: first layers side by side, output layers stacked, middle layers shared."""
+    rng = np.random.RandomState(seed)
+    singles = []
+    for _ in range(members):
+        single = copy.deepcopy(model)
+        single.coefs_ = [c.copy() for c in model.coefs_]
+        single.intercepts_ = [b.copy() for b in model.intercepts_]
+        for layer in {0, len(model.coefs_) - 1}:  # one layer without hidden ones
+            for values in (single.coefs_[layer], single.intercepts_[layer]):
+                values += (0.5 * rng.normal(size=values.shape)).astype(values.dtype)
+        singles.append(single)
+    ensemble = copy.deepcopy(model)
+    ensemble.coefs_, ensemble.intercepts_ = stacked_networks(
+        [(single.coefs_, single.intercepts_) for single in singles]
+    )
+    ensemble.n_members_ = members
+    return ensemble, singles
+
+
+def _member_problem(dtype, hidden, extra, members=3):
+    X, y = make_data(n_targets=2)
+    params = {"output_threshold": 0.2, "hidden_layer_sizes": hidden, **extra}
+    model = fitted(X, y, dtype, **params)
+    return X, (*with_members(model, members),)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("hidden", "extra"), MEMBER_CASES)
+def test_members_equal_the_reference_forward_pass(hidden, extra, dtype):
+    """The graph of a model of three members against the float64 forward pass of
+    tools/fuzz (max(mean, min) of the members), within its rounding bound; never
+    below the threshold, levels uncrossed."""
+    X, (ensemble, _) = _member_problem(dtype, hidden, extra)
+    predict = converted(ensemble, X.astype(dtype))
+    for inputs in (X, FAR * X, -FAR * X):
+        inputs = inputs.astype(dtype)
+        got = predict(inputs)
+        reference = reference_forward(ensemble, inputs)
+        assert not reference.exempt.any()
+        flat = got.reshape(len(inputs), -1).astype(np.float64)
+        assert got.dtype == dtype
+        assert np.all(np.abs(flat - reference.pred) <= reference.tol)
+        assert np.all(got >= 0.2)
+        if np.ndim(extra.get("quantile", 0.5)):
+            assert np.all(np.diff(got, axis=-1) >= 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("hidden", "extra"), MEMBER_CASES)
+def test_members_combine_the_predictions_of_each_member(hidden, extra, dtype):
+    """The graph of three members against max(mean, min) of predict of each member
+    as a model of its own (predict in user units: the same combination up to the
+    rounding of threshold + scale * g), with predict's shape."""
+    X, (ensemble, singles) = _member_problem(dtype, hidden, extra)
+    inputs = X.astype(dtype)
+    each = np.stack([single.predict(inputs).astype(np.float64) for single in singles])
+    expected = combine_members(each).astype(dtype)
+    got = onnx_predict(ensemble, inputs)
+    assert_matches(got.reshape(expected.shape), expected, 0.2, "softplus", RTOL[dtype])
+    assert got.shape == onnx_predict(singles[0], inputs).shape
+
+
+@pytest.mark.parametrize("hidden", [(5, 4), ()])
+def test_one_member_is_the_graph_without_members(hidden):
+    X, y = make_data()
+    model = fitted(X, y, hidden_layer_sizes=hidden)
+    without = to_onnx(model, X[:1]).SerializeToString()
+    model.n_members_ = 1
+    assert to_onnx(model, X[:1]).SerializeToString() == without
+
+
+def test_members_convert_at_the_lowest_opset():
+    X, (ensemble, singles) = _member_problem(np.float64, (5, 4), {})
+    session = ort.InferenceSession(
+        to_onnx(ensemble, X[:1], target_opset=11).SerializeToString(),
+        providers=["CPUExecutionProvider"],
+    )
+    got = session.run(None, {session.get_inputs()[0].name: X})[0]
+    expected = combine_members(np.stack([single.predict(X) for single in singles]))
+    assert_matches(got, expected, 0.2, "softplus", RTOL[np.float64])
+
+
+# After the core's members land: a model fitted with n_members.
+FITTED_MEMBER_CASES = [
+    pytest.param(hidden, extra, id=f"{len(hidden)}-hidden-{name}")
+    for hidden in [(5, 4), (6,), ()]
+    for name, extra in [
+        ("plain", {}),
+        ("levels", {"loss": "quantile", "quantile": [0.1, 0.5, 0.9]}),
+        ("bins", {"input_bins": 4}),
+    ]
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("hidden", "extra"), FITTED_MEMBER_CASES)
+def test_onnx_of_a_fitted_ensemble_equals_predict(hidden, extra, dtype):
+    """PositiveMLPRegressor(n_members=4): the stored layout, predict against each
+    member's network (as a model of one member), the fuzzer's float64 forward pass
+    and the ONNX graph."""
+    X, y = make_data(n_targets=2)
+    model = fitted(
+        X,
+        y,
+        dtype,
+        n_members=4,
+        hidden_layer_sizes=hidden,
+        output_threshold=0.2,
+        **extra,
+    )
+    assert model.n_members_ == 4
+    n_out = 2 * model._n_levels()
+    first = hidden[0] if hidden else n_out
+    assert model.coefs_[0].shape[1] == 4 * first
+    assert model.intercepts_[-1].shape == (4 * n_out,)
+    if hidden:
+        assert model.coefs_[-1].shape == (4 * hidden[-1], n_out)
+    inputs = X.astype(dtype)
+    expected = model.predict(inputs)
+    singles = []
+    for coefs, intercepts in member_networks(model.coefs_, model.intercepts_, 4):
+        single = copy.deepcopy(model)
+        single.coefs_, single.intercepts_ = (
+            [c.copy() for c in coefs],
+            [b.copy() for b in intercepts],
+        )
+        single.n_members_ = 1
+        singles.append(single)
+    each = np.stack([single.predict(inputs).astype(np.float64) for single in singles])
+    assert_matches(
+        expected, combine_members(each).astype(dtype), 0.2, "softplus", RTOL[dtype]
+    )
+    reference = reference_forward(model, inputs)
+    flat = expected.reshape(len(inputs), -1).astype(np.float64)
+    assert np.all(np.abs(flat - reference.pred) <= reference.tol)
+    predict = converted(model, inputs)
+    for X_far in (inputs, (FAR * X).astype(dtype), (-FAR * X).astype(dtype)):
+        got = predict(X_far).reshape(model.predict(X_far).shape)
+        assert_matches(got, model.predict(X_far), 0.2, "softplus", RTOL[dtype])

@@ -12,7 +12,11 @@ The graph computes what ``predict`` computes: the layers, the hidden activation,
 output transform ``g`` (softplus and exp written with the same overflow guards as
 the core), each target's quantile levels as a running sum of ``g``, and
 ``threshold + scale * g`` in float64, clipped to the model dtype's finite range and
-never rounded below the threshold. Its output has the model's dtype (float32 or
+never rounded below the threshold. A model of several members (``n_members_``)
+computes them in one pass (the first layer's product gives every member's units,
+the middle layers are shared, a batched MatMul applies the members' output layers)
+and combines their ``g`` as ``predict`` does, max(mean, min) over the members,
+before ``threshold + scale * g``. Its output has the model's dtype (float32 or
 float64, whatever the input type) and ``predict``'s shape, except that a model with
 one output and no level axis gives ``(n_samples, 1)``, as skl2onnx's own regressors
 do (so that their meta-estimators' converters, such as VotingRegressor's, combine
@@ -43,6 +47,7 @@ from skl2onnx.common.utils import (
 from sklearn.utils.validation import check_is_fitted
 
 from positive_mlp._estimator import PositiveMLPRegressor
+from positive_mlp._members import fitted_members
 from positive_mlp._options import BOUNDED_TRANSFORMS
 from positive_mlp._quantiles import per_output, shaped_predictions
 
@@ -175,6 +180,57 @@ def _layers(graph: _Graph, model: PositiveMLPRegressor, x: str) -> str:
     return x
 
 
+def _member_outputs(graph: _Graph, model: PositiveMLPRegressor, x: str) -> str:
+    """The pre-activations z of every member, (n_samples * members,
+    n_network_outputs), member m of sample i in row ``i * members + m``: the first
+    layer's (d, members * h) product gives each sample's members side by side, a
+    Reshape puts them in rows for the shared middle layers, and a batched MatMul
+    applies each member's head (members, h, o) to its rows."""
+    hidden = _HIDDEN_OPERATORS[model.activation]
+    members = fitted_members(model)
+    coefs, intercepts = model.coefs_, model.intercepts_
+    x = graph.node("MatMul", [x, graph.constant(coefs[0])])
+    x = graph.node("Add", [x, graph.constant(intercepts[0])])
+    if len(coefs) > 1 and hidden is not None:
+        x = graph.node(hidden, [x])
+    # one row per member (without hidden layers, these are the outputs)
+    x = graph.node("Reshape", [x, graph.shape([-1, coefs[0].shape[1] // members])])
+    if len(coefs) == 1:
+        return x
+    for weights, bias in zip(coefs[1:-1], intercepts[1:-1]):
+        x = graph.node("MatMul", [x, graph.constant(weights)])
+        x = graph.node("Add", [x, graph.constant(bias)])
+        if hidden is not None:
+            x = graph.node(hidden, [x])
+    width, n_out = coefs[-1].shape[0] // members, coefs[-1].shape[1]
+    # (n, members, 1, h) @ (members, h, o): one (1, h) @ (h, o) product per member
+    x = graph.node("Reshape", [x, graph.shape([-1, members, 1, width])])
+    heads = coefs[-1].reshape(members, width, n_out)
+    z = graph.node("MatMul", [x, graph.constant(heads)])
+    z = graph.node("Reshape", [z, graph.shape([-1, members, n_out])])
+    z = graph.node("Add", [z, graph.constant(intercepts[-1].reshape(members, n_out))])
+    return graph.node("Reshape", [z, graph.shape([-1, n_out])])
+
+
+def _combined_members(graph: _Graph, raw: str, members: int, n_out: int) -> str:
+    """The model's g from its members' (rows ``i * members + m``): max(mean, min)
+    over the members, the mean as the sum of each g / members (no overflow where g
+    nears the dtype's largest value). Elementwise Sum, Min and Max of one Gather per
+    member: the same operators in every opset."""
+    by_member = graph.node("Reshape", [raw, graph.shape([-1, members, n_out])])
+    shares = graph.node("Div", [by_member, graph.constant(members)])
+
+    def each(values: str) -> list[str]:
+        return [
+            graph.node("Gather", [values, graph.constant(m, np.int64)], axis=1)
+            for m in range(members)
+        ]
+
+    mean = graph.node("Sum", each(shares))
+    lowest = graph.node("Min", each(by_member))
+    return graph.node("Max", [mean, lowest])
+
+
 def _staircase(graph: _Graph, steps: str, n_targets: int, n_levels: int) -> str:
     """Each target's levels as the running sum of its steps g(z_k) (the core's
     rising staircase, from 0: the threshold is added in ``_in_user_units``)."""
@@ -273,10 +329,14 @@ def _convert(scope, operator, container) -> None:
     if operator.inputs[0].type.__class__ is not _output_tensor_type(model):
         x = graph.cast(x, graph.dtype)  # as predict converts X to the model's dtype
     x = _encoded(graph, model, x)
-    raw = _OUTPUT_TRANSFORMS[model.out_activation_](graph, _layers(graph, model, x))
+    members = fitted_members(model)
+    z = _layers(graph, model, x) if members == 1 else _member_outputs(graph, model, x)
+    raw = _OUTPUT_TRANSFORMS[model.out_activation_](graph, z)
     n_levels = model._n_levels()
     if n_levels > 1:
         raw = _staircase(graph, raw, model.n_outputs_, n_levels)
+    if members > 1:
+        raw = _combined_members(graph, raw, members, model.n_outputs_ * n_levels)
     y = _in_user_units(graph, raw, model)
     graph.node(
         "Reshape",

@@ -40,7 +40,12 @@ A *case* is a JSON dict drawn from ``(seed, index)``:
   ``loss='quantile'`` (``quantile`` one level, near 0 and 1 too, or a list of 1 to
   6; an adam or sgd solver, a bounding output, no output constraint; later fits may
   set other levels), drawn from a random stream of their own after every other
-  draw, so that the other cases of a seed stay as they were;
+  draw, so that the other cases of a seed stay as they were; about 25% get
+  ``n_members`` (1, 2, 3, 4, 8 or 'auto', an in-model ensemble), from a stream of
+  its own too: the forward pass computes each member (``n_members_``; the first
+  layer's columns and the output layer's rows in blocks, the middle layers
+  shared) and their max(mean, min), within the rounding bound of each member's
+  and of the mean;
 * ``calls``: ``fit`` / ``partial_fit`` / ``predict`` calls, each with its row count,
   sample weights (often with many zeros), an explicit validation set, and
   ``set_params`` changes between calls (warm starts); about 30% of the Tweedie and

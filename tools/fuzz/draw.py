@@ -358,6 +358,10 @@ def _cap_work(case: Case) -> None:
     outputs = data["n_outputs"] * n_levels(params)
     sizes = [data["n_features"], *params["hidden_layer_sizes"], outputs]
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    # members: M first and output layers, and M rows per sample through the
+    # shared middle layers: M times the work of one network
+    members = params.get("n_members", 1)
+    n_params *= _AUTO_MEMBERS_WORK if members == "auto" else members
     rounds = 30 if params["solver"] == "lbfgs" and params["output_constraint"] else 1
     rows = sum(call.get("n", data["n"]) for call in case["calls"])
     batch = params["batch_size"]
@@ -405,6 +409,7 @@ def draw_case(seed: int, index: int) -> Case:
     draw_limit(seed, index, case)
     _draw_bins(seed, index, case)
     _draw_schedule(seed, index, case)
+    _draw_members(seed, index, case)
     _cap_work(case)
     return case
 
@@ -417,6 +422,22 @@ _BINS_CHOICES = {2: 1.0, 3: 1.0, 8: 2.0, 16: 1.0, 50: 0.5, "auto": 1.0, None: 1.
 
 # learning_rate schedules of both stochastic solvers, from a stream of their own.
 _SCHEDULE_SHARE = 0.15
+
+
+# n_members (an in-model ensemble): drawn in this share of the cases, from a stream
+# of its own.
+_MEMBERS_SHARE = 0.25
+_MEMBERS_CHOICES = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 8: 1.0, "auto": 1.0}
+# The members the work cap counts for 'auto' (at most this many).
+_AUTO_MEMBERS_WORK = 8
+
+
+def _draw_members(seed: int, index: int, case: Case) -> None:
+    """``n_members`` for some cases (1 as given explicitly too)."""
+    r = random.Random(f"positive-mlp-fuzz-members:{seed}:{index}")
+    if r.random() >= _MEMBERS_SHARE:
+        return
+    case["params"]["n_members"] = pick(r, _MEMBERS_CHOICES)
 
 
 def _draw_schedule(seed: int, index: int, case: Case) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from positive_mlp._members import combine_members, fitted_members, member_networks
 from positive_mlp._options import ACTIVATIONS, OUTPUT_TRANSFORMS
 
 from .data import issparse
@@ -66,7 +67,9 @@ def _output_transform(
 
 def reference_forward(est: Any, X: Any) -> Reference:
     """For a sparse X, the first layer's bound counts each stored entry: |X| sums
-    the |values| of duplicates, and a row may hold more entries than features."""
+    the |values| of duplicates, and a row may hold more entries than features. A
+    model of several members (``n_members_``) predicts max(mean, min) of its
+    members' predictions, each computed as a model of one member."""
     dtype = est.coefs_[0].dtype
     eps = float(np.finfo(dtype).eps)
     big = float(np.finfo(dtype).max) * 1e-4
@@ -83,40 +86,85 @@ def reference_forward(est: Any, X: Any) -> Reference:
     exempt = ~(abs_a <= big).all(axis=1)
     a, abs_a, err = _with_encoding(est, a, abs_a, err, eps)
     terms = max(terms, a.shape[1])
-    activation, lipschitz = _ACT[est.activation]
-    last = len(est.coefs_) - 1
+    networks = member_networks(est.coefs_, est.intercepts_, fitted_members(est))
     with np.errstate(all="ignore"):
-        for layer, (W, b) in enumerate(zip(est.coefs_, est.intercepts_)):
-            W64, b64 = W.astype(np.float64), b.astype(np.float64)
-            z = a @ W64 + b64
-            magnitude = abs_a @ np.abs(W64) + np.abs(b64)
-            n_terms = terms if layer == 0 else W.shape[0]
-            err = err @ np.abs(W64) + 4 * eps * (n_terms + 2) * magnitude + 4 * tiny
-            exempt |= ~(magnitude <= big).all(axis=1)
-            if layer < last:
-                a = activation(z)
-                abs_a = np.abs(a)
-                err = lipschitz * err + 4 * eps * abs_a
-        raw, err_raw = _output_transform(est.out_activation_, z, err, dtype)
-        err_raw = err_raw + 4 * tiny  # g(z) may underflow in the dtype
+        raws, err_raws = [], []
+        for coefs, intercepts in networks:
+            raw, err_raw, overflows = _member_raw(
+                est, coefs, intercepts, (a, abs_a, err, terms), dtype
+            )
+            raws.append(raw)
+            err_raws.append(err_raw)
+            exempt |= overflows
+        raw, err_raw = _combined(raws, err_raws, eps)
         levels = fitted_levels(est)
-        if levels > 1:  # each target's levels: g(z_1), then + g(z_k), in the dtype
-            n, k = raw.shape
-            raw = np.cumsum(raw.reshape(n, k // levels, levels), axis=2)
-            err_raw = np.cumsum(err_raw.reshape(raw.shape), axis=2)
-            err_raw = err_raw + 4 * eps * (levels + 1) * raw
-            raw, err_raw = raw.reshape(n, k), err_raw.reshape(n, k)
         threshold = np.repeat(est.output_threshold_, levels)
         scale = np.repeat(est.target_scale_, levels)
         pred = threshold + scale * raw
         if est.out_activation_ != "exp":  # exp is guarded against overflow
-            exempt |= ~(np.abs(threshold) + scale * np.abs(raw) <= big).all(axis=1)
+            largest_raw = np.max(np.abs(raws), axis=0)
+            exempt |= ~(np.abs(threshold) + scale * largest_raw <= big).all(axis=1)
         tol = (
             scale * (err_raw + 8 * eps * np.abs(raw))
             + 8 * eps * (np.abs(threshold) + np.abs(pred))
             + tiny
         )
-    return Reference(pred, tol, exempt | ~np.isfinite(err).all(axis=1))
+    return Reference(pred, tol, exempt)
+
+
+def _member_raw(
+    est: Any,
+    coefs: list[np.ndarray],
+    intercepts: list[np.ndarray],
+    inputs: tuple[np.ndarray, np.ndarray, np.ndarray, int],
+    dtype: np.dtype,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One network's g(z) (each target's levels summed), a bound on its error, and
+    the rows whose arithmetic would overflow the dtype (or whose bound is not
+    finite)."""
+    a, abs_a, err, terms = inputs
+    eps = float(np.finfo(dtype).eps)
+    big = float(np.finfo(dtype).max) * 1e-4
+    tiny = float(np.finfo(dtype).tiny)
+    activation, lipschitz = _ACT[est.activation]
+    exempt = np.zeros(a.shape[0], dtype=bool)
+    last = len(coefs) - 1
+    for layer, (W, b) in enumerate(zip(coefs, intercepts)):
+        W64, b64 = W.astype(np.float64), b.astype(np.float64)
+        z = a @ W64 + b64
+        magnitude = abs_a @ np.abs(W64) + np.abs(b64)
+        n_terms = terms if layer == 0 else W.shape[0]
+        err = err @ np.abs(W64) + 4 * eps * (n_terms + 2) * magnitude + 4 * tiny
+        exempt |= ~(magnitude <= big).all(axis=1)
+        if layer < last:
+            a = activation(z)
+            abs_a = np.abs(a)
+            err = lipschitz * err + 4 * eps * abs_a
+    raw, err_raw = _output_transform(est.out_activation_, z, err, dtype)
+    err_raw = err_raw + 4 * tiny  # g(z) may underflow in the dtype
+    levels = fitted_levels(est)
+    if levels > 1:  # each target's levels: g(z_1), then + g(z_k), in the dtype
+        n, k = raw.shape
+        raw = np.cumsum(raw.reshape(n, k // levels, levels), axis=2)
+        err_raw = np.cumsum(err_raw.reshape(raw.shape), axis=2)
+        err_raw = err_raw + 4 * eps * (levels + 1) * raw
+        raw, err_raw = raw.reshape(n, k), err_raw.reshape(n, k)
+    return raw, err_raw, exempt | ~np.isfinite(err).all(axis=1)
+
+
+def _combined(
+    raws: list[np.ndarray], err_raws: list[np.ndarray], eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's g(z) from its members': max(mean, min), with a bound on its
+    error. The exact mean is at least the exact min, so the computed max(mean, min)
+    is within the larger of the two's errors of the exact mean; the mean of M
+    values in the dtype adds (M + 1) roundings of the largest |value|."""
+    if len(raws) == 1:
+        return raws[0], err_raws[0]
+    stacked = np.stack(raws)
+    largest = np.max(np.abs(stacked), axis=0)
+    err = np.max(np.stack(err_raws), axis=0) + 4 * eps * (len(raws) + 1) * largest
+    return combine_members(stacked), err
 
 
 def _with_encoding(
