@@ -58,8 +58,10 @@ def measure(problem: Problem, members: int, epochs: int, repeats: int, pause: fl
         "one member": lambda: _ours(problem, epochs, 1),
         f"{members} members": lambda: _ours(problem, epochs, members),
         f"VotingRegressor of {members}": lambda: VotingRegressor(
-            [(str(m), _ours(problem, epochs, 1).set_params(random_state=m))
-             for m in range(members)]
+            [
+                (str(m), _ours(problem, epochs, 1).set_params(random_state=m))
+                for m in range(members)
+            ]
         ),
     }
     times: dict[str, list[float]] = {name: [] for name in fitters}

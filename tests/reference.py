@@ -67,14 +67,26 @@ def loss(
     sample_weight=None,
 ):
     """Weighted mean over samples of the per-row sum over outputs, plus L2. With
-    several members, each member's loss on its own predictions, averaged over the
-    members (TabM's training loss), not the loss of the combined prediction."""
+    several members, each member's objective (its loss on its own predictions and
+    its own L2 penalty), averaged over the members (TabM's training loss), not the
+    loss of the combined prediction."""
     predictions = member_forward(layout, params, X, activation, output, threshold)
     w = np.ones(len(X)) if sample_weight is None else np.asarray(sample_weight, float)
     per_member = [ELEMENT_LOSS[loss_name](y, p).sum(axis=1) for p in predictions]
     per_row = per_member[0] if len(per_member) == 1 else np.mean(per_member, axis=0)
-    weights = np.asarray(params, dtype=np.float64)[: layout.n_weights]
-    return (w @ per_row + 0.5 * alpha * weights @ weights) / w.sum()
+    return (w @ per_row + 0.5 * alpha * _squared_weights(layout, params)) / w.sum()
+
+
+def _squared_weights(layout: ParameterLayout, params) -> float:
+    """The L2 penalty's ||W||^2: with members, the mean of the members' own (each
+    member's objective carries its own penalty, and the objective is their mean)."""
+    params = np.asarray(params, dtype=np.float64)
+    if layout.members == 1:
+        weights = params[: layout.n_weights]
+        return weights @ weights
+    coefs, intercepts = layout.unpack(params)
+    networks = member_networks(coefs, intercepts, layout.members)
+    return np.mean([sum(np.sum(W**2) for W in net[0]) for net in networks])
 
 
 def central_differences(f, params, step=1e-6):

@@ -109,31 +109,6 @@ def test_the_combination_never_falls_below_the_smallest_member():
         np.testing.assert_array_equal(combined, np.where(mean < lowest, lowest, mean))
 
 
-class _MemberLayout:
-    """A layout of members whose ``unpack`` gives the stored shapes (what
-    ParameterLayout(..., members=M) will be)."""
-
-    def __init__(self, layer_sizes, members):
-        self.layer_sizes, self.members = tuple(layer_sizes), members
-        coefs, intercepts = _stored(layer_sizes, members)
-        self._shapes = [c.shape for c in coefs]
-        self._bias_sizes = [b.size for b in intercepts]
-
-    @property
-    def n_weights(self):
-        return sum(n_in * n_out for n_in, n_out in self._shapes)
-
-    def unpack(self, params):
-        coefs, intercepts, start = [], [], 0
-        for n_in, n_out in self._shapes:
-            coefs.append(params[start : start + n_in * n_out].reshape(n_in, n_out))
-            start += n_in * n_out
-        for size in self._bias_sizes:
-            intercepts.append(params[start : start + size])
-            start += size
-        return coefs, intercepts
-
-
 @pytest.mark.parametrize("sizes", [(4, 5, 3, 2), (4, 6, 2), (4, 2)])
 def test_reference_forward_combines_its_members(sizes):
     members, threshold = 3, np.full(sizes[-1], 0.5)
@@ -141,7 +116,7 @@ def test_reference_forward_combines_its_members(sizes):
     params = np.concatenate([np.ravel(a) for a in coefs + intercepts])
     X = np.random.RandomState(2).normal(size=(7, sizes[0]))
     y = np.full((7, sizes[-1]), 2.0)
-    layout = _MemberLayout(sizes, members)
+    layout = ParameterLayout(tuple(sizes), members)
     plain = ParameterLayout(tuple(sizes))
     each = [
         forward(plain, plain.pack(c, b, np.float64), X, "tanh", "softplus", threshold)
@@ -151,10 +126,14 @@ def test_reference_forward_combines_its_members(sizes):
     np.testing.assert_array_equal(got, np.stack(each))
     combined = forward(layout, params, X, "tanh", "softplus", threshold)
     np.testing.assert_array_equal(combined, combine_members(np.stack(each)))
-    # the training loss: each member's loss on its own predictions, averaged
-    weights = params[: layout.n_weights]
-    per_member = [0.5 * ((p - y) ** 2).sum(axis=1).mean() for p in each]
-    expected = np.mean(per_member) + 0.5 * 0.1 * weights @ weights / len(X)
+    # the training loss: each member's objective (its loss on its own predictions
+    # and its own L2 penalty), averaged
+    per_member = [
+        0.5 * ((p - y) ** 2).sum(axis=1).mean()
+        + 0.5 * 0.1 * sum(np.sum(W**2) for W in c) / len(X)
+        for p, (c, _) in zip(each, member_networks(coefs, intercepts, members))
+    ]
+    expected = np.mean(per_member)
     value = loss(
         layout, params, X, y, "tanh", "softplus", threshold, "squared_error", 0.1
     )

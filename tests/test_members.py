@@ -12,6 +12,7 @@ from reference import central_differences
 
 from positive_mlp import PositiveMLPRegressor
 from positive_mlp._losses import resolve_loss
+from positive_mlp._members import member_networks
 from positive_mlp._network import ParameterLayout, build_network
 from positive_mlp._start import glorot_uniform_params
 
@@ -20,23 +21,8 @@ SIZES = [(4, 5, 3, 2), (4, 5, 2), (4, 2), (4, 6, 5, 3, 1)]
 
 def _member_params(layout: ParameterLayout, params: np.ndarray, m: int) -> np.ndarray:
     """Member m's parameters, packed as a one-member network's."""
-    coefs, intercepts = layout.unpack(params)
-    last = len(coefs) - 1
-    member_coefs, member_intercepts = [], []
-    for layer, ((n_in, n_out), W, b) in enumerate(zip(layout.fans, coefs, intercepts)):
-        if layout.copies(layer) == 1:
-            member_coefs.append(W)
-            member_intercepts.append(b)
-            continue
-        if layer == 0:
-            member_coefs.append(W[:, m * n_out : (m + 1) * n_out])
-        else:
-            assert layer == last
-            member_coefs.append(W[m * n_in : (m + 1) * n_in])
-        member_intercepts.append(b[m * n_out : (m + 1) * n_out])
-    return ParameterLayout(layout.layer_sizes).pack(
-        member_coefs, member_intercepts, params.dtype
-    )
+    coefs, intercepts = member_networks(*layout.unpack(params), layout.members)[m]
+    return ParameterLayout(layout.layer_sizes).pack(coefs, intercepts, params.dtype)
 
 
 def _problem(sizes, members, seed=0, n_samples=11):
@@ -67,7 +53,9 @@ def test_predictions_are_the_members_mean(sizes, members, sparse):
         np.float64,
     )
     X_in = scipy.sparse.csr_matrix(X) if sparse else X
-    each = [single.predict(_member_params(layout, params, m), X_in) for m in range(members)]
+    each = [
+        single.predict(_member_params(layout, params, m), X_in) for m in range(members)
+    ]
     expected = np.maximum(np.mean(each, axis=0), np.min(each, axis=0))
     np.testing.assert_allclose(net.predict(params, X_in), expected, rtol=1e-12)
     # The training objective is the mean of the members' objectives, L2 included.
@@ -101,7 +89,6 @@ def test_gradient_matches_finite_differences(sizes, members, sparse):
     assert np.linalg.norm(analytic - numeric) / np.linalg.norm(numeric) < 1e-6
 
 
-
 def _data(n=200, d=4, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.uniform(-2, 2, size=(n, d))
@@ -114,17 +101,21 @@ def _fit(X, y, **params):
     return PositiveMLPRegressor(**{**defaults, **params}).fit(X, y)
 
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore::sklearn.exceptions.ConvergenceWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
 @pytest.mark.parametrize("hidden", [(), (8,), (8, 6)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_fitted_shapes_and_floor(hidden, dtype):
     X, y = _data()
-    reg = _fit(X.astype(dtype), y, hidden_layer_sizes=hidden, n_members=3,
-               output_threshold=0.25, output_activation="relu")
+    reg = _fit(
+        X.astype(dtype),
+        y,
+        hidden_layer_sizes=hidden,
+        n_members=3,
+        output_threshold=0.25,
+        output_activation="relu",
+    )
     assert reg.n_members_ == 3
     layout = ParameterLayout((4, *hidden, 1), 3)
     assert [c.shape for c in reg.coefs_] == layout.shapes
@@ -157,8 +148,15 @@ def test_members_differ_and_their_mean_predicts():
 
 def test_quantile_levels_stay_uncrossed_and_floored():
     X, y = _data(300)
-    reg = _fit(X, y, loss="quantile", quantile=[0.1, 0.5, 0.9], n_members=5,
-               output_threshold=0.1, max_iter=40)
+    reg = _fit(
+        X,
+        y,
+        loss="quantile",
+        quantile=[0.1, 0.5, 0.9],
+        n_members=5,
+        output_threshold=0.1,
+        max_iter=40,
+    )
     pred = reg.predict(np.random.RandomState(3).normal(scale=50, size=(400, 4)))
     assert np.all(pred >= 0.1)
     assert np.all(np.diff(pred, axis=1) >= 0)
@@ -167,8 +165,15 @@ def test_quantile_levels_stay_uncrossed_and_floored():
 @pytest.mark.parametrize("method", ["projection", "square", "exp"])
 def test_monotone_and_nonneg_hold_for_every_member(method):
     X, y = _data(300)
-    reg = _fit(X, y, n_members=3, monotonic_cst=[1, -1, 0, 0], nonneg_method=method,
-               hidden_layer_sizes=(6, 5), max_iter=20)
+    reg = _fit(
+        X,
+        y,
+        n_members=3,
+        monotonic_cst=[1, -1, 0, 0],
+        nonneg_method=method,
+        hidden_layer_sizes=(6, 5),
+        max_iter=20,
+    )
     assert np.all(reg.coefs_[0][0] >= 0) and np.all(reg.coefs_[0][1] <= 0)
     assert all(np.all(c >= 0) for c in reg.coefs_[1:])
     grid = np.tile(np.random.RandomState(4).normal(size=(1, 4)), (50, 1))
@@ -183,8 +188,14 @@ def test_solvers_sparse_input_and_sample_weight(solver):
     X, y = _data(150)
     X[X < 0] = 0.0
     weights = np.random.RandomState(5).uniform(0, 2, len(y))
-    dense = PositiveMLPRegressor(hidden_layer_sizes=(8,), max_iter=20, random_state=0,
-                                 solver=solver, n_members=2, input_bins=None)
+    dense = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,),
+        max_iter=20,
+        random_state=0,
+        solver=solver,
+        n_members=2,
+        input_bins=None,
+    )
     sparse = PositiveMLPRegressor(**dense.get_params())
     dense.fit(X, y, sample_weight=weights)
     sparse.fit(scipy.sparse.csr_matrix(X), y, sample_weight=weights)
@@ -219,8 +230,7 @@ def test_auto_is_one_member_for_the_plain_mlp_model():
     assert plain.n_members_ == 1
     assert np.array_equal(
         plain.predict(X),
-        _fit(X, y, output_activation="identity",
-             n_members=1).predict(X),
+        _fit(X, y, output_activation="identity", n_members=1).predict(X),
     )
 
 

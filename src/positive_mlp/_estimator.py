@@ -1536,8 +1536,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         changes = []
         if layout.members != fitted.members:
             changes.append(
-                f"n_members={self.n_members!r} asks for {layout.members} member(s), the "
-                f"fitted model has {fitted.members}"
+                f"n_members={self.n_members!r} asks for {layout.members} "
+                f"member(s), the fitted model has {fitted.members}"
             )
         if layout.layer_sizes[1:-1] != fitted.layer_sizes[1:-1]:
             changes.append(

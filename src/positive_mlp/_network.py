@@ -57,13 +57,17 @@ class ParameterLayout:
         shapes = []
         for layer, (n_in, n_out) in enumerate(self.fans):
             copies = self.copies(layer)
-            shapes.append((n_in, copies * n_out) if layer == 0 else (copies * n_in, n_out))
+            if layer == 0:
+                shapes.append((n_in, copies * n_out))
+            else:
+                shapes.append((copies * n_in, n_out))
         return shapes
 
     @property
     def bias_sizes(self) -> list[int]:
         """The lengths of ``intercepts_``."""
-        return [self.copies(layer) * n_out for layer, (_, n_out) in enumerate(self.fans)]
+        fan_outs = [n_out for _, n_out in self.fans]
+        return [self.copies(layer) * n for layer, n in enumerate(fan_outs)]
 
     @property
     def n_weights(self) -> int:
@@ -109,11 +113,9 @@ class ParameterLayout:
     def units(self) -> np.ndarray:
         """Each parameter's reparametrisation unit, ``1 / sqrt(fan-in)`` of its layer
         (the core's ``Layout::unit``)."""
-        fan_ins = [n_in for n_in, _ in self.fans]
-        coefs = [np.full(shape, 1.0 / math.sqrt(n)) for shape, n in zip(self.shapes, fan_ins)]
-        intercepts = [
-            np.full(size, 1.0 / math.sqrt(n)) for size, n in zip(self.bias_sizes, fan_ins)
-        ]
+        units = [1.0 / math.sqrt(n_in) for n_in, _ in self.fans]
+        coefs = [np.full(shape, u) for shape, u in zip(self.shapes, units)]
+        intercepts = [np.full(size, u) for size, u in zip(self.bias_sizes, units)]
         return self.pack(coefs, intercepts, np.float64)
 
 

@@ -67,7 +67,8 @@ def glorot_uniform_params(
     """Glorot-uniform weights and biases, drawn as scikit-learn's MLP draws them."""
     factor = 2.0 if activation == "logistic" else 6.0
     coefs, intercepts = [], []
-    for (n_in, n_out), shape, n_bias in zip(layout.fans, layout.shapes, layout.bias_sizes):
+    blocks = zip(layout.fans, layout.shapes, layout.bias_sizes)
+    for (n_in, n_out), shape, n_bias in blocks:
         bound = np.sqrt(factor / (n_in + n_out))  # one member's fans
         coefs.append(rng.uniform(-bound, bound, shape))
         intercepts.append(rng.uniform(-bound, bound, n_bias))
