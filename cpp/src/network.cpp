@@ -208,8 +208,9 @@ void Network<T>::forward(const T* params, const Inputs<T>& inputs, Workspace<T>&
             multiply_inputs(blas_, inputs, w, M * n_out, z);
         else if (layout_.per_member(l))  // member m's rows of a_prev times its block
             for (std::int64_t m = 0; m < M; ++m)
-                gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1), a_prev + m * n_in,
-                        M * n_in, w + m * n_in * n_out, n_out, T(0), z + m * n_out, M * n_out);
+                gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1),
+                        a_prev + m * n_in, M * n_in, w + m * n_in * n_out, n_out, T(0),
+                        z + m * n_out, M * n_out);
         else
             gemm<T>(blas_, Trans::no, Trans::no, rows * M, n_out, n_in, T(1), a_prev, n_in, w,
                     n_out, T(0), z, n_out);
@@ -339,7 +340,8 @@ void Network<T>::for_own_weights(std::int64_t begin, std::int64_t end, F&& f) co
     for (std::int64_t l = 0; l < layout_.n_layers(); ++l) {
         if (!layout_.per_member(l)) continue;
         const std::int64_t first = std::max(begin, layout_.weight_offset(l));
-        const std::int64_t last = std::min(end, layout_.weight_offset(l) + layout_.weight_count(l));
+        const std::int64_t last =
+            std::min(end, layout_.weight_offset(l) + layout_.weight_count(l));
         if (first < last) f(first, last);
     }
 }
@@ -348,7 +350,8 @@ template <class T>
 double Network<T>::penalised_squares(const T* weights, std::int64_t begin,
                                      std::int64_t end) const {
     const std::int64_t weights_end = std::min(end, layout_.n_weights());
-    double total = sum_of_squares(weights + begin, std::max<std::int64_t>(weights_end - begin, 0));
+    double total =
+        sum_of_squares(weights + begin, std::max<std::int64_t>(weights_end - begin, 0));
     const double dropped = 1.0 - 1.0 / static_cast<double>(layout_.members());
     for_own_weights(begin, weights_end, [&](std::int64_t first, std::int64_t last) {
         total -= dropped * sum_of_squares(weights + first, last - first);
@@ -367,7 +370,8 @@ double Network<T>::finalize_range(const T* params, const T* weights, double weig
         grad[i] = grad[i] * scale + decay * weights[i];
     const T own_decay = static_cast<T>(alpha / weight_sum / layout_.members());
     for_own_weights(begin, weights_end, [&](std::int64_t first, std::int64_t last) {
-        for (std::int64_t i = first; i < last; ++i) grad[i] += (own_decay - decay) * weights[i];
+        for (std::int64_t i = first; i < last; ++i)
+            grad[i] += (own_decay - decay) * weights[i];
     });
     for (std::int64_t i = std::max(begin, layout_.n_weights()); i < end; ++i) grad[i] *= scale;
     if (constraints_.reparametrises()) constraints_.chain_rule(params, grad, begin, end);
@@ -538,7 +542,8 @@ void Network<T>::predict_row_extended(const T* weights, const Inputs<T>& X, std:
             const T* w_m = l == 0 ? w + m * n_out : w + (own ? m * n_in * n_out : 0);
             for (std::int64_t i = 0; i < n_in; ++i) {
                 if (in[i] == 0) continue;  // most of a sparse row
-                for (std::int64_t j = 0; j < n_out; ++j) out[j] += in[i] * w_m[i * w_stride + j];
+                for (std::int64_t j = 0; j < n_out; ++j)
+                    out[j] += in[i] * w_m[i * w_stride + j];
             }
         }
         if (l < L - 1)
@@ -550,7 +555,8 @@ void Network<T>::predict_row_extended(const T* weights, const Inputs<T>& X, std:
         Wide previous = 0;
         for (std::int64_t j = 0; j < k; ++j) {
             Wide& v = a[m * k + j];
-            const Wide base = j % spec_.outputs_per_group == 0 ? Wide(threshold_[j]) : previous;
+            const Wide base =
+                j % spec_.outputs_per_group == 0 ? Wide(threshold_[j]) : previous;
             v = previous = base + transform(spec_.output_transform, v);
         }
     }

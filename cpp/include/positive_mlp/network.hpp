@@ -34,9 +34,7 @@ public:
     std::int64_t n_outputs() const { return sizes_.back(); }
     std::int64_t members() const { return members_; }
     // Whether each member has its own copy of the layer (the first and the last).
-    bool per_member(std::int64_t layer) const {
-        return layer == 0 || layer == n_layers() - 1;
-    }
+    bool per_member(std::int64_t layer) const { return layer == 0 || layer == n_layers() - 1; }
     std::int64_t copies(std::int64_t layer) const { return per_member(layer) ? members_ : 1; }
     std::int64_t weight_count(std::int64_t layer) const {
         return copies(layer) * fan_in(layer) * fan_out(layer);
