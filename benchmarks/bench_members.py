@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
+from pathlib import Path
 
 from _common import (
     RESULTS_DIR,
@@ -28,6 +30,7 @@ from _common import (
     write_csv,
 )
 from sklearn.ensemble import VotingRegressor
+from sklearn.exceptions import ConvergenceWarning
 
 from positive_mlp import PositiveMLPRegressor
 
@@ -48,7 +51,9 @@ def _ours(problem: Problem, epochs: int, members: int) -> PositiveMLPRegressor:
 
 
 def _fit(estimator, X, y, epochs: int) -> RunResult:
-    seconds = timed(lambda: estimator.fit(X, y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # epochs are fixed
+        seconds = timed(lambda: estimator.fit(X, y))
     return RunResult(seconds, epochs, float("nan"))
 
 
@@ -95,6 +100,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--pause", type=float, default=1.0)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR)
     args = parser.parse_args()
     rows = []
     for problem in PROBLEMS:
@@ -108,7 +114,7 @@ def main() -> None:
                 flush=True,
             )
             rows.append(row)
-    write_csv(RESULTS_DIR / "members.csv", rows)
+    write_csv(args.out / "members.csv", rows)
 
 
 if __name__ == "__main__":

@@ -224,7 +224,7 @@ def test_warm_start_partial_fit_and_pickle_keep_the_members():
         stream.set_params(n_members=2).partial_fit(X, y)
 
 
-def test_auto_is_one_member_for_the_plain_mlp_model():
+def test_auto_is_one_member():
     X, y = _data()
     plain = _fit(X, y, output_activation="identity")
     assert plain.n_members_ == 1

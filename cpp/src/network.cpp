@@ -236,12 +236,13 @@ T Network<T>::prediction(const Workspace<T>& ws, std::int64_t i, std::int64_t j)
     const std::int64_t M = layout_.members(), k = layout_.n_outputs();
     const T* member = ws.activations.back().data() + i * M * k + j;
     if (M == 1) return member[0];
-    T sum = 0, least = member[0];
+    // A sum of shares: a sum of members near T's largest value would overflow.
+    T mean = 0, least = member[0];
     for (std::int64_t m = 0; m < M; ++m) {
-        sum += member[m * k];
+        mean += member[m * k] / static_cast<T>(M);
         least = std::min(least, member[m * k]);
     }
-    return std::max(sum / static_cast<T>(M), least);
+    return std::max(mean, least);
 }
 
 template <class T>

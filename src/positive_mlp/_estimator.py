@@ -311,17 +311,19 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         Members of an ensemble trained inside one network (as TabM, Gorishniy et
         al., ICLR 2025): each member has its own first layer and its own output
         layer, the hidden layers between are shared, training minimises the mean of
-        the members' losses, and the prediction is the mean of their predictions
-        (at least their least). Every member's prediction passes the output
-        transform, so the mean keeps the floor, quantile levels stay uncrossed, and
+        the members' objectives (each its loss and its own L2 penalty), and the
+        prediction is the mean of their predictions (at least their least). Every
+        member's prediction passes the output transform, so the mean keeps the
+        floor, quantile levels stay uncrossed, and
         ``monotonic_cst`` and ``nonneg_weights`` constrain every member. The members
         run as one product for the first layer and for each shared layer, so an
         epoch costs less than ``n_members`` separate networks. ``coefs_[0]`` is
         ``(n_inputs, n_members * hidden_layer_sizes[0])``, member m's columns
         ``m * h:(m + 1) * h``; ``coefs_[-1]`` stacks the members' output layers by
-        rows, and ``intercepts_`` follow. 'auto' is 8 members, and 1 for the plain
-        MLPRegressor model and for a model whose first call is ``partial_fit``.
-        Warm starts and later ``partial_fit`` keep the fitted number.
+        rows, and ``intercepts_`` follow. 'auto' is one member for now: on 14 real
+        data sets 4 members lowered the deviance by 0.6% in the geometric mean for
+        3 times the fit time, and raised it on one set. Warm starts and later
+        ``partial_fit`` under 'auto' keep the fitted number.
 
     n_threads : int or None, default=None
         Threads of the C++ core. None uses as many as the BLAS would here, which
@@ -980,7 +982,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         warn_if_threshold_too_far(data.y, threshold)
         layout = ParameterLayout(
             (data.X.shape[1], *self._hidden_sizes(), y.shape[1] * n_levels),
-            self._members(loss, incremental, continuing),
+            self._members(continuing),
         )
         if continuing:
             self._check_continuable(layout, incremental, loss)
@@ -1497,12 +1499,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _fitted_layout(self) -> ParameterLayout:
         return ParameterLayout.of(self.coefs_, self.intercepts_, self.n_members_)
 
-    def _members(self, loss: Loss, incremental: bool, continuing: bool) -> int:
+    def _members(self, continuing: bool) -> int:
         """The ensemble's members: the fitted model's when it continues under
         'auto', else ``n_members`` resolved."""
         if continuing and self.n_members == "auto":
             return self.n_members_
-        return members(self.get_params(), loss, incremental)
+        return members(self.get_params())
 
     def _check_continuable(
         self, layout: ParameterLayout, incremental: bool, loss: Loss

@@ -83,6 +83,9 @@ def _block(size: int, members: int, what: str) -> int:
 
 def combine_members(predictions: np.ndarray) -> np.ndarray:
     """The model's prediction from its members' (stacked on the first axis):
-    ``max(mean, min)`` elementwise, in the predictions' dtype."""
+    ``max(mean, min)`` elementwise, in the predictions' dtype, the mean as
+    the core computes it (a sum of each member's share)."""
     predictions = np.asarray(predictions)
-    return np.maximum(predictions.mean(axis=0), predictions.min(axis=0))
+    # A sum of shares, as the core: a sum of values near the largest would overflow.
+    mean = (predictions / predictions.shape[0]).sum(axis=0)
+    return np.maximum(mean, predictions.min(axis=0))
