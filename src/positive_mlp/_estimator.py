@@ -321,8 +321,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         ``(n_inputs, n_members * hidden_layer_sizes[0])``, member m's columns
         ``m * h:(m + 1) * h``; ``coefs_[-1]`` stacks the members' output layers by
         rows, and ``intercepts_`` follow. 'auto' is one member for now: on 14 real
-        data sets 4 members lowered the deviance by 0.6% in the geometric mean for
-        3 times the fit time, and raised it on one set. Warm starts and later
+        data sets 4 members lowered the deviance by 0.6% in the geometric mean and
+        raised it by 5% on one. Warm starts and later
         ``partial_fit`` under 'auto' keep the fitted number.
 
     n_threads : int or None, default=None
