@@ -135,6 +135,9 @@ def _malformed(rng: np.random.Generator, M: Any, mode: str) -> Any:
     elif mode == "indptr_end":
         indptr[-1] = indices.size + int(rng.integers(1, 100))
     elif mode == "indices_short":
-        indices = indices[:-1].copy() if indices.size else np.zeros(1, indices.dtype)
+        if indices.size:
+            indices = indices[:-1].copy()
+        else:  # no entry to drop (an extra index would be unused, hence valid)
+            indptr[-1] = 1
     M.indices, M.indptr, M.data = indices, indptr, data
     return M
