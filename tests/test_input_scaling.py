@@ -300,6 +300,15 @@ def test_constrained_first_biases_are_scaled_without_centring():
         PositiveMLPRegressor(input_scaling="standard", **settings).fit(X, y)
 
 
+def test_a_warm_start_cannot_fold_a_centring_into_constrained_biases():
+    X, y = _raw()
+    reg = _fitted(X, y, nonneg_weights="all", warm_start=True)
+    assert np.any(reg.input_mean_)
+    reg.set_params(nonneg_bias=True)
+    with pytest.raises(ValueError, match="Set warm_start=False"):
+        reg.fit(X, y)
+
+
 # -- the 'auto' rule and the refusals --------------------------------------------
 
 

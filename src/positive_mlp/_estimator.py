@@ -1243,21 +1243,34 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
     def _set_input_scaling(self, data: Data, loss: Loss) -> None:
         """Fits the inputs' scaling on the training rows (of non-zero weight):
         ``input_mean_`` and ``input_scale_``."""
-        n_layers = len(self._hidden_sizes()) + 1
-        first_bias_constrained = self.nonneg_bias and 0 in constrained_layers(
-            self.nonneg_weights, n_layers
-        )
         method = input_scaling(
             self.get_params(),
             loss,
             scipy.sparse.issparse(data.X),
-            first_bias_constrained,
+            self._first_biases_constrained(),
         )
         scaling = fit_scaling(data.X, data.sample_weight, method)
         self.input_mean_, self.input_scale_ = scaling.shift, scaling.scale
 
+    def _first_biases_constrained(self) -> bool:
+        """Whether ``nonneg_bias`` keeps the first layer's biases >= 0."""
+        n_layers = len(self._hidden_sizes()) + 1
+        return self.nonneg_bias and 0 in constrained_layers(
+            self.nonneg_weights, n_layers
+        )
+
     def _fitted_input_scaling(self) -> InputScaling:
-        return InputScaling(self.input_mean_, self.input_scale_)
+        """The fitted scaling, checked against the first layer's constraints: a
+        centring folded into biases kept >= 0 would move them below 0."""
+        scaling = InputScaling(self.input_mean_, self.input_scale_)
+        if np.any(scaling.shift) and self._first_biases_constrained():
+            raise ValueError(
+                "nonneg_bias keeps the first layer's biases >= 0, but the model was "
+                "fitted with its features centred (input_mean_ is not 0), which "
+                "folding moves the biases by. Set warm_start=False and refit (the "
+                "scaling is then 'rms'), or leave nonneg_bias as it was fitted."
+            )
+        return scaling
 
     def _network_inputs(self, X):
         """The rows as the network trains on them: encoded (``input_bins``), then
