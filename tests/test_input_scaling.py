@@ -227,6 +227,18 @@ def test_partial_fit_keeps_the_first_scaling_and_continues_as_one_fit():
     np.testing.assert_array_equal(calls.input_mean_, first)
 
 
+@pytest.mark.parametrize("scaling", ["standard", "rms"])
+def test_a_warm_start_on_other_features_gets_the_warm_start_error(scaling):
+    """The check of the network's shape comes before the fitted scaling is applied
+    (fuzz seed 777, case 6798: an IndexError from 'rms' on sparse X)."""
+    X, y = _raw()
+    reg = _fitted(X, y, input_scaling=scaling, warm_start=True)
+    wider = np.hstack([X, X[:, :1]])
+    for more in (wider, sp.csr_matrix(wider)):
+        with pytest.raises(ValueError, match="warm_start=True cannot continue"):
+            reg.fit(more, y)
+
+
 def test_a_sparse_batch_cannot_continue_a_centred_model():
     X, y = _raw()
     reg = _steady()

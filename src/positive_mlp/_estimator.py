@@ -1011,7 +1011,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if not continuing:
             self._set_input_bins(data.X, loss, incremental)
             self._set_input_scaling(data, loss)
-        data = Data(self._network_inputs(data.X), data.y, data.sample_weight)
+        data = Data(encode(data.X, self._input_bins), data.y, data.sample_weight)
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(loss, self.output_activation, threshold)
         data = Data(data.X, targets_in_dtype(data.y, X.dtype, loss), data.sample_weight)
@@ -1025,6 +1025,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
         if continuing:
             self._check_continuable(layout, incremental, loss)
+        # The features scaled (in place where rows were dropped or encoded).
+        inputs = self._fitted_input_scaling().apply(data.X, copy=data.X is X)
+        data = Data(inputs, data.y, data.sample_weight)
         scale = (
             self.target_scale_
             if continuing
