@@ -47,14 +47,11 @@ class InputScaling:
         if self.is_identity:
             return X
         n_features = self.shift.size
+        if scipy.sparse.issparse(X) and np.any(self.shift):
+            # A model fitted on dense X centres: a sparse X_val or later batch is
+            # centred as dense rows too.
+            X, copy = X.toarray(), False
         if scipy.sparse.issparse(X):
-            if np.any(self.shift):
-                raise ValueError(
-                    "X is sparse, but the model centres its features "
-                    "(input_mean_ is not 0: fitted on dense X with input_scaling="
-                    "'standard' or 'auto'); centring would make X dense. Pass a dense "
-                    "X, or refit with input_scaling='rms' or None."
-                )
             scaled = X.copy()
             scaled.data /= self.scale.astype(X.dtype)[scaled.indices]
             return scaled
@@ -82,14 +79,23 @@ class InputScaling:
         n_features = self.shift.size
         rows = coefs[0][:n_features].astype(np.float64)  # every member's columns
         offset = self.shift / self.scale
-        if folding:
-            intercepts[0][:] = intercepts[0] - offset @ rows
-            coefs[0][:n_features] = rows / self.scale[:, None]
-        else:
-            rows *= self.scale[:, None]
-            intercepts[0][:] = intercepts[0] + offset @ rows
-            coefs[0][:n_features] = rows
+        with np.errstate(over="ignore", invalid="ignore"):
+            if folding:
+                biases = intercepts[0] - offset @ rows
+                rows /= self.scale[:, None]
+            else:
+                rows *= self.scale[:, None]
+                biases = intercepts[0] + offset @ rows
+        intercepts[0][:] = _saturated(biases, params.dtype)
+        coefs[0][:n_features] = _saturated(rows, params.dtype)
         return params
+
+
+def _saturated(values: np.ndarray, dtype) -> np.ndarray:
+    """``values`` within the finite range of ``dtype``: the huge weights of a fit
+    that diverged (kept from its last good epoch) may fold past it."""
+    largest = np.finfo(dtype).max
+    return np.clip(np.nan_to_num(values, nan=0.0), -largest, largest)
 
 
 def fit_scaling(
