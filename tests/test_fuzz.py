@@ -188,6 +188,22 @@ def test_members_leave_the_other_draws_alone(monkeypatch):
     assert drawn == {None, 1, 2, 3, 4, 8, "auto"}
 
 
+def test_input_scaling_leaves_the_other_draws_alone(monkeypatch):
+    """input_scaling comes from a stream of its own: a case without it is the case
+    it was before the scaling was fuzzed, and one with it differs only there (and
+    in the refusal expected of 'standard' with sparse X)."""
+    new = [fuzz.draw_case(5, index) for index in range(400)]
+    monkeypatch.setattr(draw, "_draw_scaling", lambda seed, index, case: None)
+    drawn = set()
+    for index, case in enumerate(new):
+        old = fuzz.draw_case(5, index)
+        drawn.add(case["params"].pop("input_scaling", "absent"))
+        if case.get("expect_error") == "standard_scaling_with_sparse_X":
+            del case["expect_error"]
+        assert json.dumps(case) == json.dumps(old)
+    assert drawn == {"absent", "auto", "standard", "rms", None}
+
+
 def _quantile_model(levels, n_targets=2):
     from positive_mlp import PositiveMLPRegressor
 

@@ -195,6 +195,7 @@ def test_solvers_sparse_input_and_sample_weight(solver):
         solver=solver,
         n_members=2,
         input_bins=None,
+        input_scaling="rms",  # 'auto' centres dense X only
     )
     sparse = PositiveMLPRegressor(**dense.get_params())
     dense.fit(X, y, sample_weight=weights)

@@ -73,7 +73,11 @@ def test_sparse_and_dense_inputs_give_the_same_model(config, solver, dtype):
     # line searches): fewer of them keep the comparison sharp.
     max_iter = 15 if dtype == np.float64 else 5
     params = dict(
-        hidden_layer_sizes=(16, 8), solver=solver, max_iter=max_iter, random_state=0
+        hidden_layer_sizes=(16, 8),
+        solver=solver,
+        max_iter=max_iter,
+        random_state=0,
+        input_scaling="rms",  # 'auto' centres dense X only
     )
     params.update(config)
     dense = PositiveMLPRegressor(**params).fit(X, y)
@@ -140,7 +144,13 @@ def _with_explicit_zeros(csr: sp.csr_matrix) -> sp.csr_matrix:
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
 def test_every_sparse_layout_gives_the_model_of_its_dense_matrix(solver):
     X, y = _sparse_problem(n_samples=120, n_features=9, seed=3)
-    params = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=10, random_state=0)
+    params = dict(
+        hidden_layer_sizes=(8,),
+        solver=solver,
+        max_iter=10,
+        random_state=0,
+        input_scaling="rms",  # 'auto' centres dense X only
+    )
     for name, layout in _layouts(X).items():
         dense_X = layout.toarray()
         dense = PositiveMLPRegressor(**params).fit(dense_X, y)
@@ -302,7 +312,12 @@ def test_sparse_batches_on_several_threads_give_the_single_threaded_model(
 def test_partial_fit_and_validation_sets_take_sparse_and_dense_mixed():
     X, y = _sparse_problem(n_samples=200)
     X_val, y_val = _sparse_problem(n_samples=60, seed=1)
-    params = dict(hidden_layer_sizes=(8,), random_state=0, early_stopping=True)
+    params = dict(
+        hidden_layer_sizes=(8,),
+        random_state=0,
+        early_stopping=True,
+        input_scaling="rms",  # 'auto' centres dense X only
+    )
     dense = PositiveMLPRegressor(**params).fit(X, y, X_val=X_val, y_val=y_val)
     mixed = PositiveMLPRegressor(**params).fit(
         sp.csr_matrix(X), y, X_val=X_val, y_val=y_val
@@ -314,8 +329,8 @@ def test_partial_fit_and_validation_sets_take_sparse_and_dense_mixed():
         np.testing.assert_allclose(
             model.validation_scores_, dense.validation_scores_, rtol=1e-9
         )
-    online = PositiveMLPRegressor(hidden_layer_sizes=(8,), random_state=0)
-    reference = PositiveMLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    online = PositiveMLPRegressor(**{**params, "early_stopping": False})
+    reference = PositiveMLPRegressor(**{**params, "early_stopping": False})
     for start in range(0, 200, 50):
         online.partial_fit(sp.csr_matrix(X[start : start + 50]), y[start : start + 50])
         reference.partial_fit(X[start : start + 50], y[start : start + 50])

@@ -331,6 +331,7 @@ def test_a_diverging_fit_stops_with_a_clear_error(output_activation):
         max_iter=50,
         output_activation=output_activation,
         random_state=0,
+        input_scaling=None,  # 'auto' would scale X * 100 back (and train)
     )
     with pytest.raises(TrainingDivergedError, match="Lower learning_rate_init"):
         reg.fit(X * 100, y * 100)
@@ -343,7 +344,11 @@ def test_divergence_is_the_value_error_mlpregressor_users_catch():
     stays a FloatingPointError and survives pickling (as across processes)."""
     X, y = _data()
     reg = PositiveMLPRegressor(
-        hidden_layer_sizes=(16,), solver="sgd", learning_rate_init=10.0, random_state=0
+        hidden_layer_sizes=(16,),
+        solver="sgd",
+        learning_rate_init=10.0,
+        random_state=0,
+        input_scaling=None,  # 'auto' would scale X * 100 back (and train)
     )
     with pytest.raises(ValueError, match="Lower learning_rate_init") as error:
         reg.fit(X * 100, y * 100)

@@ -29,6 +29,7 @@ from positive_mlp._constraints import (
     parameter_signs,
 )
 from positive_mlp._encoding import InputBins, encode, encoded_monotonic_cst, fit_bins
+from positive_mlp._input_scaling import InputScaling, fit_scaling
 from positive_mlp._losses import (
     LOSSES,
     PREDICTION_ONLY,
@@ -66,6 +67,7 @@ from positive_mlp._scaling import (
 from positive_mlp._settings import (
     Data,
     input_bins,
+    input_scaling,
     is_plain_mlp,
     members,
     resolve,
@@ -307,6 +309,28 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         network input: the features, then the encoded columns in feature order.
         Needs dense ``X`` (an int with sparse ``X`` is refused).
 
+    input_scaling : {'auto', 'standard', 'rms'} or None, default='auto'
+        How the features are scaled for training. 'standard' centres each feature
+        at its (sample-weighted) training mean and divides it by its standard
+        deviation; 'rms' divides it by its root mean square and does not centre
+        (for sparse ``X``); None feeds the features as they are. Two-valued
+        columns (binary, one-hot) go onto [0, 1] instead ('standard': minimum to 0,
+        maximum to 1; 'rms': divided by the largest ``|value|``), constant ones
+        are left alone, and every scale is rounded to a power of two, so scaling is
+        exact in floating point and a 0/1 column is not touched at all. The scaling
+        is folded into the first layer after training: ``coefs_[0]`` and
+        ``intercepts_[0]`` are in the units of your ``X``, and ``predict`` (like
+        the ONNX export) has no step of its own. Raw features of very different
+        sizes (prices of 1e5 next to 0/1 flags) otherwise slow Adam down or make
+        it diverge. 'auto' (the default) is 'standard', but None for the plain
+        MLPRegressor model and for sparse ``X`` (centring would make it dense),
+        and 'rms' when ``nonneg_bias`` constrains the first layer's biases (folding
+        a centring into them would move them); 'standard' is refused in those two
+        cases. With ``input_bins`` only the raw features are scaled (the encoded
+        columns are in [0, 1]). The scaling (``input_mean_``, ``input_scale_``)
+        is fixed at the first ``fit`` or ``partial_fit`` and kept by warm starts
+        and later ``partial_fit``.
+
     n_members : int >= 1 or 'auto', default='auto'
         Members of an ensemble trained inside one network (as TabM, Gorishniy et
         al., ICLR 2025): each member has its own first layer and its own output
@@ -491,6 +515,14 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         Per feature, the edges of its piecewise-linear encoding (an empty array for
         a feature not encoded, and for every feature without ``input_bins``).
 
+    input_mean_ : ndarray of shape (n_features_in_,)
+        The shift subtracted from each feature for training (its mean, a
+        two-valued feature's minimum, 0 when not centred); see ``input_scaling``.
+
+    input_scale_ : ndarray of shape (n_features_in_,)
+        The power of two each feature was divided by for training (all 1 without
+        scaling); the fitted ``coefs_`` and ``intercepts_`` take both in.
+
     quantiles_ : ndarray of shape (n_levels,)
         With ``loss='quantile'``: the levels predicted, in the order of the last axis
         of ``predict``'s output.
@@ -590,6 +622,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             StrOptions({"auto"}),
             Interval(Integral, 2, None, closed="left"),
         ],
+        "input_scaling": [None, StrOptions({"auto", "standard", "rms"})],
         "n_members": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "n_threads": [None, Interval(Integral, 1, None, closed="left")],
         "solver": [StrOptions(names(SOLVERS))],
@@ -642,6 +675,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         constraint_strength=1.0,
         target_scaling="auto",
         input_bins="auto",
+        input_scaling="auto",
         n_members="auto",
         n_threads=None,
         solver="adam",
@@ -681,6 +715,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         self.constraint_strength = constraint_strength
         self.target_scaling = target_scaling
         self.input_bins = input_bins
+        self.input_scaling = input_scaling
         self.n_members = n_members
         self.n_threads = n_threads
         self.solver = solver
@@ -936,10 +971,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             with core_call():
                 train(settings, record, training, n_threads)
         finally:  # also after a divergence: keep the last good parameters
-            self._set_weights(prepared.layout, network.effective_params(params))
+            trained = network.effective_params(params)  # for the scaled inputs
+            folded = self._fitted_input_scaling().fold(trained, prepared.layout)
+            self._set_weights(prepared.layout, folded)
             self._publish(record)
         if self.output_constraint is not None:
-            train_pred = self._predict_network_inputs(prepared.data.X)
+            train_pred = self._predict_network_inputs(prepared.data.X, trained)
             self.constraint_violation_ = _violation(train_pred, self.output_threshold_)
         return self
 
@@ -954,7 +991,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         loss: Loss,
     ) -> _Prepared:
         """The training (and validation) rows checked and scaled; sets
-        ``target_scale_`` and ``output_threshold_``."""
+        ``target_scale_`` and ``output_threshold_`` (and on a first fit the inputs'
+        encoding and scaling)."""
         check_sparse_structure(X)
         check_dense_targets(y)
         X, y = validate_data(
@@ -972,6 +1010,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         data = _drop_zero_weights(Data(X, y, _weights_or_none(sample_weight, X)))
         if not continuing:
             self._set_input_bins(data.X, loss, incremental)
+            self._set_input_scaling(data, loss)
         data = Data(encode(data.X, self._input_bins), data.y, data.sample_weight)
         threshold = threshold_per_output(self.output_threshold, y.shape[1])
         check_loss_settings(loss, self.output_activation, threshold)
@@ -986,6 +1025,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         )
         if continuing:
             self._check_continuable(layout, incremental, loss)
+        # The features scaled (in place where rows were dropped or encoded).
+        inputs = self._fitted_input_scaling().apply(data.X, copy=data.X is X)
+        data = Data(inputs, data.y, data.sample_weight)
         scale = (
             self.target_scale_
             if continuing
@@ -1005,7 +1047,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if validation is not None:
             validation = self._cast_validation(validation, X.shape[1], X.dtype, scale)
             validation = Data(
-                encode(validation.X, self._input_bins),
+                self._network_inputs(validation.X),
                 validation.y,
                 validation.sample_weight,
             )
@@ -1108,6 +1150,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if "coefs_" in state:  # models saved before the encoding have none
             state.setdefault("_input_bins", None)
             state.setdefault("n_members_", 1)  # nor before the ensemble
+            n_features = state["n_features_in_"]  # nor before the input scaling
+            state.setdefault("input_mean_", np.zeros(n_features))
+            state.setdefault("input_scale_", np.ones(n_features))
         super().__setstate__(state)
         if self._is_fitted():
             layout = self._fitted_layout()
@@ -1197,6 +1242,44 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         bins: InputBins | None = None if n_bins is None else fit_bins(X, n_bins)
         self._input_bins = bins
         self.bin_edges_ = [np.empty(0)] * X.shape[1] if bins is None else bins.edges()
+
+    def _set_input_scaling(self, data: Data, loss: Loss) -> None:
+        """Fits the inputs' scaling on the training rows (of non-zero weight):
+        ``input_mean_`` and ``input_scale_``."""
+        method = input_scaling(
+            self.get_params(),
+            loss,
+            scipy.sparse.issparse(data.X),
+            self._first_biases_constrained(),
+        )
+        scaling = fit_scaling(data.X, data.sample_weight, method)
+        self.input_mean_, self.input_scale_ = scaling.shift, scaling.scale
+
+    def _first_biases_constrained(self) -> bool:
+        """Whether ``nonneg_bias`` keeps the first layer's biases >= 0."""
+        n_layers = len(self._hidden_sizes()) + 1
+        return self.nonneg_bias and 0 in constrained_layers(
+            self.nonneg_weights, n_layers
+        )
+
+    def _fitted_input_scaling(self) -> InputScaling:
+        """The fitted scaling, checked against the first layer's constraints: a
+        centring folded into biases kept >= 0 would move them below 0."""
+        scaling = InputScaling(self.input_mean_, self.input_scale_)
+        if np.any(scaling.shift) and self._first_biases_constrained():
+            raise ValueError(
+                "nonneg_bias keeps the first layer's biases >= 0, but the model was "
+                "fitted with its features centred (input_mean_ is not 0), which "
+                "folding moves the biases by. Set warm_start=False and refit (the "
+                "scaling is then 'rms'), or leave nonneg_bias as it was fitted."
+            )
+        return scaling
+
+    def _network_inputs(self, X):
+        """The rows as the network trains on them: encoded (``input_bins``), then
+        the features scaled (``input_scaling``)."""
+        encoded = encode(X, self._input_bins)  # a new array if anything is encoded
+        return self._fitted_input_scaling().apply(encoded, copy=encoded is X)
 
     def _validation_data(
         self, X_val, y_val, sample_weight_val, loss: Loss
@@ -1354,9 +1437,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             X = encode(X, self._input_bins)
         return self._predict_network_inputs(X)
 
-    def _predict_network_inputs(self, X) -> np.ndarray:
+    def _predict_network_inputs(self, X, params: np.ndarray | None = None):
         """Predictions for the network's inputs (the features, encoded if
-        ``input_bins``), in the model's dtype."""
+        ``input_bins``), in the model's dtype, with the fitted weights or the
+        packed ``params`` given."""
         dtype = self.coefs_[0].dtype
         layout = self._fitted_layout()
         key = self._predict_network_key(layout, dtype)
@@ -1365,7 +1449,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             network = cached[1]
         else:
             network = self._build_predict_network(*key)
-        params = self._packed_weights(layout, dtype)
+        if params is None:
+            params = self._packed_weights(layout, dtype)
         # One chunk of rows runs on one thread whatever the budget: skip asking for it.
         one_chunk = X.shape[0] <= _core.chunk_rows
         n_threads = 1 if one_chunk else self._thread_count()
@@ -1576,6 +1661,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         layout, dtype = prepared.layout, prepared.dtype
         if continuing:
             weights = layout.pack(self.coefs_, self.intercepts_, dtype)
+            weights = self._fitted_input_scaling().unfold(weights, layout)
             return to_free(weights, signs, self.nonneg_method, layout)
         return initial_params(
             layout,

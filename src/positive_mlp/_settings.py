@@ -3,7 +3,9 @@
 ``resolve`` turns ``get_params()`` and the data into a frozen ``Settings``: every
 'auto' rule (``early_stopping``, ``n_iter_no_change``, ``batch_size``; MLPRegressor's
 model trained as MLPRegressor does) and the rows early stopping holds out are decided
-here, once. The solvers and the estimator only read the result.
+here, once; so are the 'auto' rules of the model's inputs (``input_bins``,
+``input_scaling``, ``n_members``) and targets (``target_scaling``). The solvers
+and the estimator only read the result.
 """
 
 from __future__ import annotations
@@ -196,6 +198,35 @@ def input_bins(
     affordable = _AUTO_BINS_MAX_VALUES // (n_rows * max(n_features, 1))
     n_bins = min(_AUTO_BINS, affordable)
     return n_bins if n_bins >= 2 else None
+
+
+def input_scaling(
+    params: dict, loss: Loss, sparse: bool, bias_constrained: bool = False
+) -> str | None:
+    """``input_scaling`` with 'auto' resolved for a first fit: none for
+    MLPRegressor's model and sparse X (centring would densify it), 'rms' where the
+    first layer's biases are sign-constrained (centring would move them when the
+    scaling is folded into them), else 'standard'.
+
+    Refuses 'standard' in those last two cases, naming what works instead.
+    """
+    setting = params["input_scaling"]
+    if setting == "standard" and (sparse or bias_constrained):
+        why = (
+            "X is sparse: centring would make it dense"
+            if sparse
+            else "nonneg_bias keeps the first layer's biases >= 0, and folding the "
+            "centring into them would move them"
+        )
+        raise ValueError(
+            f"input_scaling='standard' centres each feature, but {why}. Set "
+            "input_scaling='rms' (scales without centring), None, or 'auto'."
+        )
+    if not (isinstance(setting, str) and setting == "auto"):
+        return setting
+    if sparse or is_plain_mlp(params, loss):
+        return None
+    return "rms" if bias_constrained else "standard"
 
 
 def members(params: dict) -> int:

@@ -45,7 +45,9 @@ A *case* is a JSON dict drawn from ``(seed, index)``:
   its own too: the forward pass computes each member (``n_members_``; the first
   layer's columns and the output layer's rows in blocks, the middle layers
   shared) and their max(mean, min), within the rounding bound of each member's
-  and of the mean;
+  and of the mean; about 25% get ``input_scaling`` ('auto', 'standard', 'rms' or
+  None; 'standard' with sparse X must be refused), from a stream of its own (the
+  forward pass reads the folded ``coefs_``, in the units of X);
 * ``calls``: ``fit`` / ``partial_fit`` / ``predict`` calls, each with its row count,
   sample weights (often with many zeros), an explicit validation set, and
   ``set_params`` changes between calls (warm starts); about 30% of the Tweedie and

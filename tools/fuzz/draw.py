@@ -410,6 +410,7 @@ def draw_case(seed: int, index: int) -> Case:
     _draw_bins(seed, index, case)
     _draw_schedule(seed, index, case)
     _draw_members(seed, index, case)
+    _draw_scaling(seed, index, case)
     _cap_work(case)
     return case
 
@@ -430,6 +431,26 @@ _MEMBERS_SHARE = 0.25
 _MEMBERS_CHOICES = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 8: 1.0, "auto": 1.0}
 # The members the work cap counts for 'auto' (at most this many).
 _AUTO_MEMBERS_WORK = 8
+
+
+# input_scaling: drawn in this share of the cases, from a stream of its own (the
+# others keep the default 'auto', 'standard' for dense X).
+_SCALING_SHARE = 0.25
+_SCALING_CHOICES = {"auto": 1.0, "standard": 1.0, "rms": 1.0, None: 1.0}
+
+
+def _draw_scaling(seed: int, index: int, case: Case) -> None:
+    """``input_scaling`` for some cases; 'standard' with sparse X is a case that must
+    be refused."""
+    r = random.Random(f"positive-mlp-fuzz-scaling:{seed}:{index}")
+    if r.random() >= _SCALING_SHARE:
+        return
+    scaling = pick(r, _SCALING_CHOICES)
+    if case["data"].get("sparse") and scaling == "standard":
+        if case.get("expect_error"):
+            return
+        case["expect_error"] = "standard_scaling_with_sparse_X"
+    case["params"]["input_scaling"] = scaling
 
 
 def _draw_members(seed: int, index: int, case: Case) -> None:

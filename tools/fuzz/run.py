@@ -114,9 +114,15 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
         est = PositiveMLPRegressor(**params)
         # compare_dense: the same calls on X densified, and on X densified with its
         # nonzero entries moved by one ulp, for as long as all of them return
-        # The twins see dense X, which input_bins='auto' would encode where sparse X
-        # is not: they take the sparse fit's inputs as they are.
-        dense_params = {**params, "input_bins": None}
+        # The twins see dense X, which input_bins='auto' would encode and
+        # input_scaling='auto' centre where sparse X is not: they take the sparse
+        # fit's inputs as they are ('rms' scales both alike).
+        scaling = params.get("input_scaling", "auto")
+        dense_params = {
+            **params,
+            "input_bins": None,
+            "input_scaling": None if scaling == "auto" else scaling,
+        }
         twins = (
             [PositiveMLPRegressor(**dense_params) for _ in range(2)] if compare else []
         )
