@@ -322,7 +322,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         ``intercepts_[0]`` are in the units of your ``X``, and ``predict`` (like
         the ONNX export) has no step of its own. Raw features of very different
         sizes (prices of 1e5 next to 0/1 flags) otherwise slow Adam down or make
-        it diverge. 'auto' (the default) is 'standard', but None for the plain
+        it diverge. 'auto' (the default) is 'standard' for the features off the
+        unit scale only (a largest ``|value|`` above 16 or below 1/16; standardised
+        features and columns in [0, 1] such as splines stay as they are), but None
+        for the plain
         MLPRegressor model and for sparse ``X`` (centring would make it dense),
         and 'rms' when ``nonneg_bias`` constrains the first layer's biases (folding
         a centring into them would move them); 'standard' is refused in those two
@@ -1252,7 +1255,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             scipy.sparse.issparse(data.X),
             self._first_biases_constrained(),
         )
-        scaling = fit_scaling(data.X, data.sample_weight, method)
+        off_scale_only = self.input_scaling == "auto"
+        scaling = fit_scaling(data.X, data.sample_weight, method, off_scale_only)
         self.input_mean_, self.input_scale_ = scaling.shift, scaling.scale
 
     def _first_biases_constrained(self) -> bool:
