@@ -163,6 +163,20 @@ class _Statistics:
     high: np.ndarray
     two_valued: np.ndarray  # bool: exactly two distinct values
 
+    @classmethod
+    def of_unit_moments(
+        cls, mean, mean_square, variance, magnitude, low, high, two_valued
+    ) -> _Statistics:
+        """From the moments of each column divided by its ``magnitude``."""
+        return cls(
+            mean * magnitude,
+            np.sqrt(variance) * magnitude,
+            np.sqrt(mean_square) * magnitude,
+            low,
+            high,
+            two_valued,
+        )
+
 
 def _column_statistics(X, sample_weight: np.ndarray | None) -> _Statistics:
     if scipy.sparse.issparse(X):
@@ -179,13 +193,8 @@ def _column_statistics(X, sample_weight: np.ndarray | None) -> _Statistics:
     unit *= unit
     variance = np.average(unit, axis=0, weights=weights)
     two_valued = np.all(np.equal(X, low) | np.equal(X, high), axis=0) & (low != high)
-    return _Statistics(
-        mean * magnitude,
-        np.sqrt(variance) * magnitude,
-        np.sqrt(mean_square) * magnitude,
-        low,
-        high,
-        two_valued,
+    return _Statistics.of_unit_moments(
+        mean, mean_square, variance, magnitude, low, high, two_valued
     )
 
 
@@ -210,13 +219,8 @@ def _sparse_statistics(X, sample_weight: np.ndarray | None) -> _Statistics:
     stored = np.bincount(column, minlength=X.shape[1])
     zeros_ok = (stored == n_rows) | (low == 0) | (high == 0)
     two_valued = (off_extremes == 0) & zeros_ok & (low != high)
-    return _Statistics(
-        mean * magnitude,
-        np.sqrt(variance) * magnitude,
-        np.sqrt(mean_square) * magnitude,
-        low,
-        high,
-        two_valued,
+    return _Statistics.of_unit_moments(
+        mean, mean_square, variance, magnitude, low, high, two_valued
     )
 
 
