@@ -12,8 +12,10 @@ from reference import central_differences
 
 from positive_mlp import PositiveMLPRegressor
 from positive_mlp._losses import resolve_loss
-from positive_mlp._members import member_networks
+from positive_mlp._members import member_networks, member_positions
 from positive_mlp._network import ParameterLayout, build_network
+from positive_mlp._settings import Data, resolve
+from positive_mlp._solvers import MembersApart, TrainingRecord, _record_members_progress
 from positive_mlp._start import glorot_uniform_params
 
 SIZES = [(4, 5, 3, 2), (4, 5, 2), (4, 2), (4, 6, 5, 3, 1)]
@@ -240,3 +242,69 @@ def test_bad_member_counts_are_refused(bad):
     X, y = _data(50)
     with pytest.raises(ValueError, match="n_members"):
         PositiveMLPRegressor(n_members=bad).fit(X, y)
+
+
+def test_member_positions_follow_the_one_member_packing():
+    layout = ParameterLayout((4, 5, 2), 3)
+    params = np.random.RandomState(0).normal(size=layout.n_params)
+    positions = member_positions(layout)
+    for m in range(3):
+        np.testing.assert_array_equal(
+            params[positions[m]], _member_params(layout, params, m)
+        )
+    assert member_positions(ParameterLayout((4, 5, 3, 2), 3)) is None  # a shared layer
+    assert member_positions(ParameterLayout((4, 5, 2), 1)) is None
+
+
+def test_each_member_keeps_its_own_best_epoch():
+    """_record_members_progress over three epochs of given parameters: each member
+    keeps the parameters of the epoch its own validation score was best at, and the
+    no-improvement count restarts while any member improves."""
+    rng = np.random.RandomState(0)
+    layout = ParameterLayout((3, 6, 1), 3)
+    one = ParameterLayout((3, 6, 1))
+    X = rng.normal(size=(60, 3))
+    y = np.exp(0.5 * X[:, :1])
+    validation = Data(X, y)
+    loss = resolve_loss("poisson")
+    single = build_network(one, "relu", "softplus", loss, np.zeros(1), np.float64)
+    positions = member_positions(layout)
+    apart = MembersApart(single, positions)
+    params = PositiveMLPRegressor(loss="poisson", tol=0.0).get_params()
+    settings = resolve(params, Data(X, y), loss)
+    record = TrainingRecord.fresh(True)
+    best = {"apart": apart}
+    epochs = [rng.normal(scale=0.5, size=layout.n_params) for _ in range(3)]
+    scores = np.empty((3, 3))  # epoch x member
+    for e, p in enumerate(epochs):
+        for m, where in enumerate(positions):
+            scores[e, m] = loss.score(y, single.predict(p[where], X), None)
+        _record_members_progress(settings, record, p, validation, best, 1, 0.0)
+    kept = best["params"]
+    for m, where in enumerate(positions):
+        np.testing.assert_array_equal(
+            kept[where], epochs[np.argmax(scores[:, m])][where]
+        )
+    assert apart.best_scores == pytest.approx(scores.max(axis=0).tolist())
+    improved_last = np.any(scores[2] >= scores[:2].max(axis=0))
+    assert record.no_improvement_count == (0 if improved_last else 1)
+    assert len(set(np.argmax(scores, axis=0))) > 1  # the members' bests differ here
+
+
+def test_members_stop_apart_and_report_their_models_score():
+    """One hidden layer: the members stop apart; best_validation_score_ is the
+    score of the model returned (their best epochs together)."""
+    X, y = _data(400)
+    X_val, y_val = _data(100, seed=1)
+    reg = PositiveMLPRegressor(
+        hidden_layer_sizes=(8,),
+        n_members=3,
+        loss="poisson",
+        max_iter=60,
+        early_stopping=True,
+        random_state=0,
+    ).fit(X, y, X_val=X_val, y_val=y_val)
+    expected = resolve_loss("poisson").score(
+        y_val.reshape(-1, 1), reg.predict(X_val).reshape(-1, 1), None
+    )
+    assert reg.best_validation_score_ == pytest.approx(expected, rel=1e-9)

@@ -60,6 +60,19 @@ def member_networks(
     return networks
 
 
+def member_positions(layout: Any) -> list[np.ndarray] | None:
+    """Where each member's parameters sit in the packed vector of ``layout`` (a
+    ``ParameterLayout``), in the order a one-member network packs them; None when
+    the members share a layer (two hidden layers or more) or there is one member."""
+    if layout.members == 1 or len(layout.layer_sizes) > 3:
+        return None
+    positions = layout.unpack(np.arange(layout.n_params))
+    return [
+        np.concatenate([a.ravel() for a in coefs] + [b.ravel() for b in biases])
+        for coefs, biases in member_networks(*positions, layout.members)
+    ]
+
+
 def stacked_networks(
     networks: Sequence[tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -40,9 +40,9 @@ _AUTO_BINS_MIN_ROWS = 4000
 # none below 2 bins.
 _AUTO_BINS_MAX_VALUES = 2**25
 # n_members='auto': members of the in-model ensemble. On the 14 data sets of
-# bench_quality.py 4 members took the geometric mean of ours / best other from 1.011
-# to 1.005 (8 members: 1.006) for about 3x the fit time (6x) in one run, and cost
-# recreation 5%: not yet a default.
+# bench_quality.py 4 members (stopping apart) took the geometric mean of ours / best
+# other from 1.011 to 1.000 (8 members: 1.000) for about 4x the fit time (8x), and
+# cost recreation 5%: not yet a default.
 _AUTO_MEMBERS = 1
 # MLPRegressor's n_iter_no_change, for its model under 'auto'.
 _MLP_REGRESSOR_PATIENCE = 10
