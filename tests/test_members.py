@@ -273,13 +273,13 @@ def test_each_member_keeps_its_own_best_epoch():
     params = PositiveMLPRegressor(loss="poisson", tol=0.0).get_params()
     settings = resolve(params, Data(X, y), loss)
     record = TrainingRecord.fresh(True)
-    best = {"apart": apart}
+    best = {}
     epochs = [rng.normal(scale=0.5, size=layout.n_params) for _ in range(3)]
     scores = np.empty((3, 3))  # epoch x member
     for e, p in enumerate(epochs):
         for m, where in enumerate(positions):
             scores[e, m] = loss.score(y, single.predict(p[where], X), None)
-        _record_members_progress(settings, record, p, validation, best, 1, 0.0)
+        _record_members_progress(settings, record, p, validation, best, 1, 0.0, apart)
     kept = best["params"]
     for m, where in enumerate(positions):
         np.testing.assert_array_equal(

@@ -171,14 +171,16 @@ def _record_progress(
     validation: Data | None,
     best: dict,
     n_threads: int,
+    apart: MembersApart | None = None,
 ) -> None:
-    """Updates the no-improvement count from the training loss or validation score."""
+    """Updates the no-improvement count from the training loss or validation score
+    (each member's, for members that stop ``apart``)."""
     if validation is not None:
         pred = network.predict(params, validation.X, n_threads)
         score = settings.loss.score(validation.y, pred, validation.sample_weight)
-        if best.get("apart") is not None:
+        if apart is not None:
             return _record_members_progress(
-                settings, record, params, validation, best, n_threads, score
+                settings, record, params, validation, best, n_threads, score, apart
             )
         record.validation_scores.append(score)
         if score < record.best_validation_score + settings.tol:
@@ -205,10 +207,10 @@ def _record_members_progress(
     best: dict,
     n_threads: int,
     score: float,
+    apart: MembersApart,
 ) -> None:
-    """_record_progress for members stopping apart (``MembersApart``): ``best``'s
-    params hold each member's best epoch; ``score`` is the current model's."""
-    apart: MembersApart = best["apart"]
+    """_record_progress for members stopping ``apart``: ``best``'s params hold each
+    member's best epoch; ``score`` is the current model's."""
     if not apart.best_scores:
         apart.best_scores = [-np.inf] * len(apart.positions)
     kept = best.setdefault("params", params.copy())
@@ -486,7 +488,8 @@ def fit_stochastic(
     reference_loss = sample_loss(network, params, data, settings.alpha)
     if not np.isfinite(reference_loss):
         raise _not_finite_at_start_error(reference_loss, data)
-    best: dict = {"apart": training.apart if validation is not None else None}
+    best: dict = {}
+    apart = training.apart if validation is not None else None
     # "Learned almost nothing" is judged only in a fit from the starting parameters,
     # whose loss is then the untrained model's. partial_fit runs one epoch per call in
     # a loop the caller owns (MLPRegressor warns nothing there), and a warm start
@@ -533,7 +536,7 @@ def fit_stochastic(
             record.loss = result.loss
             record.loss_curve.append(result.loss)
             _record_progress(
-                settings, record, network, params, validation, best, n_threads
+                settings, record, network, params, validation, best, n_threads, apart
             )
             score = record.validation_scores[-1] if validation is not None else None
             log.step(record.n_iter, result.loss, score)
@@ -562,7 +565,7 @@ def fit_stochastic(
         warnings.warn("Training interrupted by user.")
     if "params" in best:
         params[:] = best["params"]
-        if best["apart"] is not None:  # the members' best epochs together
+        if apart is not None:  # the members' best epochs together
             pred = network.predict(params, validation.X, n_threads)
             record.best_validation_score = settings.loss.score(
                 validation.y, pred, validation.sample_weight
