@@ -83,14 +83,14 @@ def test_auto_encodes_from_4000_rows_for_bounded_models_only():
     X, y = _wavy(4000)
     kwargs = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
     encoded = _quiet_fit(PositiveMLPRegressor(**kwargs), X, y)
-    assert encoded.coefs_[0].shape == (3 + 2 * 16, 4)
+    assert encoded.coefs_[0].shape[0] == 3 + 2 * 16
     assert [edges.size for edges in encoded.bin_edges_] == [17, 17, 0]
     small = _quiet_fit(PositiveMLPRegressor(**kwargs), X[:3999], y[:3999])
-    assert small.coefs_[0].shape == (3, 4)
+    assert small.coefs_[0].shape[0] == 3
     plain = PositiveMLPRegressor(output_activation="identity", **kwargs)
     assert _quiet_fit(plain, X, y).coefs_[0].shape == (3, 4)
     sparse = _quiet_fit(PositiveMLPRegressor(**kwargs), sp.csr_matrix(X), y)
-    assert sparse.coefs_[0].shape == (3, 4)
+    assert sparse.coefs_[0].shape[0] == 3
     assert all(edges.size == 0 for edges in sparse.bin_edges_)
     streamed = PositiveMLPRegressor(hidden_layer_sizes=(4,), random_state=0)
     streamed.partial_fit(X, y)  # a first partial_fit: no encoding under 'auto'

@@ -43,7 +43,8 @@ def test_output_shape_follows_y(n_outputs):
     assert pred.shape == y.shape
     assert reg.n_outputs_ == n_outputs
     assert reg.n_layers_ == 3
-    assert [c.shape for c in reg.coefs_] == [(4, 8), (8, n_outputs)]
+    assert reg.n_members_ == 4  # 'auto': each member its first and output layer
+    assert [c.shape for c in reg.coefs_] == [(4, 4 * 8), (4 * 8, n_outputs)]
 
 
 @pytest.mark.parametrize("output_activation", BOUNDING)
@@ -331,6 +332,7 @@ def test_early_stopping_keeps_the_best_validation_score():
         max_iter=500,
         random_state=0,
         learning_rate_init=0.05,
+        n_members=1,  # members stopping apart score the model they return
     ).fit(X, y)
     assert reg.n_iter_ < 500
     assert len(reg.validation_scores_) == reg.n_iter_
@@ -362,6 +364,7 @@ def test_no_hidden_layer_is_a_generalised_linear_model():
     reg.fit(X, y)
     assert [c.shape for c in reg.coefs_] == [(4, 1)]
     assert reg.n_layers_ == 2
+    assert reg.n_members_ == 1  # 'auto': members of a convex model would agree
 
 
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])

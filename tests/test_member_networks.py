@@ -153,7 +153,7 @@ def test_fuzz_reference_forward_of_members(hidden, extra, dtype):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = PositiveMLPRegressor(
-            hidden_layer_sizes=hidden, max_iter=3, random_state=0, **extra
+            hidden_layer_sizes=hidden, max_iter=3, n_members=1, random_state=0, **extra
         ).fit(X.astype(dtype), y)
     singles = []
     for _ in range(4):

@@ -3,6 +3,7 @@ gradients by finite differences, and the estimator's guarantees with members."""
 
 from __future__ import annotations
 
+import copy
 import pickle
 
 import numpy as np
@@ -227,14 +228,66 @@ def test_warm_start_partial_fit_and_pickle_keep_the_members():
         stream.set_params(n_members=2).partial_fit(X, y)
 
 
-def test_auto_is_one_member():
+def test_auto_members():
+    """'auto': 4 members with Adam; one for the other solvers, for MLPRegressor's
+    model (which then equals an explicit n_members=1), for a model without hidden
+    layers and for a first partial_fit."""
     X, y = _data()
+    assert _fit(X, y).n_members_ == 4
+    assert _fit(X, y, solver="sgd").n_members_ == 1
+    assert _fit(X, y, solver="lbfgs").n_members_ == 1
     plain = _fit(X, y, output_activation="identity")
     assert plain.n_members_ == 1
     assert np.array_equal(
         plain.predict(X),
         _fit(X, y, output_activation="identity", n_members=1).predict(X),
     )
+    assert _fit(X, y, hidden_layer_sizes=()).n_members_ == 1
+    stream = PositiveMLPRegressor(hidden_layer_sizes=(8,), random_state=0)
+    assert stream.partial_fit(X, y).n_members_ == 1
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_members_of_one_hidden_layer_learn_as_networks_apart(solver, dtype):
+    """Members that share no layer, trained together, follow the path each would
+    follow alone from the same weights on the same batches: SGD's steps are not
+    shrunk by the mean over members (Adam's never were)."""
+    X, y = _data()
+    X = X.astype(dtype)
+    steady = dict(
+        solver=solver,
+        shuffle=False,
+        early_stopping=False,
+        tol=0.0,
+        learning_rate_init=0.01,
+        alpha=0.01,
+        batch_size=50,
+        epsilon=1e-30,  # Adam's step then blind to the gradient's scale
+    )
+    together = _fit(X, y, n_members=3, max_iter=1, warm_start=True, **steady)
+    start = member_networks(together.coefs_, together.intercepts_, 3)
+    state = copy.deepcopy(together._record.optimizer_state)
+    positions = member_positions(together._fitted_layout())
+    together.set_params(max_iter=4).fit(X, y)
+    for m, (coefs, intercepts) in enumerate(start):
+        alone = _fit(X, y, n_members=1, max_iter=1, warm_start=True, **steady)
+        alone.coefs_ = [c.copy() for c in coefs]
+        alone.intercepts_ = [b.copy() for b in intercepts]
+        # The member's moments: Adam's of a gradient 1 / 3 of its own (the mean
+        # objective's), to which its step is blind.
+        alone_state = alone._record.optimizer_state
+        share = 3.0 if solver == "adam" else 1.0
+        alone_state.first_moment[:] = share * state.first_moment[positions[m]]
+        if solver == "adam":
+            alone_state.second_moment[:] = share**2 * state.second_moment[positions[m]]
+        alone.set_params(max_iter=4).fit(X, y)
+        member = member_networks(together.coefs_, together.intercepts_, 3)[m]
+        rtol = 1e-4 if dtype == np.float32 else 1e-9
+        for got, expected in zip(
+            member[0] + member[1], alone.coefs_ + alone.intercepts_
+        ):
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * 1e-2)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "many"])

@@ -55,7 +55,14 @@ def make_data(n_targets=3, n_samples=60):
 
 
 def fitted(X, y, dtype=np.float64, **params):
-    params = {"hidden_layer_sizes": (5, 4), "max_iter": 3, "random_state": 0, **params}
+    """A network of one member unless ``params`` say otherwise."""
+    params = {
+        "hidden_layer_sizes": (5, 4),
+        "max_iter": 3,
+        "random_state": 0,
+        "n_members": 1,
+        **params,
+    }
     return PositiveMLPRegressor(**params).fit(X.astype(dtype), y)
 
 

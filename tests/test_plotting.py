@@ -56,7 +56,12 @@ def data():
 @pytest.fixture(scope="module")
 def early_stopped(data):
     return _fitted(
-        _small(early_stopping=True, learning_rate_init=0.02, n_iter_no_change=5),
+        _small(
+            early_stopping=True,
+            learning_rate_init=0.02,
+            n_iter_no_change=5,
+            n_members=1,  # one network: the weights kept are the best epoch's
+        ),
         *data,
     )
 
@@ -133,6 +138,22 @@ def test_training_curve_of_lbfgs_marks_the_lowest_loss(data):
     )
     assert display.ax_.get_xlabel() == "L-BFGS-B iteration"
     assert _legend_texts(display.ax_)[-1] == f"lowest loss (epoch {best})"
+
+
+def test_training_curve_of_members_stopped_apart_says_each_kept_its_own(data):
+    """Members that stop apart keep each its own best epoch: the mark is the best
+    epoch of their mean's curve, and the legend says the weights are not its."""
+    reg = _fitted(
+        _small(early_stopping=True, learning_rate_init=0.02, n_iter_no_change=5),
+        *data,
+    )
+    assert reg.n_members_ == 4
+    display = TrainingCurveDisplay.from_estimator(reg)
+    best = 1 + int(np.argmax(reg.validation_scores_))
+    np.testing.assert_array_equal(display.best_line_.get_xdata(), [best, best])
+    assert _legend_texts(display.validation_ax_)[-1] == (
+        f"best epoch of the members' mean ({best}; each member kept its own)"
+    )
 
 
 def test_training_curve_of_a_quantile_model_names_its_score(data):

@@ -243,7 +243,7 @@ def _wide_columns(n_samples, seed):
 _EARLY_STOPPING = dict(
     hidden_layer_sizes=(8,),
     early_stopping=True,
-    max_iter=20,
+    max_iter=60,  # 20 epochs scored 0.33-0.55 by the seed; 60 scored 0.90-0.95
     learning_rate_init=0.01,
     random_state=0,
 )
@@ -467,7 +467,11 @@ def _stopping_epoch(scores, patience: int, tol: float) -> int | None:
 def test_auto_patience_of_bounded_models(params, patience, shorter):
     X, y = _rows(600)
     reg = PositiveMLPRegressor(
-        hidden_layer_sizes=(8,), learning_rate_init=0.05, random_state=0, **params
+        hidden_layer_sizes=(8,),
+        learning_rate_init=0.05,
+        random_state=0,
+        n_members=1,  # members stopping apart go on while any member improves
+        **params,
     ).fit(X, y)
     assert reg.n_iter_ < reg.max_iter  # stopped by the rule
     assert _stopping_epoch(reg.validation_scores_, patience, reg.tol) == reg.n_iter_

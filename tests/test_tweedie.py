@@ -209,6 +209,9 @@ def test_early_stopping_scores_the_deviance(loss, power):
     ).fit(X[:200], y[:200], X_val=X_val, y_val=y_val)
     deviance_power = {"poisson": 1.0, "gamma": 2.0}.get(loss, power)
     expected = d2_tweedie_score(y_val, reg.predict(X_val), power=deviance_power)
-    # The kept weights are the best epoch's: its score is the model's D2.
+    # The members kept each its best epoch: the score is the returned model's D2.
+    assert reg.n_members_ > 1
     assert reg.best_validation_score_ == pytest.approx(expected, rel=1e-9)
-    assert reg.best_validation_score_ == max(reg.validation_scores_)
+    one = PositiveMLPRegressor(**{**reg.get_params(), "n_members": 1})
+    one.fit(X[:200], y[:200], X_val=X_val, y_val=y_val)  # the best epoch's weights
+    assert one.best_validation_score_ == max(one.validation_scores_)

@@ -301,7 +301,7 @@ PYBIND11_MODULE(_core, m) {
     m.doc() = "C++ core of positive-mlp: forward, backward, losses and the epoch loop.";
     m.attr("chunk_rows") = kChunkRows;
     m.def("take_refused_thread_starts", &take_refused_thread_starts,
-          "Threads the system refused to start since the last call (resets the count).");
+          "The most threads refused to one pool since the last call (resets the count).");
 
     py::register_exception_translator([](std::exception_ptr p) {
         try {

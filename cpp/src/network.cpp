@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <utility>
 
 #include "positive_mlp/activations.hpp"
 #include "positive_mlp/losses.hpp"
@@ -344,6 +345,23 @@ void Network<T>::for_own_weights(std::int64_t begin, std::int64_t end, F&& f) co
         const std::int64_t last =
             std::min(end, layout_.weight_offset(l) + layout_.weight_count(l));
         if (first < last) f(first, last);
+    }
+}
+
+template <class T>
+void Network<T>::undo_member_share(T* grad, std::int64_t begin, std::int64_t end) const {
+    if (layout_.members() == 1) return;
+    const T members = static_cast<T>(layout_.members());
+    for (std::int64_t l = 0; l < layout_.n_layers(); ++l) {
+        if (!layout_.per_member(l)) continue;
+        const std::pair<std::int64_t, std::int64_t> blocks[] = {
+            {layout_.weight_offset(l), layout_.weight_count(l)},
+            {layout_.bias_offset(l), layout_.bias_count(l)}};
+        for (const auto& [offset, count] : blocks) {
+            const std::int64_t first = std::max(begin, offset);
+            const std::int64_t last = std::min(end, offset + count);
+            for (std::int64_t i = first; i < last; ++i) grad[i] *= members;
+        }
     }
 }
 

@@ -34,6 +34,8 @@ inline void back_off(int round) {
         std::this_thread::yield();
 }
 
+// The most threads refused to one pool since the last take: a call whose pools
+// (training, predicting each member) all asked for n threads reports n - 1, not a sum.
 std::atomic<int> refused_starts{0};
 
 // Address space a background thread comes to hold: its stack (8 MiB by default), a
@@ -80,7 +82,10 @@ WorkerPool::WorkerPool(int n_threads)
     } catch (const std::bad_alloc&) {
     }
     n_threads_ = static_cast<int>(threads_.size()) + 1;
-    if (n_threads_ < wanted) refused_starts.fetch_add(wanted - n_threads_);
+    const int refused = wanted - n_threads_;
+    int most = refused_starts.load();
+    while (refused > most && !refused_starts.compare_exchange_weak(most, refused)) {
+    }
 }
 
 WorkerPool::~WorkerPool() {

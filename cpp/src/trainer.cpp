@@ -164,6 +164,7 @@ double EpochTrainer<T>::update_parameters(const UpdateTask& task, int n_shards,
         }
         squared_weights += network_.finalize_range(task.params, task.weights, task.weight_sum,
                                                    task.alpha, grad, first, last);
+        if (task.step.solver == Solver::sgd) network_.undo_member_share(grad, first, last);
         update_range(task.step, task.params, grad, task.state, first, last);
         if (task.clear_gradients) std::fill(grad + first, grad + last, T(0));
         network_.project(task.params, first, last);

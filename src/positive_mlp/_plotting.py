@@ -243,7 +243,12 @@ class TrainingCurveDisplay:
         scores = None if not scores else np.asarray(scores, dtype=np.float64)
         if scores is not None:
             best_epoch = 1 + int(np.argmax(scores))
-            best_label = f"best validation score (epoch {best_epoch}, weights kept)"
+            best_label = (
+                f"best epoch of the members' mean ({best_epoch}; each member "
+                "kept its own)"
+                if _members_stopped_apart(network)
+                else f"best validation score (epoch {best_epoch}, weights kept)"
+            )
         else:
             best_epoch = 1 + int(np.argmin(loss_curve))
             best_label = f"lowest loss (epoch {best_epoch})"
@@ -362,6 +367,13 @@ class TrainingCurveDisplay:
         (self.best_marker_,) = deciding.axes.plot(
             [epoch], [value], marker="o", color=deciding.get_color()
         )
+
+
+def _members_stopped_apart(network) -> bool:
+    """Whether the network's members kept each its own best epoch: several members
+    that share no layer (PositiveMLPRegressor's ``n_members``)."""
+    members = getattr(network, "n_members_", 1)
+    return members > 1 and len(getattr(network, "coefs_", ())) <= 2
 
 
 # The losses' score names as the plots print them.

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from positive_mlp._settings import _AUTO_MEMBERS  # the most members 'auto' gives
 from positive_mlp._solvers import SCHEDULES
 
 from .draw_edges import draw_edges, draw_limit
@@ -360,8 +361,8 @@ def _cap_work(case: Case) -> None:
     n_params = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
     # members: M first and output layers, and M rows per sample through the
     # shared middle layers: M times the work of one network
-    members = params.get("n_members", 1)
-    n_params *= _AUTO_MEMBERS_WORK if members == "auto" else members
+    members = params.get("n_members", "auto")  # the estimator's default
+    n_params *= _AUTO_MEMBERS if members == "auto" else members
     rounds = 30 if params["solver"] == "lbfgs" and params["output_constraint"] else 1
     rows = sum(call.get("n", data["n"]) for call in case["calls"])
     batch = params["batch_size"]
@@ -429,8 +430,6 @@ _SCHEDULE_SHARE = 0.15
 # of its own.
 _MEMBERS_SHARE = 0.25
 _MEMBERS_CHOICES = {1: 1.0, 2: 1.0, 3: 1.0, 4: 1.0, 8: 1.0, "auto": 1.0}
-# The members the work cap counts for 'auto' (at most this many).
-_AUTO_MEMBERS_WORK = 8
 
 
 # input_scaling: drawn in this share of the cases, from a stream of its own (the

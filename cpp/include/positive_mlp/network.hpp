@@ -169,6 +169,13 @@ public:
     double finalize_range(const T* params, const T* weights, double weight_sum, double alpha,
                           T* grad, std::int64_t begin, std::int64_t end) const;
 
+    // Multiplies the gradient of the members' own parameters (weights and biases of the
+    // first and last layers) among [begin, end) by the number of members. The mean
+    // objective gives each member 1 / members of its own loss's gradient: SGD's step
+    // (unlike Adam's) scales with it, so its members would learn members times slower
+    // than one network. No-op with one member.
+    void undo_member_share(T* grad, std::int64_t begin, std::int64_t end) const;
+
     // sum of w^2 over the weights among [begin, end), a member's own ones weighted
     // 1 / members (the L2 penalty's share of each weight; see finalize_range).
     double penalised_squares(const T* weights, std::int64_t begin, std::int64_t end) const;

@@ -49,7 +49,8 @@ private:
     std::vector<std::exception_ptr> errors_;
 };
 
-// Threads the system refused to start since the last call (and resets the count).
+// The most threads the system refused to start for one pool since the last call (and
+// resets the count).
 int take_refused_thread_starts();
 
 // Rows [begin, end) of `rows` rows for part `part` of `parts` near-equal parts.
