@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 from reference import central_differences
+from sklearn.metrics import r2_score
 
 from positive_mlp import PositiveMLPRegressor
 from positive_mlp._losses import resolve_loss
@@ -361,3 +362,20 @@ def test_members_stop_apart_and_report_their_models_score():
         y_val.reshape(-1, 1), reg.predict(X_val).reshape(-1, 1), None
     )
     assert reg.best_validation_score_ == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize("members", [3, 4, 600])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_chunks_of_member_rows_cover_every_row(members, n_threads):
+    """A chunk holds 512 member-rows (170 rows of 3 members, 128 of 4, one row of 600):
+    batches and full-data passes whose last chunk is shorter than the first, on one
+    thread or two, train as one thread does and predict every row as row by row."""
+    X, y = _data(n=700)
+    params = dict(hidden_layer_sizes=(6,), n_members=members, batch_size=300)
+    one = _fit(X, y, n_threads=1, max_iter=3, **params)
+    reg = _fit(X, y, n_threads=n_threads, max_iter=3, **params)
+    np.testing.assert_allclose(reg.loss_curve_, one.loss_curve_, rtol=1e-9)
+    pred = reg.predict(X)  # 700 rows: chunks of 170 / 128 / 1 row(s)
+    rows = np.concatenate([reg.predict(X[i : i + 1]) for i in range(0, 700, 97)])
+    np.testing.assert_allclose(pred[::97], rows, rtol=1e-12)
+    assert reg.score(X, y) == pytest.approx(r2_score(y, pred), rel=1e-12)

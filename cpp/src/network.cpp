@@ -18,12 +18,13 @@ namespace pmlp {
 
 namespace {
 
-// Calls chunk(thread, start, rows) for every chunk of kChunkRows rows of n, thread t
+// Calls chunk(thread, start, rows) for every chunk of `per_chunk` rows of n, thread t
 // taking chunks t, t + threads, ...; thread 0 polls the interrupt, and the others stop
 // at their next chunk once it fires.
 template <class ChunkFn>
-void for_each_chunk(std::int64_t n, int threads, InterruptCheck& interrupt, ChunkFn&& chunk) {
-    const std::int64_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
+void for_each_chunk(std::int64_t n, std::int64_t per_chunk, int threads,
+                    InterruptCheck& interrupt, ChunkFn&& chunk) {
+    const std::int64_t n_chunks = (n + per_chunk - 1) / per_chunk;
     std::atomic<bool> stop{false};
     auto work = [&](int t) {
         for (std::int64_t c = t; c < n_chunks; c += threads) {
@@ -37,8 +38,8 @@ void for_each_chunk(std::int64_t n, int threads, InterruptCheck& interrupt, Chun
             } else if (stop.load()) {
                 return;
             }
-            const std::int64_t start = c * kChunkRows;
-            chunk(t, start, std::min(kChunkRows, n - start));
+            const std::int64_t start = c * per_chunk;
+            chunk(t, start, std::min(per_chunk, n - start));
         }
     };
     if (threads <= 1) return work(0);
@@ -58,8 +59,8 @@ bool is_finite(T v) {
 constexpr std::int64_t kMinPassWorkPerThread = std::int64_t{1} << 24;
 
 // Threads worth using for a pass over n rows: at most one per chunk.
-int threads_for(std::int64_t n, std::int64_t n_params, int n_threads) {
-    const std::int64_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
+int threads_for(std::int64_t n, std::int64_t per_chunk, std::int64_t n_params, int n_threads) {
+    const std::int64_t n_chunks = (n + per_chunk - 1) / per_chunk;
     const std::int64_t worth = std::min(n_chunks, n * n_params / kMinPassWorkPerThread);
     return static_cast<int>(std::clamp<std::int64_t>(worth, 1, std::max(n_threads, 1)));
 }
@@ -436,7 +437,7 @@ std::vector<Workspace<T>> Network<T>::chunk_workspaces(std::int64_t n, int threa
                                                        Passes passes) const {
     std::vector<Workspace<T>> ws;
     for (int t = 0; t < threads; ++t)
-        ws.emplace_back(layout_, std::min(n, kChunkRows), passes);
+        ws.emplace_back(layout_, std::min(n, chunk_rows(layout_)), passes);
     return ws;
 }
 
@@ -461,7 +462,7 @@ double Network<T>::objective(const T* params, const Dataset<T>& data, const T* m
     check_dataset(data, layout_.n_params(), multipliers);
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
     const double weight_sum = total_weight(data);
-    const int threads = threads_for(n, layout_.n_params(), n_threads);
+    const int threads = threads_for(n, chunk_rows(layout_), layout_.n_params(), n_threads);
     std::vector<Workspace<T>> ws =
         chunk_workspaces(n, threads, grad ? Passes::forward_and_backward : Passes::forward);
     const T* weights = effective_params(params, ws[0]);
@@ -470,19 +471,20 @@ double Network<T>::objective(const T* params, const Dataset<T>& data, const T* m
                                             std::vector<T>(layout_.n_params()));
     std::vector<LossSums> sums(threads);
     std::vector<bool> started(threads, false);
-    for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        const Dataset<T> chunk = data.rows(start, rows);
-        const T* m = multipliers ? multipliers + start * k : nullptr;
-        forward(weights, chunk.X, ws[t]);
-        if (!grad) {
-            sums[t] += output_deltas(chunk.Y, chunk.sample_weight, m, ws[t]);
-            return;
-        }
-        T* g = t == 0 ? grad : other_grads[t - 1].data();
-        sums[t] +=
-            backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m, ws[t], g, started[t]);
-        started[t] = true;
-    });
+    for_each_chunk(n, chunk_rows(layout_), threads, interrupt,
+                   [&](int t, std::int64_t start, std::int64_t rows) {
+                       const Dataset<T> chunk = data.rows(start, rows);
+                       const T* m = multipliers ? multipliers + start * k : nullptr;
+                       forward(weights, chunk.X, ws[t]);
+                       if (!grad) {
+                           sums[t] += output_deltas(chunk.Y, chunk.sample_weight, m, ws[t]);
+                           return;
+                       }
+                       T* g = t == 0 ? grad : other_grads[t - 1].data();
+                       sums[t] += backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m,
+                                           ws[t], g, started[t]);
+                       started[t] = true;
+                   });
     for (int t = 1; t < threads; ++t) sums[0] += sums[t];
     if (!grad)
         return mean_loss(sums[0], penalised_squares(weights, 0, layout_.n_weights()),
@@ -507,25 +509,28 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
                          InterruptCheck& interrupt, int n_threads) const {
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
-    const int threads = threads_for(n, layout_.n_params(), n_threads);
+    const int threads = threads_for(n, chunk_rows(layout_), layout_.n_params(), n_threads);
     std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     const std::int64_t member_outputs = layout_.members() * k;
-    for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        const Inputs<T> chunk = X.slice(start, rows);
-        forward(weights, chunk, ws[t]);
-        const T* pred = ws[t].activations.back().data();
-        for (std::int64_t i = 0; i < rows; ++i) {
-            T* row_out = out + (start + i) * k;
-            for (std::int64_t j = 0; j < k; ++j) row_out[j] = prediction(ws[t], i, j);
-            const T* z = ws[t].output_z.data() + i * member_outputs;
-            const T* p = pred + i * member_outputs;
-            const bool finite = std::all_of(z, z + member_outputs, is_finite<T>) &&
-                std::all_of(p, p + member_outputs, is_finite<T>) &&
-                std::all_of(row_out, row_out + k, is_finite<T>);
-            if (!finite) predict_row_extended(weights, chunk, i, row_out);
-        }
-    });
+    for_each_chunk(n, chunk_rows(layout_), threads, interrupt,
+                   [&](int t, std::int64_t start, std::int64_t rows) {
+                       const Inputs<T> chunk = X.slice(start, rows);
+                       forward(weights, chunk, ws[t]);
+                       const T* pred = ws[t].activations.back().data();
+                       for (std::int64_t i = 0; i < rows; ++i) {
+                           T* row_out = out + (start + i) * k;
+                           for (std::int64_t j = 0; j < k; ++j)
+                               row_out[j] = prediction(ws[t], i, j);
+                           const T* z = ws[t].output_z.data() + i * member_outputs;
+                           const T* p = pred + i * member_outputs;
+                           const bool finite =
+                               std::all_of(z, z + member_outputs, is_finite<T>) &&
+                               std::all_of(p, p + member_outputs, is_finite<T>) &&
+                               std::all_of(row_out, row_out + k, is_finite<T>);
+                           if (!finite) predict_row_extended(weights, chunk, i, row_out);
+                       }
+                   });
 }
 
 template <class T>
@@ -599,15 +604,16 @@ std::int64_t Network<T>::update_multipliers(const T* params, const Inputs<T>& X,
                                             int n_threads) const {
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
-    const int threads = threads_for(n, layout_.n_params(), n_threads);
+    const int threads = threads_for(n, chunk_rows(layout_), layout_.n_params(), n_threads);
     std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     std::vector<std::int64_t> below(threads, 0);
-    for_each_chunk(n, threads, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        forward(weights, X.slice(start, rows), ws[t]);
-        below[t] += count_below_threshold(rows, ws[t]);
-        ascend_multipliers(rows, ws[t], multipliers + start * k);
-    });
+    for_each_chunk(n, chunk_rows(layout_), threads, interrupt,
+                   [&](int t, std::int64_t start, std::int64_t rows) {
+                       forward(weights, X.slice(start, rows), ws[t]);
+                       below[t] += count_below_threshold(rows, ws[t]);
+                       ascend_multipliers(rows, ws[t], multipliers + start * k);
+                   });
     return std::accumulate(below.begin(), below.end(), std::int64_t{0});
 }
 

@@ -43,7 +43,7 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
     // one chunk: a thread's share of any batch, however the batch is split, goes
     // through its buffers chunk by chunk.
     pool_ = std::make_unique<WorkerPool>(threads_for(batch_size_));
-    const std::int64_t capacity = std::min(batch_size_, kChunkRows);
+    const std::int64_t capacity = std::min(batch_size_, chunk_rows(network_.layout()));
     shards_.reserve(pool_->size());
     for (int t = 0; t < pool_->size(); ++t) shards_.emplace_back(network_, capacity);
 }

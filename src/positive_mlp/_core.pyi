@@ -9,7 +9,7 @@ from scipy.sparse import sparray, spmatrix
 # Inputs: an array (converted to C-contiguous) or a CSR matrix or array, read as it is.
 Inputs = ArrayLike | spmatrix | sparray
 
-chunk_rows: int  # rows per chunk of the full-data passes and of a training shard
+chunk_rows: int  # member-rows per chunk of the full-data passes and of a training shard
 
 def take_refused_thread_starts() -> int: ...
 

@@ -1480,7 +1480,8 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if params is None:
             params = self._packed_weights(layout, dtype)
         # One chunk of rows runs on one thread whatever the budget: skip asking for it.
-        one_chunk = X.shape[0] <= _core.chunk_rows
+        # (A chunk holds chunk_rows member-rows, as the core's chunk_rows(layout).)
+        one_chunk = X.shape[0] <= max(1, _core.chunk_rows // layout.members)
         n_threads = 1 if one_chunk else self._thread_count()
         with core_call():
             raw = network.predict(params, X, n_threads)

@@ -263,4 +263,10 @@ LossSums mean_loss(LossSums sums, double squared_weights, double weight_sum, dou
 // however many rows there are.
 constexpr std::int64_t kChunkRows = 512;
 
+// Rows per chunk of a network: kChunkRows member-rows, so that a chunk's work, and the
+// wait for Ctrl-C between chunks, do not grow with the members of an ensemble.
+inline std::int64_t chunk_rows(const Layout& layout) {
+    return std::max<std::int64_t>(1, kChunkRows / layout.members());
+}
+
 }  // namespace pmlp
