@@ -320,6 +320,42 @@ def test_concurrent_fits_in_threads_equal_sequential_ones(solver):
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_thread_budget_is_read_before_another_fit_limits_the_blas(monkeypatch):
+    """A fit in another Python thread that limits the BLAS to one thread while this
+    one reads the BLAS's threads must not halve this fit's budget (CI: a concurrent
+    fit ran on one thread and differed in rounding from the same fit alone)."""
+    state = {"now": 2}
+    blas = _threads._ThreadSetting(
+        get=lambda: _read_while_another_fit_starts(state),
+        set=lambda n: state.__setitem__("now", n),
+    )
+    monkeypatch.setattr(_threads, "_blas_libraries", lambda: (blas,))
+    state["leave"] = threading.Event()
+    try:
+        budget = _threads.blas_threads()
+    finally:
+        state["leave"].set()
+        state["other"].join()
+    assert budget == 2
+    assert state["now"] == 2  # the other fit restored it
+
+
+def _read_while_another_fit_starts(state: dict) -> int:
+    """The BLAS's threads, read while another Python thread enters the package's
+    BLAS limit (which sets them to 1 until it leaves)."""
+    if "other" in state:  # the other fit's own reads
+        return state["now"]
+
+    def other_fit():
+        with _threads.single_threaded_blas():
+            state["leave"].wait()
+
+    state["other"] = threading.Thread(target=other_fit)
+    state["other"].start()
+    state["other"].join(timeout=0.2)  # it waits for the lock while this read runs
+    return state["now"]
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 def test_ctrl_c_stops_inside_one_huge_batch(n_threads):
     """One 60,000-row batch per epoch on a (512, 512) network takes seconds; the core

@@ -106,11 +106,14 @@ class _SharedBlasLimit:
             lib.set(1)
 
     def threads_before(self) -> int:
-        """The BLAS's threads outside this package's limit."""
+        """The BLAS's threads outside this package's limit. Read under the lock: read
+        after it, a fit starting in another thread could have set the BLAS to its
+        one thread in between (a budget of 1, and a model that differed in rounding
+        from the same fit alone)."""
         with self._lock:
             if self.original_threads is not None:
                 return self.original_threads
-        return max((lib.get() for lib in _blas_libraries()), default=1)
+            return max((lib.get() for lib in _blas_libraries()), default=1)
 
 
 # Runs the core's BLAS calls on one thread. The core's products are small (a batch
