@@ -15,7 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from positive_mlp import PositiveMLPRegressor
-from positive_mlp._encoding import encode, encoded_monotonic_cst, fit_bins
+from positive_mlp._encoding import (
+    encodable_features,
+    encode,
+    encoded_monotonic_cst,
+    fit_bins,
+)
 
 METHODS = ["projection", "square", "exp"]
 
@@ -83,8 +88,8 @@ def test_auto_encodes_from_4000_rows_for_bounded_models_only():
     X, y = _wavy(4000)
     kwargs = dict(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
     encoded = _quiet_fit(PositiveMLPRegressor(**kwargs), X, y)
-    assert encoded.coefs_[0].shape[0] == 3 + 2 * 16
-    assert [edges.size for edges in encoded.bin_edges_] == [17, 17, 0]
+    assert encoded.coefs_[0].shape[0] == 3 + 2 * 32
+    assert [edges.size for edges in encoded.bin_edges_] == [33, 33, 0]
     small = _quiet_fit(PositiveMLPRegressor(**kwargs), X[:3999], y[:3999])
     assert small.coefs_[0].shape[0] == 3
     plain = PositiveMLPRegressor(output_activation="identity", **kwargs)
@@ -95,6 +100,18 @@ def test_auto_encodes_from_4000_rows_for_bounded_models_only():
     streamed = PositiveMLPRegressor(hidden_layer_sizes=(4,), random_state=0)
     streamed.partial_fit(X, y)  # a first partial_fit: no encoding under 'auto'
     assert streamed.coefs_[0].shape == (3, 4)
+
+
+def test_auto_counts_only_the_columns_it_would_encode():
+    """One-hot columns are never encoded: 2 numeric features beside 400 one-hot
+    ones take 32 bins (as the 2**25-value cap counts 2 columns, not 402)."""
+    X, y = _wavy(5000)
+    levels = np.random.RandomState(1).randint(0, 400, len(X))
+    X = np.hstack([X[:, :2], np.eye(400)[levels]])
+    assert encodable_features(X) == 2
+    reg = PositiveMLPRegressor(hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    sizes = [edges.size for edges in _quiet_fit(reg, X, y).bin_edges_]
+    assert sizes == [33, 33] + [0] * 400
 
 
 def test_an_explicit_count_with_sparse_input_is_refused():

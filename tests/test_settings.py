@@ -267,11 +267,12 @@ def test_mlpregressor_model_and_auto_target_scaling(params, plain, scaling):
     "rows, features, params, sparse, bins",
     [
         (3999, 10, {}, False, None),  # below 4,000 rows: none
-        (4000, 10, {}, False, 16),
+        (4000, 10, {}, False, 32),
         (4000, 10, PLAIN, False, None),  # MLPRegressor's model stays as it is
         (4000, 10, {}, True, None),  # sparse X stays sparse
-        (100_000, 20, {}, False, 16),  # 32,000,000 values: within 2**25
-        (100_000, 40, {}, False, 8),  # 16 bins would pass 2**25 values
+        (50_000, 20, {}, False, 32),  # 32,000,000 values: within 2**25
+        (100_000, 20, {}, False, 16),  # 32 bins would pass 2**25 values
+        (100_000, 40, {}, False, 8),
         (1_000_000, 20, {}, False, None),  # fewer than 2 bins: none
         (10, 3, {"input_bins": 5}, False, 5),  # a count is taken as it is
         (10**7, 3, {"input_bins": None}, False, None),

@@ -49,13 +49,27 @@ class InputBins:
         return edges
 
 
+def encodable_features(X: np.ndarray) -> int:
+    """The columns of dense ``X`` that take more than two values (in the rows the
+    edges are read from): at most these are encoded, as binary, one-hot and
+    constant ones never are."""
+    rows = _quantile_rows(X)
+    low, high = rows.min(axis=0), rows.max(axis=0)
+    two_valued = np.all((rows == low) | (rows == high), axis=0)
+    return int(np.count_nonzero(~two_valued))
+
+
+def _quantile_rows(X: np.ndarray) -> np.ndarray:
+    if X.shape[0] <= _MAX_QUANTILE_ROWS:
+        return X
+    return X[np.linspace(0, X.shape[0] - 1, _MAX_QUANTILE_ROWS).astype(np.intp)]
+
+
 def fit_bins(X: np.ndarray, n_bins: int) -> InputBins:
     """Edges at the ``n_bins + 1`` quantiles of each column of dense ``X`` (repeated
     quantiles merged). Columns with fewer than 3 distinct edges (constant, binary,
     one-hot) are not encoded: one bin would only repeat the feature."""
-    rows = X
-    if X.shape[0] > _MAX_QUANTILE_ROWS:
-        rows = X[np.linspace(0, X.shape[0] - 1, _MAX_QUANTILE_ROWS).astype(np.intp)]
+    rows = _quantile_rows(X)
     probabilities = np.linspace(0.0, 1.0, n_bins + 1)
     source, lower, width = [], [], []
     for feature in range(X.shape[1]):

@@ -28,7 +28,13 @@ from positive_mlp._constraints import (
     constrained_layers,
     parameter_signs,
 )
-from positive_mlp._encoding import InputBins, encode, encoded_monotonic_cst, fit_bins
+from positive_mlp._encoding import (
+    InputBins,
+    encodable_features,
+    encode,
+    encoded_monotonic_cst,
+    fit_bins,
+)
 from positive_mlp._input_scaling import InputScaling, fit_scaling
 from positive_mlp._losses import (
     LOSSES,
@@ -300,9 +306,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         non-decreasing in its feature, so ``monotonic_cst`` keeps naming your
         features and keeps holding. Features with fewer than 3 distinct edges
         (binary, one-hot, constant) are not encoded. An int gives the bins per
-        feature; None feeds the features as they are. 'auto' (the default) is 16
+        feature; None feeds the features as they are. 'auto' (the default) is 32
         bins from 4,000 training rows on (fewer where the encoded columns would
-        pass 2**25 values, 256 MiB in float64, and none below 2 bins), else None,
+        pass 2**25 values, 256 MiB in float64, and none below 2 bins; binary and
+        one-hot columns, never encoded, do not count), else None,
         and None for the plain MLPRegressor model, for sparse ``X`` and for a model
         whose first call is ``partial_fit`` (a stream's first batch is no sample of
         the rest to take edges from, and each batch would be encoded afresh). The edges
@@ -1259,7 +1266,12 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         """Fits the piecewise-linear encoding's edges on the training rows (or
         none): ``bin_edges_``, and the encoding predict applies."""
         sparse = scipy.sparse.issparse(X)
-        n_bins = input_bins(self.get_params(), loss, *X.shape, sparse, incremental)
+        encodable = X.shape[1]
+        if not sparse and isinstance(self.input_bins, str):  # 'auto' caps by them
+            encodable = encodable_features(X)
+        n_bins = input_bins(
+            self.get_params(), loss, X.shape[0], encodable, sparse, incremental
+        )
         if n_bins is not None and sparse:
             raise ValueError(
                 f"input_bins={n_bins} encodes dense features, but X is sparse: "
