@@ -60,11 +60,17 @@ def member_networks(
     return networks
 
 
+def stop_apart(members: int, n_weight_layers: int) -> bool:
+    """Whether the members of a network keep each its own best epoch: several
+    members that share no layer (at most one hidden layer)."""
+    return members > 1 and n_weight_layers <= 2
+
+
 def member_positions(layout: Any) -> list[np.ndarray] | None:
     """Where each member's parameters sit in the packed vector of ``layout`` (a
     ``ParameterLayout``), in the order a one-member network packs them; None when
     the members share a layer (two hidden layers or more) or there is one member."""
-    if layout.members == 1 or len(layout.layer_sizes) > 3:
+    if not stop_apart(layout.members, len(layout.layer_sizes) - 1):
         return None
     positions = layout.unpack(np.arange(layout.n_params))
     return [

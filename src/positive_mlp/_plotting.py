@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from positive_mlp._estimator import PositiveMLPRegressor
 from positive_mlp._losses import LOSSES, resolve_loss
+from positive_mlp._members import stop_apart
 from positive_mlp._quantiles import has_level_axis
 
 # The share of the distance between the floor and the farthest observation (or of
@@ -370,10 +371,11 @@ class TrainingCurveDisplay:
 
 
 def _members_stopped_apart(network) -> bool:
-    """Whether the network's members kept each its own best epoch: several members
-    that share no layer (PositiveMLPRegressor's ``n_members``)."""
-    members = getattr(network, "n_members_", 1)
-    return members > 1 and len(getattr(network, "coefs_", ())) <= 2
+    """Whether the network's members kept each its own best epoch
+    (PositiveMLPRegressor's ``n_members``)."""
+    return stop_apart(
+        getattr(network, "n_members_", 1), len(getattr(network, "coefs_", ()))
+    )
 
 
 # The losses' score names as the plots print them.
