@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "positive_mlp/float_mode.hpp"
 #include "positive_mlp/network.hpp"
 #include "positive_mlp/trainer.hpp"
 
@@ -302,6 +303,15 @@ PYBIND11_MODULE(_core, m) {
     m.attr("chunk_rows") = kChunkRows;
     m.def("take_refused_thread_starts", &take_refused_thread_starts,
           "The most threads refused to one pool since the last call (resets the count).");
+    m.def("_parked_pools", &parked_pools,
+          "(pools, threads) parked now: the pools of threads kept between computations.");
+    m.def(
+        "_set_flush_subnormals",
+        [](bool flush) { return float_mode::enabled().exchange(flush); },
+        py::arg("flush"),
+        "Whether the core flushes subnormal numbers to zero in its loops (the default); "
+        "returns the previous setting. For benchmarks and tests against exact IEEE "
+        "arithmetic.");
 
     py::register_exception_translator([](std::exception_ptr p) {
         try {

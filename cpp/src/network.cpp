@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "positive_mlp/activations.hpp"
+#include "positive_mlp/float_mode.hpp"
 #include "positive_mlp/losses.hpp"
 #include "positive_mlp/output_transforms.hpp"
 #include "positive_mlp/parallel.hpp"
@@ -43,8 +44,8 @@ void for_each_chunk(std::int64_t n, std::int64_t per_chunk, int threads,
         }
     };
     if (threads <= 1) return work(0);
-    WorkerPool pool(threads);
-    pool.run(threads, work);
+    PoolLease pool(threads);
+    pool->run(threads, work);
 }
 
 template <class T>
@@ -176,6 +177,7 @@ Network<T>::Network(const NetworkSpec& spec, const Blas& blas, const T* threshol
 
 template <class T>
 void Network<T>::effective_params(const T* params, T* out) const {
+    const CoreFloatMode float_mode;
     effective_params(params, out, 0, layout_.n_params());
 }
 
@@ -459,6 +461,7 @@ template <class T>
 double Network<T>::objective(const T* params, const Dataset<T>& data, const T* multipliers,
                              double alpha, T* grad, InterruptCheck& interrupt,
                              int n_threads) const {
+    const CoreFloatMode float_mode;
     check_dataset(data, layout_.n_params(), multipliers);
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
     const double weight_sum = total_weight(data);
@@ -507,6 +510,7 @@ double Network<T>::total_weight(const Dataset<T>& data) const {
 template <class T>
 void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
                          InterruptCheck& interrupt, int n_threads) const {
+    const CoreFloatMode float_mode;
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, chunk_rows(layout_), layout_.n_params(), n_threads);
@@ -602,6 +606,7 @@ template <class T>
 std::int64_t Network<T>::update_multipliers(const T* params, const Inputs<T>& X,
                                             T* multipliers, InterruptCheck& interrupt,
                                             int n_threads) const {
+    const CoreFloatMode float_mode;
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
     const int threads = threads_for(n, chunk_rows(layout_), layout_.n_params(), n_threads);

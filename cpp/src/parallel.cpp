@@ -8,6 +8,7 @@
 #if defined(__unix__) || defined(__APPLE__)
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #endif
 
 namespace pmlp {
@@ -64,14 +65,87 @@ int threads_with_room(int wanted) {
     return wanted;
 #endif
 }
+
+// Parked pools, most recently parked last, of the process that parked them.
+struct ParkedPools {
+    std::mutex mutex;
+    std::vector<std::unique_ptr<WorkerPool>> pools;
+    long process = 0;
+};
+
+// Pools kept parked: enough for a few Python threads fitting at once; more are stopped.
+constexpr std::size_t kMaxParkedPools = 4;
+
+long this_process() {
+#if defined(__unix__) || defined(__APPLE__)
+    return static_cast<long>(getpid());
+#else
+    return 0;
+#endif
+}
+
+// The registry is never destroyed: at exit, parked threads sleep on until the process
+// ends instead of being joined from a static destructor. A forked child has none of its
+// parent's threads (and maybe a mutex that a vanished thread held): it leaves the
+// parent's registry untouched and starts its own.
+ParkedPools& parked() {
+    static std::atomic<ParkedPools*> registry{nullptr};
+    const long process = this_process();
+    ParkedPools* current = registry.load();
+    if (current != nullptr && current->process == process) return *current;
+    auto fresh = std::make_unique<ParkedPools>();
+    fresh->process = process;
+    if (registry.compare_exchange_strong(current, fresh.get())) return *fresh.release();
+    return *current;  // another thread registered first
+}
 }  // namespace
 
 int take_refused_thread_starts() {
     return refused_starts.exchange(0);
 }
 
+std::pair<int, int> parked_pools() {
+    ParkedPools& registry = parked();
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    int threads = 0;
+    for (const auto& pool : registry.pools) threads += pool->size() - 1;
+    return {static_cast<int>(registry.pools.size()), threads};
+}
+
+PoolLease::PoolLease(int n_threads) {
+    const int wanted = std::max(1, n_threads);
+    if (wanted > 1) {
+        ParkedPools& registry = parked();
+        std::lock_guard<std::mutex> lock(registry.mutex);
+        auto& pools = registry.pools;
+        for (auto it = pools.rbegin(); it != pools.rend(); ++it) {
+            if ((*it)->size() != wanted) continue;
+            pool_ = std::move(*it);
+            pools.erase(std::next(it).base());
+            break;
+        }
+    }
+    if (!pool_) pool_ = std::make_unique<WorkerPool>(wanted);
+    pool_->unpark();
+}
+
+PoolLease::~PoolLease() {
+    if (!pool_ || pool_->size() == 1 || !pool_->complete()) return;  // stopped here
+    pool_->park();
+    ParkedPools& registry = parked();
+    std::unique_ptr<WorkerPool> surplus;  // stopped outside the lock
+    std::lock_guard<std::mutex> lock(registry.mutex);
+    registry.pools.push_back(std::move(pool_));
+    if (registry.pools.size() > kMaxParkedPools) {
+        surplus = std::move(registry.pools.front());
+        registry.pools.erase(registry.pools.begin());
+    }
+}
+
 WorkerPool::WorkerPool(int n_threads)
-    : n_threads_(std::max(1, n_threads)), errors_(static_cast<std::size_t>(n_threads_)) {
+    : n_threads_(std::max(1, n_threads)),
+      wanted_(n_threads_),
+      errors_(static_cast<std::size_t>(n_threads_)) {
     const int wanted = n_threads_, with_room = 1 + threads_with_room(wanted - 1);
     // A refused thread (EAGAIN under a process or address-space limit) must not abort:
     // a std::thread left joinable by an exception here would call std::terminate.
@@ -99,7 +173,8 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::wait_for_work(std::uint64_t seen) {
-    for (int round = 0; round < kSpinRounds; ++round) {
+    for (int round = 0; round < kSpinRounds && !parked_.load(std::memory_order_relaxed);
+         ++round) {
         if (generation_.load(std::memory_order_acquire) != seen) return;
         back_off(round);
     }
@@ -121,6 +196,7 @@ void WorkerPool::worker_loop(int index) {
 }
 
 void WorkerPool::run_share(int index) {
+    const FloatModeGuard caller_mode(float_mode_);
     try {
         for (int i = index; i < n_tasks_; i += n_threads_) (*task_)(i);
     } catch (...) {
@@ -135,6 +211,7 @@ void WorkerPool::run(int n_tasks, const std::function<void(int)>& task) {
     }
     task_ = &task;
     n_tasks_ = n_tasks;
+    float_mode_ = float_mode::read();
     std::fill(errors_.begin(), errors_.end(), nullptr);
     remaining_.store(n_threads_ - 1, std::memory_order_release);
     bool anyone_asleep = false;

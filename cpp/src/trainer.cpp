@@ -6,6 +6,8 @@
 #include <random>
 #include <string>
 
+#include "positive_mlp/float_mode.hpp"
+
 namespace pmlp {
 
 namespace {
@@ -33,7 +35,8 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
       batch_size_(
           std::clamp<std::int64_t>(batch_size, 1, std::max<std::int64_t>(n_samples, 1))),
       max_threads_(n_threads),
-      order_(std::max<std::int64_t>(n_samples, 0)) {
+      order_(std::max<std::int64_t>(n_samples, 0)),
+      pool_(threads_for(batch_size_)) {
     require(n_samples >= 1, "the data set has no rows");
     require(batch_size >= 1, "batch_size must be at least 1");
     require(n_threads >= 1, "n_threads must be at least 1");
@@ -42,7 +45,6 @@ EpochTrainer<T>::EpochTrainer(const Network<T>& network, std::int64_t n_samples,
     // One shard per thread that started (the system may refuse some). Every shard holds
     // one chunk: a thread's share of any batch, however the batch is split, goes
     // through its buffers chunk by chunk.
-    pool_ = std::make_unique<WorkerPool>(threads_for(batch_size_));
     const std::int64_t capacity = std::min(batch_size_, chunk_rows(network_.layout()));
     shards_.reserve(pool_->size());
     for (int t = 0; t < pool_->size(); ++t) shards_.emplace_back(network_, capacity);
@@ -179,6 +181,7 @@ EpochResult EpochTrainer<T>::run_epoch(T* params, std::int64_t n_params,
                                        OptimizerState<T> state, const Dataset<T>& data,
                                        T* multipliers, const EpochOptions& options,
                                        InterruptCheck& interrupt) {
+    const CoreFloatMode float_mode;
     network_.check_dataset(data, n_params, multipliers);
     require(data.X.rows == n_samples_,
             "the trainer was built for " + std::to_string(n_samples_) + " rows, got " +

@@ -331,6 +331,21 @@ def _monotone(est: Any, X: np.ndarray, like: Any, case: Case) -> list[str]:
     return problems
 
 
+def float_state_problems() -> list[str]:
+    """The caller's floating-point state after a call into the core: NumPy's arithmetic
+    must still make and read subnormal numbers (the core flushes them only inside its
+    own loops)."""
+    problems = []
+    for dtype in (np.float32, np.float64):
+        tiny = np.finfo(dtype).smallest_normal
+        half = np.array([tiny], dtype) / dtype(2)
+        if not (half[0] != 0 and half[0] * dtype(2) == tiny):
+            problems.append(
+                f"the caller's {dtype.__name__} arithmetic flushes subnormals"
+            )
+    return problems
+
+
 def check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
     """Every property of a fitted estimator; returns the violations. Warnings raised
     here (by predict on 1000 X, or by the checks' own arithmetic) are not reported."""
@@ -340,7 +355,7 @@ def check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
 
 
 def _check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
-    problems = _weights_finite(est)
+    problems = float_state_problems() + _weights_finite(est)
     if problems:
         return problems
     problems += _signs(est, case)

@@ -20,7 +20,7 @@ import numpy as np
 from .calls import estimator_params, monotonic_setting, run_call
 from .data import CallData, issparse, make_call_data
 from .options import NEW_LOSS_SHARES, PACKAGE_DIR, Case, Json
-from .properties import check_fitted, score_problems
+from .properties import check_fitted, float_state_problems, score_problems
 from .twins import compare_with_twins, lbfgs_case, twin_calls
 
 FAILURE_KINDS = ("crash", "hang", "violation", "unexpected")
@@ -137,9 +137,10 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
                     result = run_call(est, call, arrays)
             except Exception as exc:
                 changed = _sparse_changed(snapshot, arrays, call)
-                if changed:
+                problems = ([changed] if changed else []) + float_state_problems()
+                if problems:
                     return _violation(
-                        [f"after {type(exc).__name__}: {changed}"], reraise
+                        [f"after {type(exc).__name__}: {p}" for p in problems], reraise
                     )
                 outcome = _outcome_of_error(exc, est, case, index, arrays, reraise)
                 outcome.compared = compared

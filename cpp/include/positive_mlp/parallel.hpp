@@ -1,7 +1,11 @@
-// A small pool of persistent worker threads for data-parallel batches: the calling
-// thread takes part as worker 0, so n threads mean n - 1 background threads. A thread
-// the system refuses to start (a memory or process limit) is done without: the pool
-// runs on the threads that did start, and refused_thread_starts() counts the refusals.
+// Persistent worker threads for data-parallel work. A WorkerPool runs tasks on its
+// threads, the calling thread taking part as worker 0, so n threads mean n - 1
+// background threads. Pools are lent (PoolLease) for one computation (a fit's epochs,
+// one full-data pass) and parked between them: threads start once per process, when a
+// computation first needs them, and sleep while parked. A thread the system refuses to
+// start (a memory or process limit) is done without: the pool runs on the threads that
+// did start, refused_thread_starts() counts the refusals, and a pool that came up short
+// is not parked, so that the next computation asks again.
 #pragma once
 
 #include <atomic>
@@ -9,10 +13,13 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "positive_mlp/float_mode.hpp"
 
 namespace pmlp {
 
@@ -25,6 +32,13 @@ public:
     WorkerPool& operator=(const WorkerPool&) = delete;
 
     int size() const { return n_threads_; }
+    // Whether every thread asked for started.
+    bool complete() const { return n_threads_ == wanted_; }
+
+    // Parked workers stop spinning for work and sleep until the next run: the threads
+    // of a pool nobody uses take no processor time from whatever runs next.
+    void park() { parked_.store(true); }
+    void unpark() { parked_.store(false); }
 
     // Runs task(i) for every i in [0, n_tasks), thread t taking tasks t, t + size(),
     // ... (task 0 on the calling thread), and returns when all are done; rethrows a
@@ -36,7 +50,7 @@ private:
     void run_share(int index);
     void wait_for_work(std::uint64_t seen);
 
-    int n_threads_;
+    int n_threads_, wanted_;
     std::vector<std::thread> threads_;
     std::mutex mutex_;
     std::condition_variable wake_;
@@ -44,14 +58,37 @@ private:
     std::atomic<int> remaining_{0};
     std::atomic<int> sleepers_{0};
     std::atomic<bool> stopping_{false};
+    std::atomic<bool> parked_{false};
     int n_tasks_ = 0;
     const std::function<void(int)>* task_ = nullptr;
+    float_mode::Register float_mode_{};  // the caller's, which the workers take on
     std::vector<std::exception_ptr> errors_;
+};
+
+// A pool of n_threads threads lent for one computation: a parked pool of that size if
+// there is one, else a new one; parked again when the lease ends (at most a few are
+// kept). In a child process forked while pools were parked, their threads do not
+// exist: the child starts its own.
+class PoolLease {
+public:
+    explicit PoolLease(int n_threads);
+    ~PoolLease();
+    PoolLease(PoolLease&&) noexcept = default;
+    PoolLease& operator=(PoolLease&&) = delete;
+
+    WorkerPool& operator*() const { return *pool_; }
+    WorkerPool* operator->() const { return pool_.get(); }
+
+private:
+    std::unique_ptr<WorkerPool> pool_;
 };
 
 // The most threads the system refused to start for one pool since the last call (and
 // resets the count).
 int take_refused_thread_starts();
+
+// Pools parked now and threads they hold (for tests and benchmarks).
+std::pair<int, int> parked_pools();
 
 // Rows [begin, end) of `rows` rows for part `part` of `parts` near-equal parts.
 inline std::pair<std::int64_t, std::int64_t> split_rows(std::int64_t rows, int parts,

@@ -44,8 +44,8 @@ struct EpochResult {
 // faster at batch 32 and 1.6x at batch 256.
 constexpr std::int64_t kMinWorkPerThread = std::int64_t{1} << 17;
 
-// Owns the per-fit buffers and threads: create once per fit, call run_epoch once per
-// epoch.
+// Owns the per-fit buffers and holds a pool of threads: create once per fit, call
+// run_epoch once per epoch.
 template <class T>
 class EpochTrainer {
 public:
@@ -131,7 +131,7 @@ private:
     std::vector<std::int64_t> order_;
     std::vector<T> effective_;  // reparametrised weights (when the network uses them)
     std::vector<Shard> shards_;
-    std::unique_ptr<WorkerPool> pool_;
+    PoolLease pool_;  // for the trainer's lifetime: one fit's epochs
 };
 
 }  // namespace pmlp

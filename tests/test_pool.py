@@ -1,0 +1,154 @@
+"""The core's threads start once per process, are parked between computations and are
+shared by fit and predict; a forked child starts its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import select
+import subprocess
+import sys
+import textwrap
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from positive_mlp import PositiveMLPRegressor, _core
+
+pytestmark = [
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="counts threads in /proc"
+    ),
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
+
+MAX_PARKED_POOLS = 4  # parallel.cpp's kMaxParkedPools
+
+
+def _data(rows=8000, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 20))
+    return X, np.exp(0.5 * X[:, 0])
+
+
+def _model(seed=0, **params):
+    # Batches of 512 rows and 8,000-row predictions are large enough for 2 threads.
+    return PositiveMLPRegressor(
+        **{
+            "hidden_layer_sizes": (64, 64),
+            "batch_size": 512,
+            "max_iter": 2,
+            "n_threads": 2,
+            "n_members": 1,
+            "random_state": seed,
+            **params,
+        }
+    )
+
+
+# In a fresh process: the threads alive before any fit, after the first, and after
+# more fits (with validation passes), partial_fit calls and predictions.
+REUSE_CHILD = textwrap.dedent(
+    """
+    import json, os, sys, warnings
+    sys.path.insert(0, sys.argv[1])
+    from test_pool import _data, _model
+    from positive_mlp import _core
+    warnings.simplefilter("ignore")
+    tasks = lambda: sorted(os.listdir("/proc/self/task"))
+    X, y = _data()
+    before = tasks()
+    _model().fit(X, y).predict(X)
+    after_first = tasks()
+    for seed in range(4):
+        _model(seed, early_stopping=True).fit(X, y)
+        model = _model(seed).fit(X, y)
+        model.partial_fit(X, y)
+        model.predict(X)
+    print(json.dumps({"before": before, "after_first": after_first,
+                      "after_more": tasks(), "parked": _core._parked_pools()}))
+    """
+)
+
+
+def test_fits_and_predictions_reuse_the_parked_threads():
+    result = subprocess.run(
+        [sys.executable, "-c", REUSE_CHILD, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    kept = set(seen["after_first"]) - set(seen["before"])
+    assert kept, "the first fit's threads were not kept"
+    assert seen["after_more"] == seen["after_first"], "later calls started threads"
+    pools, threads = seen["parked"]
+    assert 1 <= pools <= MAX_PARKED_POOLS and threads == len(kept)
+
+
+def test_many_concurrent_fits_park_a_bounded_number_of_pools():
+    X, y = _data(4000)
+    expected = [_model(seed).fit(X, y).predict(X) for seed in range(6)]
+    results = [None] * 6
+
+    def fit(seed):
+        results[seed] = _model(seed).fit(X, y).predict(X)
+
+    threads = [threading.Thread(target=fit, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, expected):
+        np.testing.assert_array_equal(got, want)
+    assert _core._parked_pools()[0] <= MAX_PARKED_POOLS
+
+
+def _in_forked_child(work, timeout=120.0):
+    """work()'s pickled result, computed in a forked child; fails on a hang."""
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns that forking a process with threads may deadlock:
+        # that is what this test checks does not happen.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        try:
+            payload = pickle.dumps(("ok", work()))
+        except BaseException as error:  # reported to the parent
+            payload = pickle.dumps(("error", repr(error)))
+        with os.fdopen(write_end, "wb") as out:
+            out.write(payload)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as source:
+        ready, _, _ = select.select([source], [], [], timeout)
+        if not ready:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail(f"the forked child hung for {timeout} s")
+        status, value = pickle.loads(source.read())
+    os.waitpid(pid, 0)
+    assert status == "ok", value
+    return value
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_starts_its_own_threads():
+    X, y = _data()
+    parent_model = _model().fit(X, y)
+    assert _core._parked_pools()[0] >= 1  # the child inherits parked pools' memory
+    fitted_here = parent_model.predict(X)
+
+    def refit_and_predict():
+        return _model().fit(X, y).predict(X), parent_model.predict(X)
+
+    refitted, predicted = _in_forked_child(refit_and_predict)
+    np.testing.assert_array_equal(refitted, fitted_here)
+    np.testing.assert_array_equal(predicted, fitted_here)
