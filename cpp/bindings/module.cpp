@@ -307,8 +307,7 @@ PYBIND11_MODULE(_core, m) {
           "(pools, threads) parked now: the pools of threads kept between computations.");
     m.def(
         "_set_flush_subnormals",
-        [](bool flush) { return float_mode::enabled().exchange(flush); },
-        py::arg("flush"),
+        [](bool flush) { return float_mode::enabled().exchange(flush); }, py::arg("flush"),
         "Whether the core flushes subnormal numbers to zero in its loops (the default); "
         "returns the previous setting. For benchmarks and tests against exact IEEE "
         "arithmetic.");

@@ -28,8 +28,12 @@ namespace float_mode {
 #if defined(PMLP_FLOAT_MODE_X86)
 using Register = unsigned int;
 constexpr Register kFlushBits = 0x8040;  // FTZ (bit 15) | DAZ (bit 6)
-inline Register read() { return _mm_getcsr(); }
-inline void write(Register value) { _mm_setcsr(value); }
+inline Register read() {
+    return _mm_getcsr();
+}
+inline void write(Register value) {
+    _mm_setcsr(value);
+}
 #elif defined(PMLP_FLOAT_MODE_ARM64)
 using Register = std::uint64_t;
 constexpr Register kFlushBits = Register{1} << 24;  // FZ
@@ -38,11 +42,15 @@ inline Register read() {
     __asm__ __volatile__("mrs %0, fpcr" : "=r"(value));
     return value;
 }
-inline void write(Register value) { __asm__ __volatile__("msr fpcr, %0" : : "r"(value)); }
+inline void write(Register value) {
+    __asm__ __volatile__("msr fpcr, %0" : : "r"(value));
+}
 #else
 using Register = unsigned int;
 constexpr Register kFlushBits = 0;
-inline Register read() { return 0; }
+inline Register read() {
+    return 0;
+}
 inline void write(Register) {}
 #endif
 
