@@ -274,6 +274,13 @@ void bind_precision(py::module_& m) {
              py::arg("signs") = py::none())
         .def("predict", &predict<T>, py::arg("params"), py::arg("X"), py::arg("n_threads") = 1)
         .def("effective_params", &effective_params<T>, py::arg("params"))
+        .def(
+            "pass_threads",
+            [](const Network<T>& net, std::int64_t n_rows, int n_threads) {
+                return plan_pass(n_rows, net.layout(), n_threads).threads;
+            },
+            py::arg("n_rows"), py::arg("n_threads"),
+            "Threads a full-data pass over n_rows rows takes when offered n_threads.")
         .def_property_readonly("n_outputs",
                                [](const Network<T>& net) { return net.layout().n_outputs(); })
         .def_property_readonly("n_targets", &Network<T>::n_targets)
@@ -300,7 +307,6 @@ void bind_precision(py::module_& m) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "C++ core of positive-mlp: forward, backward, losses and the epoch loop.";
-    m.attr("chunk_rows") = kChunkRows;
     m.def("take_refused_thread_starts", &take_refused_thread_starts,
           "The most threads refused to one pool since the last call (resets the count).");
     m.def("_parked_pools", &parked_pools,

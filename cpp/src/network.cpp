@@ -4,7 +4,9 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
+#include <mutex>
 #include <numeric>
 #include <string>
 #include <utility>
@@ -23,8 +25,10 @@ namespace {
 // taking chunks t, t + threads, ...; thread 0 polls the interrupt, and the others stop
 // at their next chunk once it fires.
 template <class ChunkFn>
-void for_each_chunk(std::int64_t n, std::int64_t per_chunk, int threads,
-                    InterruptCheck& interrupt, ChunkFn&& chunk) {
+void for_each_chunk(std::int64_t n, PassPlan plan, InterruptCheck& interrupt,
+                    ChunkFn&& chunk) {
+    const std::int64_t per_chunk = plan.per_chunk;
+    const int threads = plan.threads;
     const std::int64_t n_chunks = (n + per_chunk - 1) / per_chunk;
     std::atomic<bool> stop{false};
     auto work = [&](int t) {
@@ -53,18 +57,21 @@ bool is_finite(T v) {
     return std::isfinite(v);
 }
 
-// Least work (rows x parameters) a thread of a full-data pass takes: the pass starts its
-// threads afresh, at about 100 us each. Measured on 2 cores, predicting 1000 rows of a
-// (64, 64) network (5.5e6) took 470 us on one thread and 660 us on two; of a (256, 256)
-// network (7e7), 3.3 ms on one and 2.6 ms on two.
-constexpr std::int64_t kMinPassWorkPerThread = std::int64_t{1} << 24;
+}  // namespace
 
-// Threads worth using for a pass over n rows: at most one per chunk.
-int threads_for(std::int64_t n, std::int64_t per_chunk, std::int64_t n_params, int n_threads) {
-    const std::int64_t n_chunks = (n + per_chunk - 1) / per_chunk;
-    const std::int64_t worth = std::min(n_chunks, n * n_params / kMinPassWorkPerThread);
-    return static_cast<int>(std::clamp<std::int64_t>(worth, 1, std::max(n_threads, 1)));
+PassPlan plan_pass(std::int64_t n, const Layout& layout, int n_threads) {
+    const std::int64_t most = std::max<std::int64_t>(n_threads, 1);
+    const int threads = static_cast<int>(std::clamp<std::int64_t>(
+        n * layout.n_params() / kMinPassWorkPerThread, 1, std::min(most, n)));
+    const std::int64_t full = std::max<std::int64_t>(std::min(n, chunk_rows(layout)), 1);
+    if (threads == 1) return {1, full};
+    // Every thread the same number of chunks, of near-equal rows.
+    const std::int64_t rounds = (n + threads * full - 1) / (threads * full);
+    const std::int64_t n_chunks = rounds * threads;
+    return {threads, (n + n_chunks - 1) / n_chunks};
 }
+
+namespace {
 
 // sum x_i^2 in double, in kLanes independent partial sums: a single running sum is a
 // chain of dependent additions that cannot vectorise (strict floating-point order).
@@ -131,7 +138,8 @@ SignConstraints checked_constraints(const Layout& layout, WeightMethod method,
 
 template <class T>
 Workspace<T>::Workspace(const Layout& layout, std::int64_t capacity_rows, Passes passes)
-    : capacity(capacity_rows) {
+    : capacity(capacity_rows), sizes_(layout.sizes()), passes_(passes) {
+    sizes_.push_back(layout.members());
     const std::int64_t L = layout.n_layers(), member_rows = capacity * layout.members();
     activations.resize(L + 1);
     deltas.resize(L + 1);
@@ -435,12 +443,79 @@ std::int64_t Network<T>::count_below_threshold(std::int64_t rows,
 }
 
 template <class T>
-std::vector<Workspace<T>> Network<T>::chunk_workspaces(std::int64_t n, int threads,
-                                                       Passes passes) const {
-    std::vector<Workspace<T>> ws;
-    for (int t = 0; t < threads; ++t)
-        ws.emplace_back(layout_, std::min(n, chunk_rows(layout_)), passes);
-    return ws;
+bool Workspace<T>::serves(const Layout& layout, std::int64_t rows, Passes passes) const {
+    return capacity >= rows &&
+        (passes_ == passes || passes_ == Passes::forward_and_backward) &&
+        sizes_.size() == layout.sizes().size() + 1 && sizes_.back() == layout.members() &&
+        std::equal(layout.sizes().begin(), layout.sizes().end(), sizes_.begin());
+}
+
+template <class T>
+std::size_t Workspace<T>::bytes() const {
+    std::size_t count = output_z.capacity() + effective.capacity();
+    for (const auto& a : activations) count += a.capacity();
+    for (const auto& d : deltas) count += d.capacity();
+    return count * sizeof(T);
+}
+
+namespace {
+
+// Workspaces that full-data passes left for later ones, most recent last, up to
+// kKeptWorkspaceBytes in all: a larger network's passes are long enough for their
+// allocation not to matter.
+constexpr std::size_t kKeptWorkspaceBytes = std::size_t{64} << 20;
+
+template <class T>
+struct KeptWorkspaces {
+    std::mutex mutex;
+    std::vector<Workspace<T>> kept;
+    std::size_t bytes = 0;
+};
+
+}  // namespace
+
+template <class T>
+PassWorkspaces<T>::PassWorkspaces(const Layout& layout, std::int64_t rows, int threads,
+                                  Passes passes) {
+    workspaces_.reserve(threads);
+    {
+        KeptWorkspaces<T>& store = process_wide<KeptWorkspaces<T>>();
+        std::lock_guard<std::mutex> lock(store.mutex);
+        for (auto it = store.kept.end();
+             it != store.kept.begin() && static_cast<int>(workspaces_.size()) < threads;) {
+            --it;
+            if (!it->serves(layout, rows, passes)) continue;
+            store.bytes -= it->bytes();
+            workspaces_.push_back(std::move(*it));
+            it = store.kept.erase(it);
+        }
+    }
+    while (static_cast<int>(workspaces_.size()) < threads)
+        workspaces_.emplace_back(layout, rows, passes);
+}
+
+template <class T>
+PassWorkspaces<T>::~PassWorkspaces() {
+    std::vector<Workspace<T>> evicted;  // freed outside the lock
+    KeptWorkspaces<T>& store = process_wide<KeptWorkspaces<T>>();
+    std::lock_guard<std::mutex> lock(store.mutex);
+    for (Workspace<T>& ws : workspaces_) {
+        if (ws.bytes() > kKeptWorkspaceBytes) continue;
+        store.bytes += ws.bytes();
+        store.kept.push_back(std::move(ws));
+    }
+    auto first_kept = store.kept.begin();
+    while (store.bytes > kKeptWorkspaceBytes) {
+        store.bytes -= first_kept->bytes();
+        ++first_kept;
+    }
+    std::move(store.kept.begin(), first_kept, std::back_inserter(evicted));
+    store.kept.erase(store.kept.begin(), first_kept);
+}
+
+template <class T>
+PassWorkspaces<T> Network<T>::chunk_workspaces(PassPlan plan, Passes passes) const {
+    return PassWorkspaces<T>(layout_, plan.per_chunk, plan.threads, passes);
 }
 
 template <class T>
@@ -465,29 +540,29 @@ double Network<T>::objective(const T* params, const Dataset<T>& data, const T* m
     check_dataset(data, layout_.n_params(), multipliers);
     const std::int64_t n = data.X.rows, k = layout_.n_outputs();
     const double weight_sum = total_weight(data);
-    const int threads = threads_for(n, chunk_rows(layout_), layout_.n_params(), n_threads);
-    std::vector<Workspace<T>> ws =
-        chunk_workspaces(n, threads, grad ? Passes::forward_and_backward : Passes::forward);
+    const PassPlan plan = plan_pass(n, layout_, n_threads);
+    const int threads = plan.threads;
+    PassWorkspaces<T> ws =
+        chunk_workspaces(plan, grad ? Passes::forward_and_backward : Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     // Thread 0 accumulates into grad, the others into their own buffers.
     std::vector<std::vector<T>> other_grads(grad ? threads - 1 : 0,
                                             std::vector<T>(layout_.n_params()));
     std::vector<LossSums> sums(threads);
     std::vector<bool> started(threads, false);
-    for_each_chunk(n, chunk_rows(layout_), threads, interrupt,
-                   [&](int t, std::int64_t start, std::int64_t rows) {
-                       const Dataset<T> chunk = data.rows(start, rows);
-                       const T* m = multipliers ? multipliers + start * k : nullptr;
-                       forward(weights, chunk.X, ws[t]);
-                       if (!grad) {
-                           sums[t] += output_deltas(chunk.Y, chunk.sample_weight, m, ws[t]);
-                           return;
-                       }
-                       T* g = t == 0 ? grad : other_grads[t - 1].data();
-                       sums[t] += backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m,
-                                           ws[t], g, started[t]);
-                       started[t] = true;
-                   });
+    for_each_chunk(n, plan, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
+        const Dataset<T> chunk = data.rows(start, rows);
+        const T* m = multipliers ? multipliers + start * k : nullptr;
+        forward(weights, chunk.X, ws[t]);
+        if (!grad) {
+            sums[t] += output_deltas(chunk.Y, chunk.sample_weight, m, ws[t]);
+            return;
+        }
+        T* g = t == 0 ? grad : other_grads[t - 1].data();
+        sums[t] +=
+            backward(weights, chunk.X, chunk.Y, chunk.sample_weight, m, ws[t], g, started[t]);
+        started[t] = true;
+    });
     for (int t = 1; t < threads; ++t) sums[0] += sums[t];
     if (!grad)
         return mean_loss(sums[0], penalised_squares(weights, 0, layout_.n_weights()),
@@ -513,28 +588,25 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
     const CoreFloatMode float_mode;
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
-    const int threads = threads_for(n, chunk_rows(layout_), layout_.n_params(), n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
+    const PassPlan plan = plan_pass(n, layout_, n_threads);
+    PassWorkspaces<T> ws = chunk_workspaces(plan, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     const std::int64_t member_outputs = layout_.members() * k;
-    for_each_chunk(n, chunk_rows(layout_), threads, interrupt,
-                   [&](int t, std::int64_t start, std::int64_t rows) {
-                       const Inputs<T> chunk = X.slice(start, rows);
-                       forward(weights, chunk, ws[t]);
-                       const T* pred = ws[t].activations.back().data();
-                       for (std::int64_t i = 0; i < rows; ++i) {
-                           T* row_out = out + (start + i) * k;
-                           for (std::int64_t j = 0; j < k; ++j)
-                               row_out[j] = prediction(ws[t], i, j);
-                           const T* z = ws[t].output_z.data() + i * member_outputs;
-                           const T* p = pred + i * member_outputs;
-                           const bool finite =
-                               std::all_of(z, z + member_outputs, is_finite<T>) &&
-                               std::all_of(p, p + member_outputs, is_finite<T>) &&
-                               std::all_of(row_out, row_out + k, is_finite<T>);
-                           if (!finite) predict_row_extended(weights, chunk, i, row_out);
-                       }
-                   });
+    for_each_chunk(n, plan, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
+        const Inputs<T> chunk = X.slice(start, rows);
+        forward(weights, chunk, ws[t]);
+        const T* pred = ws[t].activations.back().data();
+        for (std::int64_t i = 0; i < rows; ++i) {
+            T* row_out = out + (start + i) * k;
+            for (std::int64_t j = 0; j < k; ++j) row_out[j] = prediction(ws[t], i, j);
+            const T* z = ws[t].output_z.data() + i * member_outputs;
+            const T* p = pred + i * member_outputs;
+            const bool finite = std::all_of(z, z + member_outputs, is_finite<T>) &&
+                std::all_of(p, p + member_outputs, is_finite<T>) &&
+                std::all_of(row_out, row_out + k, is_finite<T>);
+            if (!finite) predict_row_extended(weights, chunk, i, row_out);
+        }
+    });
 }
 
 template <class T>
@@ -609,16 +681,16 @@ std::int64_t Network<T>::update_multipliers(const T* params, const Inputs<T>& X,
     const CoreFloatMode float_mode;
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows, k = layout_.n_outputs();
-    const int threads = threads_for(n, chunk_rows(layout_), layout_.n_params(), n_threads);
-    std::vector<Workspace<T>> ws = chunk_workspaces(n, threads, Passes::forward);
+    const PassPlan plan = plan_pass(n, layout_, n_threads);
+    const int threads = plan.threads;
+    PassWorkspaces<T> ws = chunk_workspaces(plan, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     std::vector<std::int64_t> below(threads, 0);
-    for_each_chunk(n, chunk_rows(layout_), threads, interrupt,
-                   [&](int t, std::int64_t start, std::int64_t rows) {
-                       forward(weights, X.slice(start, rows), ws[t]);
-                       below[t] += count_below_threshold(rows, ws[t]);
-                       ascend_multipliers(rows, ws[t], multipliers + start * k);
-                   });
+    for_each_chunk(n, plan, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
+        forward(weights, X.slice(start, rows), ws[t]);
+        below[t] += count_below_threshold(rows, ws[t]);
+        ascend_multipliers(rows, ws[t], multipliers + start * k);
+    });
     return std::accumulate(below.begin(), below.end(), std::int64_t{0});
 }
 
@@ -652,6 +724,8 @@ void Network<T>::check_dataset(const Dataset<T>& data, std::int64_t n_params,
 
 template struct Workspace<float>;
 template struct Workspace<double>;
+template class PassWorkspaces<float>;
+template class PassWorkspaces<double>;
 template class Network<float>;
 template class Network<double>;
 

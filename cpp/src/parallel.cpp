@@ -66,15 +66,19 @@ int threads_with_room(int wanted) {
 #endif
 }
 
-// Parked pools, most recently parked last, of the process that parked them.
+// Parked pools, most recently parked last.
 struct ParkedPools {
     std::mutex mutex;
     std::vector<std::unique_ptr<WorkerPool>> pools;
-    long process = 0;
 };
 
 // Pools kept parked: enough for a few Python threads fitting at once; more are stopped.
 constexpr std::size_t kMaxParkedPools = 4;
+
+ParkedPools& parked() {
+    return process_wide<ParkedPools>();
+}
+}  // namespace
 
 long this_process() {
 #if defined(__unix__) || defined(__APPLE__)
@@ -83,22 +87,6 @@ long this_process() {
     return 0;
 #endif
 }
-
-// The registry is never destroyed: at exit, parked threads sleep on until the process
-// ends instead of being joined from a static destructor. A forked child has none of its
-// parent's threads (and maybe a mutex that a vanished thread held): it leaves the
-// parent's registry untouched and starts its own.
-ParkedPools& parked() {
-    static std::atomic<ParkedPools*> registry{nullptr};
-    const long process = this_process();
-    ParkedPools* current = registry.load();
-    if (current != nullptr && current->process == process) return *current;
-    auto fresh = std::make_unique<ParkedPools>();
-    fresh->process = process;
-    if (registry.compare_exchange_strong(current, fresh.get())) return *fresh.release();
-    return *current;  // another thread registered first
-}
-}  // namespace
 
 int take_refused_thread_starts() {
     return refused_starts.exchange(0);

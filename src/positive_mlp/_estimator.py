@@ -23,7 +23,6 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from positive_mlp import _core
 from positive_mlp._constraints import (
     constrained_layers,
     parameter_signs,
@@ -1491,10 +1490,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             network = self._build_predict_network(*key)
         if params is None:
             params = self._packed_weights(layout, dtype)
-        # One chunk of rows runs on one thread whatever the budget: skip asking for it.
-        # (A chunk holds chunk_rows member-rows, as the core's chunk_rows(layout).)
-        one_chunk = X.shape[0] <= max(1, _core.chunk_rows // layout.members)
-        n_threads = 1 if one_chunk else self._thread_count()
+        # Too few rows for a second thread: skip asking for the thread budget.
+        one_thread = network.pass_threads(X.shape[0], 2) == 1
+        n_threads = 1 if one_thread else self._thread_count()
         with core_call():
             raw = network.predict(params, X, n_threads)
         n_levels = self._n_levels()

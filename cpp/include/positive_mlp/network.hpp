@@ -106,13 +106,53 @@ struct Workspace {
     Workspace(const Layout& layout, std::int64_t capacity,
               Passes passes = Passes::forward_and_backward);
 
+    // Whether it holds `capacity` rows of `layout` for `passes`.
+    bool serves(const Layout& layout, std::int64_t rows, Passes passes) const;
+    // Bytes its buffers hold.
+    std::size_t bytes() const;
+
     std::int64_t capacity;
     // Per member-row (see Layout):
     std::vector<std::vector<T>> activations;  // [l]: layer l's output; [L]: predictions
     std::vector<std::vector<T>> deltas;       // dLoss/dz per layer; [0] unused
     std::vector<T> output_z;                  // output pre-activations
     std::vector<T> effective;                 // reparametrised weights (when used)
+
+private:
+    std::vector<std::int64_t> sizes_;  // the layout's layer sizes and members
+    Passes passes_;
 };
+
+// One workspace per thread of a full-data pass, taken from those earlier passes left
+// (process-wide, up to a total size) or allocated, and left for later passes when the
+// pass ends: allocating, zeroing and faulting in a chunk's megabytes for every call
+// took a third of predicting 1,000 rows.
+template <class T>
+class PassWorkspaces {
+public:
+    PassWorkspaces(const Layout& layout, std::int64_t rows, int threads, Passes passes);
+    ~PassWorkspaces();
+    PassWorkspaces(const PassWorkspaces&) = delete;
+    PassWorkspaces& operator=(const PassWorkspaces&) = delete;
+
+    Workspace<T>& operator[](int thread) { return workspaces_[thread]; }
+
+private:
+    std::vector<Workspace<T>> workspaces_;
+};
+
+// How a full-data pass over n rows (loss_and_gradient, loss, predict,
+// update_multipliers) is shared out: up to n_threads threads, each taking at least
+// kMinPassWorkPerThread rows x parameters, and chunks of chunk_rows(layout) rows, or
+// fewer, so that every thread gets as many chunks of near-equal size.
+struct PassPlan {
+    int threads;
+    std::int64_t per_chunk;
+};
+PassPlan plan_pass(std::int64_t n, const Layout& layout, int n_threads);
+
+// Least work (rows x parameters) a thread of a full-data pass takes.
+constexpr std::int64_t kMinPassWorkPerThread = std::int64_t{1} << 20;
 
 // Parameters come in as the optimiser sees them ("free"); with a reparametrising
 // WeightMethod the layers use sign * p^2 or sign * exp(p) instead.
@@ -238,9 +278,8 @@ private:
     void for_own_weights(std::int64_t begin, std::int64_t end, F&& f) const;
     // The sum of the sample weights (n without them); throws when it is not > 0.
     double total_weight(const Dataset<T>& data) const;
-    // One chunk-sized workspace per thread of a full-data pass over n rows.
-    std::vector<Workspace<T>> chunk_workspaces(std::int64_t n, int threads,
-                                               Passes passes) const;
+    // One chunk-sized workspace per thread of a full-data pass.
+    PassWorkspaces<T> chunk_workspaces(PassPlan plan, Passes passes) const;
 
     NetworkSpec spec_;
     Layout layout_;

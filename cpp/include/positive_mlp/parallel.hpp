@@ -65,6 +65,28 @@ private:
     std::vector<std::exception_ptr> errors_;
 };
 
+// This process's id (0 where unknown).
+long this_process();
+
+// The process-wide R, created on first use and never destroyed (threads may use it until
+// the process ends). A child forked from the process gets a fresh R instead of its
+// parent's, whose threads it does not have and whose mutexes a vanished thread may hold.
+template <class R>
+R& process_wide() {
+    struct Owned {
+        R value;
+        long process = 0;
+    };
+    static std::atomic<Owned*> owned{nullptr};
+    const long process = this_process();
+    Owned* current = owned.load();
+    if (current != nullptr && current->process == process) return current->value;
+    auto fresh = std::make_unique<Owned>();
+    fresh->process = process;
+    if (owned.compare_exchange_strong(current, fresh.get())) return fresh.release()->value;
+    return current->value;  // another thread registered first
+}
+
 // A pool of n_threads threads lent for one computation: a parked pool of that size if
 // there is one, else a new one; parked again when the lease ends (at most a few are
 // kept). In a child process forked while pools were parked, their threads do not
