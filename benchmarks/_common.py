@@ -217,6 +217,15 @@ def median(values: Iterable[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def paired_ratio_range(
+    theirs: Sequence[float], ours: Sequence[float]
+) -> dict[str, float]:
+    """The least and largest of theirs[i] / ours[i] over the repeats i (timed in the
+    same round, alternated): the spread of a ratio, which the medians' ratio hides."""
+    ratios = [t / o for t, o in zip(theirs, ours) if o > 0]
+    return {"time_vs_ours_low": min(ratios), "time_vs_ours_high": max(ratios)}
+
+
 def rotated(items: Sequence[Any], shift: int) -> list[Any]:
     """``items`` started at position ``shift``: alternates which runs first."""
     shift %= max(len(items), 1)

@@ -199,6 +199,7 @@ def summarise(
                 "threads": threads[impl],
                 "s_per_epoch": per_epoch,
                 "s_per_epoch_min": min(r.per_epoch for r in runs),
+                "s_per_epoch_max": max(r.per_epoch for r in runs),
                 "gflops": gflops,
                 "peak_gflops": peak,
                 "peak_share": gflops / peak,
@@ -206,6 +207,9 @@ def summarise(
                 "peak_1thread_gflops": peak_1,
                 "peak_1thread_share": gflops / peak_1,
                 "time_vs_ours": per_epoch / ours,
+                **c.paired_ratio_range(
+                    [r.per_epoch for r in runs], [r.per_epoch for r in results[OURS]]
+                ),
                 "final_loss": c.median(r.loss for r in runs),
                 "load_avg_1min": c.load_average(),
             }

@@ -132,6 +132,10 @@ def time_predictions(
     for repeat in range(repeats):
         for name in c.rotated(list(runs), repeat):
             time.sleep(pause)
+            # Untimed calls first: after an idle pause, this VM's first calls are 2-5x
+            # slower for every implementation (caches and cores waking up), which
+            # would time the machine rather than the code.
+            _call_repeatedly(runs[name], X, calls)
             total = c.timed(partial(_call_repeatedly, runs[name], X, calls))
             seconds[name].append(total / calls)
     return seconds
@@ -164,9 +168,11 @@ def summarise(
                 "repeats": repeats,
                 "seconds": t,
                 "seconds_min": min(times),
+                "seconds_max": max(times),
                 "rows_per_s": n_rows / t,
                 "gflops": flops / t / 1e9,
                 "time_vs_ours": t / ours,
+                **c.paired_ratio_range(times, seconds[OURS]),
                 "load_avg_1min": c.load_average(),
             }
         )

@@ -152,3 +152,32 @@ def test_a_forked_child_starts_its_own_threads():
     refitted, predicted = _in_forked_child(refit_and_predict)
     np.testing.assert_array_equal(refitted, fitted_here)
     np.testing.assert_array_equal(predicted, fitted_here)
+
+
+def test_threads_of_a_full_data_pass_never_lose_a_chunk():
+    # Each thread adds many chunks to its own gradient, and the threads' sums equal
+    # one thread's. (Their "started" flags once shared a std::vector<bool> word, whose
+    # concurrent updates could lose one, and a chunk then overwrote its thread's sum:
+    # seen once in CI, under ASan; too rare for this test to catch reliably.)
+    from positive_mlp._losses import resolve_loss
+    from positive_mlp._network import ParameterLayout, build_network
+    from positive_mlp._threads import single_threaded_blas
+
+    layout = ParameterLayout((3, 256, 1))
+    network = build_network(
+        layout,
+        "relu",
+        "softplus",
+        resolve_loss("squared_error"),
+        np.zeros(1),
+        np.float64,
+    )
+    rng = np.random.default_rng(4)
+    params = rng.normal(scale=0.3, size=layout.n_params)
+    X, y = rng.normal(size=(40_000, 3)), rng.uniform(size=(40_000, 1))
+    one, many = np.empty_like(params), np.empty_like(params)
+    with single_threaded_blas():
+        network.loss_and_gradient(params, X, y, None, None, 0.0, one, 1)
+        for _ in range(20):
+            network.loss_and_gradient(params, X, y, None, None, 0.0, many, 8)
+            np.testing.assert_allclose(many, one, rtol=1e-9, atol=1e-12)

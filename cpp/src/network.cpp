@@ -549,7 +549,10 @@ double Network<T>::objective(const T* params, const Dataset<T>& data, const T* m
     std::vector<std::vector<T>> other_grads(grad ? threads - 1 : 0,
                                             std::vector<T>(layout_.n_params()));
     std::vector<LossSums> sums(threads);
-    std::vector<bool> started(threads, false);
+    // One flag per thread, each its own byte: std::vector<bool> packs them into one word,
+    // whose concurrent updates by two threads could lose one (a thread's gradient then
+    // overwritten by its next chunk instead of added to).
+    std::vector<char> started(threads, 0);
     for_each_chunk(n, plan, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
         const Dataset<T> chunk = data.rows(start, rows);
         const T* m = multipliers ? multipliers + start * k : nullptr;

@@ -1,0 +1,237 @@
+"""The performance tables of the README, written from the benchmarks' CSVs.
+
+Reads ``results/fit.csv`` (bench_fit.py), ``results/predict.csv`` (bench_predict.py),
+``results/members.csv`` (bench_members.py) and ``results/subnormal.csv``
+(bench_subnormal.py), and writes the Markdown between the README's
+``<!-- performance: begin -->`` and ``<!-- performance: end -->`` lines, and to
+``results/performance.md``. ``--check`` changes nothing and fails when the README's
+block is not what the CSVs give: no figure in it is typed by hand.
+
+    python benchmarks/performance_report.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parents[1] / "README.md"
+BEGIN, END = "<!-- performance: begin -->", "<!-- performance: end -->"
+
+OURS = "ours"
+FIT_ROWS = {  # bench_fit.py's grid rows, as the tables name them
+    "s-b32": "(64, 64), batch 32",
+    "s-b256": "(64, 64), batch 256",
+    "s-b2048": "(64, 64), batch 2048",
+    "l-b32": "(256, 256), batch 32",
+    "l-b256": "(256, 256), batch 256",
+    "l-b2048": "(256, 256), batch 2048",
+    "l-b256-f32": "(256, 256), batch 256, float32",
+    "l-b2048-f32": "(256, 256), batch 2048, float32",
+    "s-lbfgs": "(64, 64), L-BFGS-B iteration",
+    "l-lbfgs": "(256, 256), L-BFGS-B iteration",
+}
+
+
+def read(name: str) -> list[dict[str, str]]:
+    with (RESULTS_DIR / name).open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _ratio(row: dict[str, str] | None) -> str:
+    """A peer's time over ours: the medians' ratio, and the range over the repeats."""
+    if row is None:
+        return "-"
+    text = f"{float(row['time_vs_ours']):.2f}"
+    if row.get("time_vs_ours_low"):
+        low, high = float(row["time_vs_ours_low"]), float(row["time_vs_ours_high"])
+        text += f" ({low:.2f}-{high:.2f})"
+    return text
+
+
+def _seconds(value: float) -> str:
+    if value < 1e-3:
+        return f"{value * 1e6:.0f} us"
+    if value < 1:
+        return f"{value * 1e3:.1f} ms"
+    return f"{value:.2f} s"
+
+
+def _spread(row: dict[str, str], key: str) -> str:
+    low, high = row.get(f"{key}_min"), row.get(f"{key}_max")
+    if not high:
+        return f"{_seconds(float(row[key]))}"
+    return (
+        f"{_seconds(float(row[key]))} ({_seconds(float(low))}-{_seconds(float(high))})"
+    )
+
+
+def _by(
+    rows: list[dict[str, str]], *keys: str
+) -> dict[tuple[str, ...], dict[str, str]]:
+    return {tuple(row[k] for k in keys): row for row in rows}
+
+
+def fit_table(rows: list[dict[str, str]]) -> list[str]:
+    by = _by(rows, "row", "impl")
+    lines = [
+        "| 20,000 rows, Adam unless said | ours s/epoch (min-max) | GFLOP/s, share of "
+        "the GEMM peak | MLPRegressor / ours (range) | PyTorch / ours (range) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, label in FIT_ROWS.items():
+        ours = by.get((name, OURS))
+        if ours is None:
+            continue
+        lines.append(
+            f"| {label} | {_spread(ours, 's_per_epoch')} | "
+            f"{float(ours['gflops']):.1f} ({float(ours['peak_share']):.0%}) | "
+            f"{_ratio(by.get((name, 'MLPRegressor')))} | "
+            f"{_ratio(by.get((name, 'PyTorch')))} |"
+        )
+    return lines
+
+
+def float32_speedups(rows: list[dict[str, str]]) -> list[str]:
+    by = _by(rows, "row", "impl")
+    parts = []
+    for batch in ("256", "2048"):
+        f64, f32 = by.get((f"l-b{batch}", OURS)), by.get((f"l-b{batch}-f32", OURS))
+        if f64 and f32:
+            ratio = float(f64["s_per_epoch"]) / float(f32["s_per_epoch"])
+            parts.append(f"{ratio:.2f}x at batch {batch}")
+    return parts
+
+
+def predict_table(rows: list[dict[str, str]]) -> list[str]:
+    by = _by(rows, "n_rows", "hidden", "impl")
+    networks = sorted(
+        {row["hidden"] for row in rows}, key=lambda h: int(h.split("x")[0])
+    )
+    sizes = sorted({row["n_rows"] for row in rows}, key=int)
+    head = "| rows |" + "".join(
+        f" ({h.replace('x', ', ')}): ours | MLPRegressor / ours | PyTorch / ours |"
+        for h in networks
+    )
+    lines = [head, "|---|" + "---|---|---|" * len(networks)]
+    for n in sizes:
+        cells = []
+        for h in networks:
+            ours = by[(n, h, OURS)]
+            cells += [
+                _seconds(float(ours["seconds"])),
+                _ratio(by.get((n, h, "MLPRegressor"))),
+                _ratio(by.get((n, h, "PyTorch"))),
+            ]
+        lines.append(f"| {int(n):,} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def members_table(rows: list[dict[str, str]]) -> list[str]:
+    lines = [
+        "| network | members k | epoch of k members / one member's | "
+        "VotingRegressor of k / k members |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        vs_one, voting = float(row["members_vs_one"]), float(row["voting_vs_members"])
+        lines.append(
+            f"| {row['problem']} | {row['members']} | {vs_one:.2f} | {voting:.2f} |"
+        )
+    return lines
+
+
+def subnormal_lines(rows: list[dict[str, str]]) -> list[str]:
+    lines = [
+        "| dtype | mode | ms per call, first 10,000 steps | last 10,000 of "
+        "the run (steps) | subnormal values at the end |",
+        "|---|---|---|---|---|",
+    ]
+    for dtype in dict.fromkeys(row["dtype"] for row in rows):
+        for mode in ("flushed", "exact"):
+            windows = [r for r in rows if r["dtype"] == dtype and r["mode"] == mode]
+            first, last = windows[0], windows[-1]
+            lines.append(
+                f"| {dtype} | {mode} | {float(first['ms_per_call']):.1f} "
+                f"({first['ms_spread']}) | {float(last['ms_per_call']):.1f} "
+                f"({last['ms_spread']}; {int(last['steps']):,}) | "
+                f"{last['subnormal_values']} |"
+            )
+    return lines
+
+
+def _loads(*tables: list[dict[str, str]]) -> str:
+    loads = [
+        float(row.get("load_avg_1min") or row.get("load_average"))
+        for rows in tables
+        for row in rows
+    ]
+    return f"{min(loads):.1f}-{max(loads):.1f}"
+
+
+def render() -> str:
+    fit, predict = read("fit.csv"), read("predict.csv")
+    members, subnormal = read("members.csv"), read("subnormal.csv")
+    peak = float(
+        next(r for r in fit if r["dtype"] == "float64")["peak_all_threads_gflops"]
+    )
+    lines = [
+        "Fit (`python benchmarks/bench_fit.py`; median of the repeats, each a fit of "
+        "5 epochs; a ratio above 1: ours is faster; the range is over the repeats, "
+        f"each timed beside ours; float64 GEMM peak of this run {peak:.1f} GFLOP/s on "
+        "2 threads):",
+        "",
+        *fit_table(fit),
+        "",
+        f"float32 against float64 per epoch: {', '.join(float32_speedups(fit))}.",
+        "",
+        "Predict (`python benchmarks/bench_predict.py`; 20 features; per call, "
+        "median of the repeats):",
+        "",
+        *predict_table(predict),
+        "",
+        "In-model ensembles (`python benchmarks/bench_members.py`; per epoch, median "
+        "of the repeats):",
+        "",
+        *members_table(members),
+        "",
+        "Subnormal numbers (`python benchmarks/bench_subnormal.py`: 100,000-row "
+        "`partial_fit` calls of 500 Adam steps, Poisson loss, 'exp' output; "
+        "flushed is the default, exact is IEEE arithmetic; the two take alternate "
+        "calls):",
+        "",
+        *subnormal_lines(subnormal),
+        "",
+        f"Load average (1 minute) during these runs: {_loads(fit, predict, members)}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def readme_with(block: str, text: str) -> str:
+    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
+    return text[:start] + "\n" + block + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    block, text = render(), README.read_text()
+    if args.check:
+        if readme_with(block, text) != text:
+            print(
+                "README.md's performance tables differ from the CSVs; run "
+                "python benchmarks/performance_report.py"
+            )
+            return 1
+        return 0
+    (RESULTS_DIR / "performance.md").write_text(block)
+    README.write_text(readme_with(block, text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
