@@ -181,3 +181,20 @@ def test_threads_of_a_full_data_pass_never_lose_a_chunk():
         for _ in range(20):
             network.loss_and_gradient(params, X, y, None, None, 0.0, many, 8)
             np.testing.assert_allclose(many, one, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("rows", [1, 37, 300, 513, 1000, 1500, 3333])
+@pytest.mark.parametrize("hidden, members", [((32,), 1), ((256, 256), 2)])
+def test_predictions_do_not_depend_on_the_thread_count(
+    dtype, rows, hidden, members, eight_cores
+):
+    """The same bits on a machine of any core count: a pass's chunks, whose products
+    may round differently with their row counts, do not depend on the threads."""
+    X, y = _data(2000)
+    model = _model(hidden_layer_sizes=hidden, n_members=members, max_iter=1)
+    model.fit(X.astype(dtype), y)
+    X_new = np.random.default_rng(5).normal(size=(rows, 20)).astype(dtype)
+    by_threads = [model.set_params(n_threads=t).predict(X_new) for t in (1, 2, 3, 8)]
+    for other in by_threads[1:]:
+        np.testing.assert_array_equal(other, by_threads[0])

@@ -60,15 +60,18 @@ bool is_finite(T v) {
 }  // namespace
 
 PassPlan plan_pass(std::int64_t n, const Layout& layout, int n_threads) {
-    const std::int64_t most = std::max<std::int64_t>(n_threads, 1);
-    const int threads = static_cast<int>(std::clamp<std::int64_t>(
-        n * layout.n_params() / kMinPassWorkPerThread, 1, std::min(most, n)));
     const std::int64_t full = std::max<std::int64_t>(std::min(n, chunk_rows(layout)), 1);
-    if (threads == 1) return {1, full};
-    // Every thread the same number of chunks, of near-equal rows.
-    const std::int64_t rounds = (n + threads * full - 1) / (threads * full);
-    const std::int64_t n_chunks = rounds * threads;
-    return {threads, (n + n_chunks - 1) / n_chunks};
+    std::int64_t n_chunks = (n + full - 1) / full;
+    const std::int64_t units = n * layout.n_params() / kMinPassWorkPerThread;
+    // The chunks do not depend on the thread count, so that a model predicts the same
+    // bits on any machine (a product's rounding may depend on its rows): an even number
+    // of them, for two threads, once two could share the pass.
+    if (units >= 2) n_chunks = std::min(n_chunks + n_chunks % 2, std::max<std::int64_t>(n, 1));
+    const std::int64_t per_chunk = (n + n_chunks - 1) / n_chunks;
+    const std::int64_t chunks = (n + per_chunk - 1) / per_chunk;
+    const int threads = static_cast<int>(std::clamp<std::int64_t>(
+        units, 1, std::min<std::int64_t>(std::max(n_threads, 1), chunks)));
+    return {threads, per_chunk};
 }
 
 namespace {

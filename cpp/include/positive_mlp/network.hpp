@@ -143,8 +143,8 @@ private:
 
 // How a full-data pass over n rows (loss_and_gradient, loss, predict,
 // update_multipliers) is shared out: up to n_threads threads, each taking at least
-// kMinPassWorkPerThread rows x parameters, and chunks of chunk_rows(layout) rows, or
-// fewer, so that every thread gets as many chunks of near-equal size.
+// kMinPassWorkPerThread rows x parameters, and chunks of near-equal size, at most
+// chunk_rows(layout) rows, whatever the thread count.
 struct PassPlan {
     int threads;
     std::int64_t per_chunk;
