@@ -500,20 +500,24 @@ PassWorkspaces<T>::PassWorkspaces(const Layout& layout, std::int64_t rows, int t
 template <class T>
 PassWorkspaces<T>::~PassWorkspaces() {
     std::vector<Workspace<T>> evicted;  // freed outside the lock
-    KeptWorkspaces<T>& store = process_wide<KeptWorkspaces<T>>();
-    std::lock_guard<std::mutex> lock(store.mutex);
-    for (Workspace<T>& ws : workspaces_) {
-        if (ws.bytes() > kKeptWorkspaceBytes) continue;
-        store.bytes += ws.bytes();
-        store.kept.push_back(std::move(ws));
+    try {
+        KeptWorkspaces<T>& store = process_wide<KeptWorkspaces<T>>();
+        std::lock_guard<std::mutex> lock(store.mutex);
+        for (Workspace<T>& ws : workspaces_) {
+            if (ws.bytes() > kKeptWorkspaceBytes) continue;
+            store.kept.push_back(std::move(ws));
+            store.bytes += store.kept.back().bytes();
+        }
+        auto first_kept = store.kept.begin();
+        while (store.bytes > kKeptWorkspaceBytes) {
+            store.bytes -= first_kept->bytes();
+            ++first_kept;
+        }
+        evicted.reserve(first_kept - store.kept.begin());
+        std::move(store.kept.begin(), first_kept, std::back_inserter(evicted));
+        store.kept.erase(store.kept.begin(), first_kept);
+    } catch (...) {  // no room to keep them (std::bad_alloc): they are freed here
     }
-    auto first_kept = store.kept.begin();
-    while (store.bytes > kKeptWorkspaceBytes) {
-        store.bytes -= first_kept->bytes();
-        ++first_kept;
-    }
-    std::move(store.kept.begin(), first_kept, std::back_inserter(evicted));
-    store.kept.erase(store.kept.begin(), first_kept);
 }
 
 template <class T>

@@ -120,13 +120,16 @@ PoolLease::PoolLease(int n_threads) {
 PoolLease::~PoolLease() {
     if (!pool_ || pool_->size() == 1 || !pool_->complete()) return;  // stopped here
     pool_->park();
-    ParkedPools& registry = parked();
     std::unique_ptr<WorkerPool> surplus;  // stopped outside the lock
-    std::lock_guard<std::mutex> lock(registry.mutex);
-    registry.pools.push_back(std::move(pool_));
-    if (registry.pools.size() > kMaxParkedPools) {
-        surplus = std::move(registry.pools.front());
-        registry.pools.erase(registry.pools.begin());
+    try {
+        ParkedPools& registry = parked();
+        std::lock_guard<std::mutex> lock(registry.mutex);
+        registry.pools.push_back(std::move(pool_));
+        if (registry.pools.size() > kMaxParkedPools) {
+            surplus = std::move(registry.pools.front());
+            registry.pools.erase(registry.pools.begin());
+        }
+    } catch (...) {  // no room to park it (std::bad_alloc): the pool is stopped here
     }
 }
 
