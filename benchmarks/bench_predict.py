@@ -126,8 +126,9 @@ def time_predictions(
     """Seconds of each implementation's predict on X: alternated, after a warm-up."""
     for predict in runs.values():
         predict(X[:1000])
-    # Small inputs (a request served one row at a time): the mean over many calls.
-    calls = min(1000, max(1, 10_000 // len(X)))
+    # Small inputs (a request served one row at a time): the mean over many calls,
+    # at least 100,000 rows' worth, so that waking the machine does not dominate.
+    calls = min(1000, max(1, 100_000 // len(X)))
     seconds: dict[str, list[float]] = {name: [] for name in runs}
     for repeat in range(repeats):
         for name in c.rotated(list(runs), repeat):

@@ -91,6 +91,41 @@ def test_fits_and_predictions_reuse_the_parked_threads():
     assert 1 <= pools <= MAX_PARKED_POOLS and threads == len(kept)
 
 
+# Under an address-space limit: after a fit and a prediction on two threads, nothing
+# is kept (no parked pool), so that the room goes back to the process.
+LIMITED_CHILD = textwrap.dedent(
+    """
+    import json, resource, sys, warnings
+    sys.path.insert(0, sys.argv[1])
+    from test_pool import _data, _model
+    from positive_mlp import _core
+    warnings.simplefilter("ignore")
+    X, y = _data()
+    _model().fit(X, y)  # threads parked before the limit
+    with open("/proc/self/status") as status:
+        in_use = next(int(l.split()[1]) for l in status if l.startswith("VmSize"))
+    resource.setrlimit(resource.RLIMIT_AS, (in_use * 1024 + (2 << 30), -1))
+    _model().fit(X, y).predict(X)
+    print(json.dumps({"parked": _core._parked_pools()}))
+    """
+)
+
+
+@pytest.mark.skipif(
+    "libasan" in os.environ.get("LD_PRELOAD", ""),
+    reason="ASan aborts when its own mappings fail under an address-space limit",
+)
+def test_nothing_is_kept_under_an_address_space_limit():
+    result = subprocess.run(
+        [sys.executable, "-c", LIMITED_CHILD, str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["parked"] == [0, 0]
+
+
 def test_many_concurrent_fits_park_a_bounded_number_of_pools():
     X, y = _data(4000)
     expected = [_model(seed).fit(X, y).predict(X) for seed in range(6)]

@@ -499,7 +499,8 @@ PassWorkspaces<T>::PassWorkspaces(const Layout& layout, std::int64_t rows, int t
 
 template <class T>
 PassWorkspaces<T>::~PassWorkspaces() {
-    std::vector<Workspace<T>> evicted;  // freed outside the lock
+    std::vector<Workspace<T>> evicted;    // freed outside the lock
+    if (address_space_limited()) return;  // freed here
     try {
         KeptWorkspaces<T>& store = process_wide<KeptWorkspaces<T>>();
         std::lock_guard<std::mutex> lock(store.mutex);

@@ -88,6 +88,15 @@ long this_process() {
 #endif
 }
 
+bool address_space_limited() {
+#if defined(__unix__) || defined(__APPLE__)
+    rlimit limit{};
+    return getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY;
+#else
+    return false;
+#endif
+}
+
 int take_refused_thread_starts() {
     return refused_starts.exchange(0);
 }
@@ -118,7 +127,8 @@ PoolLease::PoolLease(int n_threads) {
 }
 
 PoolLease::~PoolLease() {
-    if (!pool_ || pool_->size() == 1 || !pool_->complete()) return;  // stopped here
+    if (!pool_ || pool_->size() == 1 || !pool_->complete() || address_space_limited())
+        return;  // stopped here
     pool_->park();
     std::unique_ptr<WorkerPool> surplus;  // stopped outside the lock
     try {

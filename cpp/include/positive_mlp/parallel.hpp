@@ -68,6 +68,11 @@ private:
 // This process's id (0 where unknown).
 long this_process();
 
+// Whether the process runs under an address-space limit (ulimit -v). Then nothing is
+// kept between computations (no parked threads, no kept buffers): what a computation
+// held is given back, as room for whatever the process allocates next.
+bool address_space_limited();
+
 // The process-wide R, created on first use and never destroyed (threads may use it until
 // the process ends). A child forked from the process gets a fresh R instead of its
 // parent's, whose threads it does not have and whose mutexes a vanished thread may hold.
