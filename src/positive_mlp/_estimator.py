@@ -375,17 +375,18 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         used up to those cores; a larger one is clipped to them with a warning (each
         thread has its own buffers, so extra threads cost memory and time). If the
         system refuses to start a thread (a memory or process limit), the work runs
-        on the threads that started, with a RuntimeWarning. Each mini-batch step is
-        shared out when
+        on the threads that started, with a RuntimeWarning. The threads start once
+        per process and sleep between calls. Each mini-batch step is shared out when
         each thread gets at least 2**17 rows x parameters (for example 24 rows of a
         20-64-64-1 network, 2 of 100-256-256-1): the threads split the batch's rows
         for the gradient and the parameters for the update. Full-data passes
-        ('lbfgs', ``predict``) are split by chunks of 512 rows. Each thread's matrix
-        products use one BLAS thread: on small products OpenBLAS's own threads cost
-        more than they save. Results depend on the thread count only through the
-        order of a sum (rounding), and are repeatable for a given count. When other
-        processes keep the cores busy, ``n_threads=1`` avoids waiting for a thread
-        that is not scheduled.
+        ('lbfgs', ``predict``) are shared out when each thread gets at least 2**20,
+        by chunks of at most 512 rows. Each thread's matrix products use one BLAS
+        thread: on small products OpenBLAS's own threads cost more than they save.
+        Predictions do not depend on the thread count; fitted models depend on it
+        only through the order of a sum (rounding), and are repeatable for a given
+        count. When other processes keep the cores busy, ``n_threads=1`` avoids
+        waiting for a thread that is not scheduled.
 
     solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
         'adam' and 'sgd' run mini-batch epochs in the C++ core; 'lbfgs' runs
