@@ -75,15 +75,20 @@ REUSE_CHILD = textwrap.dedent(
 )
 
 
-def test_fits_and_predictions_reuse_the_parked_threads():
+def _child_report(script: str) -> dict:
+    """The JSON line that ``script`` prints, run in a fresh Python process."""
     result = subprocess.run(
-        [sys.executable, "-c", REUSE_CHILD, str(Path(__file__).parent)],
+        [sys.executable, "-c", script, str(Path(__file__).parent)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    seen = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_fits_and_predictions_reuse_the_parked_threads():
+    seen = _child_report(REUSE_CHILD)
     kept = set(seen["after_first"]) - set(seen["before"])
     assert kept, "the first fit's threads were not kept"
     assert seen["after_more"] == seen["after_first"], "later calls started threads"
@@ -116,14 +121,7 @@ LIMITED_CHILD = textwrap.dedent(
     reason="ASan aborts when its own mappings fail under an address-space limit",
 )
 def test_nothing_is_kept_under_an_address_space_limit():
-    result = subprocess.run(
-        [sys.executable, "-c", LIMITED_CHILD, str(Path(__file__).parent)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["parked"] == [0, 0]
+    assert _child_report(LIMITED_CHILD)["parked"] == [0, 0]
 
 
 def test_many_concurrent_fits_park_a_bounded_number_of_pools():
