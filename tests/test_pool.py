@@ -18,6 +18,9 @@ import numpy as np
 import pytest
 
 from positive_mlp import PositiveMLPRegressor, _core
+from positive_mlp._losses import resolve_loss
+from positive_mlp._network import ParameterLayout, build_network
+from positive_mlp._threads import single_threaded_blas
 
 pytestmark = [
     pytest.mark.skipif(
@@ -192,10 +195,6 @@ def test_threads_of_a_full_data_pass_never_lose_a_chunk():
     # one thread's. (Their "started" flags once shared a std::vector<bool> word, whose
     # concurrent updates could lose one, and a chunk then overwrote its thread's sum:
     # seen once in CI, under ASan; too rare for this test to catch reliably.)
-    from positive_mlp._losses import resolve_loss
-    from positive_mlp._network import ParameterLayout, build_network
-    from positive_mlp._threads import single_threaded_blas
-
     layout = ParameterLayout((3, 256, 1))
     network = build_network(
         layout,
