@@ -1,8 +1,9 @@
 """The performance tables of the README, written from the benchmarks' CSVs.
 
 Reads ``results/fit.csv`` (bench_fit.py), ``results/predict.csv`` (bench_predict.py),
-``results/members.csv`` (bench_members.py) and ``results/subnormal.csv``
-(bench_subnormal.py), and writes the Markdown between the README's
+``results/members.csv`` (bench_members.py), ``results/subnormal.csv``
+(bench_subnormal.py) and ``results/gemm_shapes.csv`` (bench_gemm_shapes.py), and
+writes the Markdown between the README's
 ``<!-- performance: begin -->`` and ``<!-- performance: end -->`` lines, and to
 ``results/performance.md``. ``--check`` changes nothing and fails when the README's
 block is not what the CSVs give: no figure in it is typed by hand.
@@ -163,9 +164,49 @@ def subnormal_lines(rows: list[dict[str, str]]) -> list[str]:
     return lines
 
 
+GEMM_PRODUCTS = (
+    "forward, first layer",
+    "forward, hidden layer",
+    "weight gradient, first layer",
+    "weight gradient, hidden layer",
+    "input gradient, hidden layer",
+)
+
+
+def gemm_shapes_table(rows: list[dict[str, str]]) -> list[str]:
+    """Per step setting, each product's share of one thread's square-product rate."""
+    by = _by(rows, "dtype", "network", "batch", "product")
+    settings = dict.fromkeys((r["dtype"], r["network"], r["batch"]) for r in rows)
+    lines = [
+        "| dtype | network, batch (rows per thread) | "
+        + " | ".join(GEMM_PRODUCTS)
+        + " |",
+        "|---|---|" + "---|" * len(GEMM_PRODUCTS),
+    ]
+
+    def order(setting: tuple[str, str, str]) -> tuple[bool, int, int]:
+        dtype, network, batch = setting  # float64 first, then by width and batch
+        return dtype != "float64", int(network.strip("(").split(",")[0]), int(batch)
+
+    for dtype, network, batch in sorted(settings, key=order):
+        cells = []
+        for product in GEMM_PRODUCTS:
+            row = by[(dtype, network, batch, product)]
+            cells.append(
+                f"{float(row['peak_share']):.0%} ({row['m']}x{row['n']}x{row['k']})"
+            )
+        rows_per_thread = by[(dtype, network, batch, GEMM_PRODUCTS[0])]["thread_rows"]
+        lines.append(
+            f"| {dtype} | {network}, {batch} ({rows_per_thread}) | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
+
+
 def _loads(*tables: list[dict[str, str]]) -> str:
     loads = [
-        float(row.get("load_avg_1min") or row.get("load_average"))
+        float(row.get("load_avg_1min") or row.get("load_average") or row["load"])
         for rows in tables
         for row in rows
     ]
@@ -175,6 +216,7 @@ def _loads(*tables: list[dict[str, str]]) -> str:
 def render() -> str:
     fit, predict = read("fit.csv"), read("predict.csv")
     members, subnormal = read("members.csv"), read("subnormal.csv")
+    gemm_shapes = read("gemm_shapes.csv")
     peak = float(
         next(r for r in fit if r["dtype"] == "float64")["peak_all_threads_gflops"]
     )
@@ -205,7 +247,14 @@ def render() -> str:
         "",
         *subnormal_lines(subnormal),
         "",
-        f"Load average (1 minute) during these runs: {_loads(fit, predict, members)}.",
+        "The BLAS on a step's products (`python benchmarks/bench_gemm_shapes.py`: "
+        "one thread in a hot loop, as a share of its rate on a 1024^3 product in "
+        "the same round; median of the rounds; m x n x k):",
+        "",
+        *gemm_shapes_table(gemm_shapes),
+        "",
+        "Load average (1 minute) during these runs: "
+        f"{_loads(fit, predict, members, gemm_shapes)}.",
     ]
     return "\n".join(lines) + "\n"
 
