@@ -39,11 +39,18 @@ import argparse
 import resource
 import time
 
-import dask.array as da
 import numpy as np
 from sklearn.metrics import mean_poisson_deviance
 
 from positive_mlp import PositiveMLPRegressor
+
+try:
+    import dask.array as da
+except ImportError:
+    raise SystemExit(
+        'This example trains on Dask arrays: pip install "positive-mlp[dask]"'
+    ) from None
+
 from positive_mlp.dask import fit_blocks
 
 BLOCK_ROWS = 100_000

@@ -29,7 +29,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:
+    raise SystemExit(
+        'This example draws with matplotlib: pip install "positive-mlp[plot]"'
+    ) from None
 
 matplotlib.use("Agg")  # files only, no window
 import matplotlib.pyplot as plt

@@ -14,6 +14,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from extras import needs_extra
 from sklearn.model_selection import (
     GridSearchCV,
     KFold,
@@ -23,7 +24,7 @@ from sklearn.model_selection import (
 
 from positive_mlp import PositiveMLPRegressor
 
-distributed = pytest.importorskip("distributed")
+distributed = needs_extra("distributed", "dask")
 
 import cloudpickle  # noqa: E402  (a dependency of distributed)
 import dask.array as da  # noqa: E402
@@ -187,7 +188,7 @@ def test_fit_blocks_shuffles_the_blocks_anew_every_epoch_from_its_seed():
 
 def test_fit_blocks_pairs_blocks_of_unknown_size_in_order():
     pandas = pytest.importorskip("pandas")
-    dask_frame = pytest.importorskip("dask.dataframe")
+    dask_frame = needs_extra("dask.dataframe", "dask")
     X, y = _problem()
     frame = pandas.DataFrame(X, columns=list("abcd")).assign(y=y)
     parts = dask_frame.from_pandas(frame, npartitions=3)
@@ -238,7 +239,7 @@ def test_fit_blocks_refuses_what_it_cannot_train_on(arguments, error, message):
 
 def test_fit_blocks_refuses_unknown_sizes_with_unequal_block_counts():
     pandas = pytest.importorskip("pandas")
-    dask_frame = pytest.importorskip("dask.dataframe")
+    dask_frame = needs_extra("dask.dataframe", "dask")
     frame = pandas.DataFrame({"a": np.arange(10.0), "y": np.ones(10)})
     X_dask = dask_frame.from_pandas(frame[["a"]], npartitions=2).to_dask_array()
     y_dask = dask_frame.from_pandas(frame["y"], npartitions=3).to_dask_array()
@@ -381,7 +382,7 @@ def test_fit_blocks_computes_the_blocks_on_the_current_client(client):
 
 
 def test_dask_ml_incremental_gives_the_model_of_partial_fit(client):
-    wrappers = pytest.importorskip("dask_ml.wrappers")
+    wrappers = needs_extra("dask_ml.wrappers", "dask")
     X, y = _problem(dtype=np.float32)
     chunks = (300, 300, 300, 100)
     incremental = wrappers.Incremental(_small_model(), shuffle_blocks=False)

@@ -28,11 +28,14 @@ from types import ModuleType
 import numpy as np
 import pandas as pd
 import pytest
-from numpydoc.docscrape import NumpyDocString
-from numpydoc.validate import ERROR_MSGS, validate
+from extras import needs_extra
 
 import positive_mlp
 from positive_mlp import PositiveMLPRegressor
+
+needs_extra("numpydoc", "docs")
+from numpydoc.docscrape import NumpyDocString  # noqa: E402
+from numpydoc.validate import ERROR_MSGS, validate  # noqa: E402
 
 PACKAGE = "positive_mlp"
 COMPILED_CORE = "positive_mlp._core"  # the C++ extension: no Python docstrings to run

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 import scipy.sparse as sp
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from positive_mlp import PositiveMLPRegressor
@@ -95,6 +95,8 @@ def _holds_contract(call, expected_shape=None, threshold: float = 0.0):
     one_d=st.booleans(),
 )
 def test_sparse_layouts(layout, where, one_d):
+    # SciPy < 1.14 makes a 1-D array a sparse row: no 1-D sparse input there.
+    assume(not one_d or sp.csr_array(np.ones(3)).ndim == 1)
     X, y = _data()
 
     def sparse(a: np.ndarray):

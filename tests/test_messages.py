@@ -7,6 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from extras import needs_extra
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.preprocessing import StandardScaler
 
 from positive_mlp import PositiveMLPRegressor
 
@@ -30,6 +33,8 @@ def _data(n_samples=100, n_features=3):
 def test_one_dimensional_sparse_input_says_to_reshape():
     X, y = _data()
     one_d = sp.csr_array(np.ones(3))
+    if one_d.ndim != 1:
+        pytest.skip("SciPy < 1.14 makes a 1-D array a sparse row: no 1-D sparse input")
     with pytest.raises(ValueError, match=r"(?s)Expected 2D input.*Reshape"):
         PositiveMLPRegressor(**SMALL).fit(one_d, np.ones(3))
     reg = PositiveMLPRegressor(**SMALL).fit(X, y)
@@ -227,7 +232,7 @@ def test_a_varying_or_quantile_y_val_is_not_warned():
 
 @pytest.mark.parametrize("sizes", ["known", "unknown"])
 def test_fit_blocks_on_no_rows_is_an_error(sizes):
-    da = pytest.importorskip("dask.array")
+    da = needs_extra("dask.array", "dask")
     from positive_mlp.dask import fit_blocks
 
     X, y = _data()
@@ -240,3 +245,20 @@ def test_fit_blocks_on_no_rows_is_an_error(sizes):
     with pytest.raises(ValueError, match=r"Found array with 0 sample\(s\)"):
         fit_blocks(reg, X_dask, y_dask)
     assert not hasattr(reg, "coefs_")
+
+
+def test_targets_a_transformer_centred_name_the_transformer_and_the_remedies():
+    X, y = _data()
+    model = TransformedTargetRegressor(
+        regressor=PositiveMLPRegressor(**SMALL), transformer=StandardScaler()
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)below output_threshold.*transformer.*"
+        r"target_scaling.*keeps the floor",
+    ):
+        model.fit(X, y)
+    # Targets merely below the floor, not centred, keep the short message.
+    with pytest.raises(ValueError, match="below output_threshold") as caught:
+        PositiveMLPRegressor(**SMALL).fit(X, y - 1.5)  # a few below 0
+    assert "transformer" not in str(caught.value)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import needs_extra
 
-pytest.importorskip("skl2onnx")
-ort = pytest.importorskip("onnxruntime")
+needs_extra("skl2onnx", "onnx")
+ort = needs_extra("onnxruntime", "onnx")
 
 from skl2onnx import to_onnx  # noqa: E402
 from sklearn.ensemble import VotingRegressor  # noqa: E402

@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from extras import needs_extra
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import LinearRegression
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -21,7 +22,7 @@ from positive_mlp import (
     TrainingCurveDisplay,
 )
 
-matplotlib = pytest.importorskip("matplotlib")
+matplotlib = needs_extra("matplotlib", "plot")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -83,12 +84,6 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(_plotting)
     assert result.attempted > 0 and result.failed == 0
-
-
-def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
-    with pytest.raises(ImportError, match=r"positive-mlp\[plot\]"):
-        PredictionFloorDisplay.from_predictions([1.0, 2.0], [1.0, 2.0])
 
 
 # TrainingCurveDisplay

@@ -17,6 +17,7 @@ from sklearn.metrics import mean_pinball_loss
 from positive_mlp import PositiveMLPRegressor, _core
 from positive_mlp._losses import resolve_loss
 from positive_mlp._network import ParameterLayout, build_network
+from positive_mlp._quantiles import weighted_quantiles
 from positive_mlp._start import glorot_uniform_params
 
 TRANSFORMS = ["softplus", "exp", "relu"]
@@ -267,3 +268,30 @@ def test_settings_that_cannot_work_are_refused(params, message):
     X, y = _heteroscedastic(20, 6)
     with pytest.raises(ValueError, match=message):
         PositiveMLPRegressor(loss="quantile", **params).fit(X, y)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    n_rows=st.integers(1, 30),
+    n_columns=st.integers(1, 3),
+    levels=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=5),
+    seed=st.integers(0, 2**16),
+    ties=st.booleans(),
+)
+def test_weighted_quantiles_count_a_weight_of_k_as_k_repeated_rows(
+    n_rows, n_columns, levels, seed, ties
+):
+    # The starting model's quantiles: numpy takes weights only from 2.0 on, so the
+    # package counts them itself; integer weights must equal repeated rows.
+    rng = np.random.default_rng(seed)
+    y = rng.normal(size=(n_rows, n_columns))
+    if ties:
+        y = np.round(y)
+    weights = rng.integers(0, 4, n_rows).astype(float)
+    weights[rng.integers(n_rows)] += 1  # some weight
+    levels = np.sort(levels)
+    repeated = np.repeat(y, weights.astype(int), axis=0)
+    expected = np.quantile(repeated, levels, axis=0, method="inverted_cdf")
+    np.testing.assert_array_equal(weighted_quantiles(y, levels, weights), expected)
+    unweighted = np.quantile(y, levels, axis=0, method="inverted_cdf")
+    np.testing.assert_array_equal(weighted_quantiles(y, levels), unweighted)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from extras import needs_extra
 
-matplotlib = pytest.importorskip("matplotlib")
+matplotlib = needs_extra("matplotlib", "plot")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 

@@ -99,6 +99,9 @@ def test_pipeline_and_cross_validation():
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+# scikit-learn 1.6 with NumPy < 1.24 warns of the ragged tuples of hidden_layer_sizes
+# in cv_results_ (it then stores them as objects)
+@pytest.mark.filterwarnings("ignore:Creating an ndarray from ragged nested sequences")
 def test_grid_search_over_architecture_penalty_and_output():
     X, y = _diabetes()
     grid = GridSearchCV(

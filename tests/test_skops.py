@@ -3,8 +3,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from extras import needs_extra
 
-sio = pytest.importorskip("skops.io")
+sio = needs_extra("skops.io", "skops")
 
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402

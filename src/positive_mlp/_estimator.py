@@ -111,9 +111,12 @@ _LAGRANGIAN_MARGIN = 1e-3
 def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
     if sample_weight is None:
         return None
-    return _check_sample_weight(
+    weights = _check_sample_weight(
         sample_weight, X, dtype=X.dtype, ensure_non_negative=True
     )
+    if len(weights) and not np.any(weights > 0):  # scikit-learn >= 1.7 says so too
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return weights
 
 
 def _drop_zero_weights(data: Data) -> Data:
@@ -1567,9 +1570,10 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"y has {y.shape[1]} target(s), the model {self.n_outputs_}."
             )
-        # scikit-learn's metric checks the weights, as in R2's score. Saturated
-        # predictions (near 1.8e308, from inputs far outside the training range)
-        # overflow its weighted mean: the score is then -inf, without numpy's warning.
+        sample_weight = _weights_or_none(sample_weight, pred)
+        # Saturated predictions (near 1.8e308, from inputs far outside the training
+        # range) overflow the weighted mean: the score is then -inf, without numpy's
+        # warning.
         with np.errstate(over="ignore"):
             return -sum(
                 sklearn_pinball_loss(

@@ -21,6 +21,7 @@ from sklearn.utils import check_array, check_consistent_length
 from sklearn.utils.validation import check_is_fitted
 
 from positive_mlp._estimator import PositiveMLPRegressor
+from positive_mlp._extras import missing_extra
 from positive_mlp._losses import LOSSES, resolve_loss
 from positive_mlp._members import stop_apart
 from positive_mlp._quantiles import has_level_axis
@@ -35,10 +36,7 @@ def _pyplot(caller: str):
     try:
         import matplotlib.pyplot as plt
     except ImportError as error:
-        raise ImportError(
-            f"{caller} needs matplotlib. Install it with "
-            '`pip install matplotlib`, or `pip install "positive-mlp[plot]"`.'
-        ) from error
+        raise missing_extra("plot", caller, error) from error
     return plt
 
 

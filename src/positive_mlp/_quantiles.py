@@ -64,6 +64,26 @@ def levels_per_output(levels: np.ndarray, n_targets: int) -> np.ndarray:
     return np.tile(levels, n_targets)
 
 
+def weighted_quantiles(
+    y: np.ndarray, levels: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Each column's quantiles at ``levels`` (levels, columns), by the inverted CDF:
+    the smallest value whose share of the weight, with the values below it, reaches
+    the level. Without weights, numpy's ``method='inverted_cdf'``; numpy takes
+    weights only from 2.0 on, so this counts them itself."""
+    weights = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
+    order = np.argsort(y, axis=0, kind="stable")
+    cumulative = np.cumsum(weights[order], axis=0)  # (rows, columns)
+    quantiles = np.empty((len(levels), y.shape[1]))
+    for j in range(y.shape[1]):
+        reach = np.asarray(levels) * cumulative[-1, j]
+        first = np.searchsorted(cumulative[:, j], reach, side="left")
+        # Level 0: the least value of weight > 0, past rows of weight 0.
+        first = np.maximum(first, np.searchsorted(cumulative[:, j], 0, side="right"))
+        quantiles[:, j] = y[order[np.minimum(first, len(y) - 1), j], j]
+    return quantiles
+
+
 def starting_steps(
     y: np.ndarray,
     threshold: np.ndarray,
@@ -76,12 +96,7 @@ def starting_steps(
     targets (n_samples, n_targets) and ``threshold`` one value per target. Weighted
     quantiles of the inverted CDF: a weight of 2 counts as a repeated row."""
     y = y.astype(np.float64)
-    weights = None
-    if sample_weight is not None:
-        weights = np.broadcast_to(np.asarray(sample_weight, float)[:, None], y.shape)
-    quantiles = np.quantile(
-        y, levels, axis=0, method="inverted_cdf", weights=weights
-    ).T  # (targets, levels)
+    quantiles = weighted_quantiles(y, levels, sample_weight).T  # (targets, levels)
     steps = np.diff(quantiles, axis=1, prepend=threshold[:, None])
     # Steps of 0 (levels sharing a value, as zero-inflated targets give) would start
     # where softplus and exp have no slope: start them at a share of the spread.

@@ -5,6 +5,7 @@ runs, and the context of every call into the core's threaded work."""
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import threading
@@ -33,24 +34,48 @@ class _ThreadSetting:
     set: Callable[[int], object]
 
 
+# OpenBLAS's names carry a prefix and a suffix in some builds: SciPy's wheels prefix
+# them with "scipy_", builds with 64-bit integers append "64_".
+_OPENBLAS_AFFIXES = (("", ""), ("", "64_"), ("scipy_", ""), ("scipy_", "64_"))
+
+
+def _openblas_function(filepath: str, name: str) -> Callable | None:
+    """The C function ``name`` of the OpenBLAS already loaded from ``filepath``, under
+    whichever affixes it was built with; None if it has none."""
+    try:  # RTLD_NOLOAD: the library already loaded, never a second copy
+        library = ctypes.CDLL(filepath, mode=getattr(os, "RTLD_NOLOAD", 0))
+    except OSError:
+        return None
+    for prefix, suffix in _OPENBLAS_AFFIXES:
+        function = getattr(library, f"{prefix}{name}{suffix}", None)
+        if function is not None:
+            return function
+    return None
+
+
 def _thread_setting(lib) -> _ThreadSetting:
     """For OpenBLAS, its own two C functions, looked up once (threadpoolctl looks them
     up on every call: 19 of a one-row predict's 83 us went to the BLAS limit); for
     other libraries, threadpoolctl's methods. threadpoolctl's public setter lets only
     the first Python thread that used it change OpenBLAS's threads (see
-    _SharedBlasLimit); these setters work from any thread."""
+    _SharedBlasLimit); these setters work from any thread. Only threadpoolctl's
+    public attributes are read, so any version from the declared minimum on works."""
     if lib.internal_api == "openblas":
         openmp = lib.threading_layer == "openmp"
-        get = lib._get_symbol(
-            "omp_get_max_threads" if openmp else "openblas_get_num_threads"
+        get = _openblas_function(
+            lib.filepath,
+            "omp_get_max_threads" if openmp else "openblas_get_num_threads",
         )
-        set_ = lib._get_symbol(
-            "omp_set_num_threads" if openmp else "openblas_set_num_threads"
+        set_ = _openblas_function(
+            lib.filepath,
+            "omp_set_num_threads" if openmp else "openblas_set_num_threads",
         )
         if get is not None and set_ is not None:
             return _ThreadSetting(get, set_)
+    # threadpoolctl >= 3.5 keeps its public setter for the thread that first used
+    # it; its unrestricted one is private, so it is taken only where it exists.
     return _ThreadSetting(
-        lambda: lib.num_threads,
+        lib.get_num_threads,
         getattr(lib, "_real_set_num_threads", lib.set_num_threads),
     )
 

@@ -152,7 +152,23 @@ def check_targets(
                 f"{per_output}); with output_activation={output_activation!r} every "
                 "prediction is >= output_threshold, so the model cannot represent "
                 "them. Lower output_threshold or use output_activation='identity'."
+                + _centred_targets_hint(y, below)
             )
+
+
+def _centred_targets_hint(y: np.ndarray, below: np.ndarray) -> str:
+    """Advice for targets that look centred on 0 (a transformer such as
+    StandardScaler in TransformedTargetRegressor moved them below the floor)."""
+    centred = np.abs(y.mean(axis=0)) <= 0.1 * y.std(axis=0)
+    if not np.any(centred & below.any(axis=0)):
+        return ""
+    return (
+        " These targets look centred on 0: if a transformer moved them (such as "
+        "TransformedTargetRegressor(transformer=StandardScaler())), it moved them "
+        "below the floor. Fit on the original targets instead (target_scaling, on by "
+        "default, scales each output and keeps the floor), or use a transformer "
+        "that keeps y >= output_threshold."
+    )
 
 
 def targets_in_dtype(y: np.ndarray, dtype, loss: Loss) -> np.ndarray:

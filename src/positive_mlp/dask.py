@@ -11,11 +11,17 @@ from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 from typing import TypeVar
 
-import dask
-import dask.array as da
 import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.utils import check_random_state
+
+from positive_mlp._extras import missing_extra
+
+try:
+    import dask
+    import dask.array as da
+except ImportError as error:
+    raise missing_extra("dask", "positive_mlp.dask", error) from error
 
 __all__ = ["fit_blocks"]
 

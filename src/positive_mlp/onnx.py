@@ -37,14 +37,20 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from onnx.helper import np_dtype_to_tensor_dtype
-from skl2onnx import update_registered_converter
-from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
-from skl2onnx.common.utils import (
-    check_input_and_output_numbers,
-    check_input_and_output_types,
-)
 from sklearn.utils.validation import check_is_fitted
+
+from positive_mlp._extras import missing_extra
+
+try:
+    from onnx.helper import np_dtype_to_tensor_dtype
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType
+    from skl2onnx.common.utils import (
+        check_input_and_output_numbers,
+        check_input_and_output_types,
+    )
+except ImportError as error:
+    raise missing_extra("onnx", "positive_mlp.onnx", error) from error
 
 from positive_mlp._estimator import PositiveMLPRegressor
 from positive_mlp._members import fitted_members
