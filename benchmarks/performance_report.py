@@ -1,12 +1,12 @@
-"""The performance tables of the README, written from the benchmarks' CSVs.
+"""The performance tables of the documentation, written from the benchmarks' CSVs.
 
 Reads ``results/fit.csv`` (bench_fit.py), ``results/predict.csv`` (bench_predict.py),
 ``results/members.csv`` (bench_members.py), ``results/subnormal.csv``
-(bench_subnormal.py) and ``results/gemm_shapes.csv`` (bench_gemm_shapes.py), and
-writes the Markdown between the README's
-``<!-- performance: begin -->`` and ``<!-- performance: end -->`` lines, and to
-``results/performance.md``. ``--check`` changes nothing and fails when the README's
-block is not what the CSVs give: no figure in it is typed by hand.
+(bench_subnormal.py), ``results/gemm_shapes.csv`` (bench_gemm_shapes.py),
+``results/sparse.csv`` and ``results/sparse_memory.csv`` (bench_sparse.py) and
+``results/scaling.csv`` (bench_scaling.py), and writes ``results/performance.md``,
+which the documentation's performance page includes. ``--check`` changes nothing
+and fails when that file is not what the CSVs give: no figure in it is typed by hand.
 
     python benchmarks/performance_report.py [--check]
 """
@@ -19,8 +19,7 @@ import sys
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-README = Path(__file__).resolve().parents[1] / "README.md"
-BEGIN, END = "<!-- performance: begin -->", "<!-- performance: end -->"
+REPORT = RESULTS_DIR / "performance.md"
 
 OURS = "ours"
 FIT_ROWS = {  # bench_fit.py's grid rows, as the tables name them
@@ -164,6 +163,57 @@ def subnormal_lines(rows: list[dict[str, str]]) -> list[str]:
     return lines
 
 
+def sparse_table(rows: list[dict[str, str]]) -> list[str]:
+    lines = [
+        "| model, input | s/epoch (min-max) | epoch / ours on CSR | predict s "
+        "(min-max) | predict / ours on CSR |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['impl']}, {row['input']} | {_spread(row, 's_per_epoch')} | "
+            f"{float(row['epoch_vs_ours_sparse']):.2f} | "
+            f"{_spread(row, 'predict_s')} | "
+            f"{float(row['predict_vs_ours_sparse']):.2f} |"
+        )
+    return lines
+
+
+def sparse_memory_lines(rows: list[dict[str, str]]) -> list[str]:
+    row = rows[0]
+    return [
+        f"A fit on {int(row['n_rows']):,} rows x {int(row['n_features']):,} columns "
+        f"({int(row['nnz']) // int(row['n_rows'])} nonzeros a row; hidden "
+        f"({row['hidden']},), one epoch): X's CSR arrays take "
+        f"{float(row['x_mb']):,.0f} MiB (dense: {float(row['dense_x_mb']) / 1024:,.0f} "
+        f"GiB); the fit added {float(row['fit_extra_mb']):,.0f} MiB to them "
+        f"({int(row['n_params']):,} parameters) and took {float(row['fit_s']):,.0f} s."
+    ]
+
+
+def scaling_table(rows: list[dict[str, str]]) -> list[str]:
+    by = _by(rows, "n_samples", "impl")
+    sizes = sorted({row["n_samples"] for row in rows}, key=int)
+    lines = [
+        "| rows | ours s/epoch | MLPRegressor / ours | ours memory beyond the data |",
+        "|---|---|---|---|",
+    ]
+    for n in sizes:
+        ours, theirs = by.get((n, OURS)), by.get((n, "MLPRegressor"))
+        if ours is None:
+            continue
+        ratio = (
+            f"{float(theirs['s_per_epoch']) / float(ours['s_per_epoch']):.2f}"
+            if theirs
+            else "-"
+        )
+        lines.append(
+            f"| {int(n):,} | {_seconds(float(ours['s_per_epoch']))} | {ratio} | "
+            f"{float(ours['fit_extra_mb']):,.1f} MiB |"
+        )
+    return lines
+
+
 GEMM_PRODUCTS = (
     "forward, first layer",
     "forward, hidden layer",
@@ -217,6 +267,9 @@ def render() -> str:
     fit, predict = read("fit.csv"), read("predict.csv")
     members, subnormal = read("members.csv"), read("subnormal.csv")
     gemm_shapes = read("gemm_shapes.csv")
+    sparse, sparse_memory = read("sparse.csv"), read("sparse_memory.csv")
+    scaling = read("scaling.csv")
+    sparse_setting = sparse[0]
     peak = float(
         next(r for r in fit if r["dtype"] == "float64")["peak_all_threads_gflops"]
     )
@@ -253,32 +306,39 @@ def render() -> str:
         "",
         *gemm_shapes_table(gemm_shapes),
         "",
+        "Sparse input (`python benchmarks/bench_sparse.py`: "
+        f"{int(sparse_setting['n_rows']):,} rows x "
+        f"{int(sparse_setting['n_features']):,} columns, "
+        f"{float(sparse_setting['nnz_per_row']):.0f} nonzeros a row, hidden "
+        f"({sparse_setting['hidden']},), batch {sparse_setting['batch_size']}, "
+        "Adam; median of the repeats):",
+        "",
+        *sparse_table(sparse),
+        "",
+        *sparse_memory_lines(sparse_memory),
+        "",
+        "Rows (`python benchmarks/bench_scaling.py`: hidden (64, 64), batch 200; "
+        "per epoch):",
+        "",
+        *scaling_table(scaling),
+        "",
         "Load average (1 minute) during these runs: "
-        f"{_loads(fit, predict, members, gemm_shapes)}.",
+        f"{_loads(fit, predict, members, gemm_shapes, sparse, scaling)}.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def readme_with(block: str, text: str) -> str:
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[:start] + "\n" + block + text[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    block, text = render(), README.read_text()
+    block = render()
     if args.check:
-        if readme_with(block, text) != text:
-            print(
-                "README.md's performance tables differ from the CSVs; run "
-                "python benchmarks/performance_report.py"
-            )
+        if REPORT.read_text() != block:
+            print(f"{REPORT} differs from the CSVs; run {Path(__file__).name}")
             return 1
         return 0
-    (RESULTS_DIR / "performance.md").write_text(block)
-    README.write_text(readme_with(block, text))
+    REPORT.write_text(block)
     return 0
 
 

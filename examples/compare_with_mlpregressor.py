@@ -1,4 +1,5 @@
 """MLPRegressor and PositiveMLPRegressor on counts, with early stopping.
+=====================================================================
 
 A second setting beside ``python -m positive_mlp.demo``: generated count data, where
 a zero is the most common value, and early stopping on a held-out tenth of the

@@ -1,4 +1,5 @@
 """Counts (Poisson deviance) and positive durations (Gamma deviance), worked through.
+==================================================================================
 
 Two generated data sets of 5000 rows (4000 to train, 1000 to test), each with six
 standard-normal features and interactions that a linear model cannot express:

@@ -1,4 +1,5 @@
 """Training on data larger than memory: a Dask array, one block of rows at a time.
+===============================================================================
 
 A generated insurance portfolio, never held in memory as a whole: Dask builds each
 block of 100,000 policies from a seed when it is needed (as it would read a block
@@ -122,7 +123,7 @@ def main(rows: int, address: str | None) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--address", help="a Dask scheduler, e.g. tcp://host:8786")
     arguments = parser.parse_args()

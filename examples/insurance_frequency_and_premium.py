@@ -1,4 +1,5 @@
 """Claim frequency (Poisson) and pure premium (Tweedie) with exposure, worked through.
+===================================================================================
 
 In the spirit of scikit-learn's "Poisson regression and non-normal loss" and "Tweedie
 regression on insurance claims" examples, on a generated motor portfolio instead of

@@ -1,4 +1,5 @@
 """Non-negative weights on iris: every weight stays >= 0, and what that costs.
+===========================================================================
 
 The iris flowers (``load_iris``, 150 rows, 4 standardised measurements) are fitted as
 a 3-output regression of the one-hot classes (setosa, versicolor, virginica) by a

@@ -1,4 +1,5 @@
 """A monotone demand model next to an unconstrained one, on few rows.
+==================================================================
 
 Generated data with a known monotone effect: demand falls with ``price`` (1 to 10),
 rises with ``advertising`` (0 to 5) and follows a seasonal cycle in ``season``

@@ -1,4 +1,5 @@
 """Quantile bands for a positive, skewed target: one network for five levels.
+==========================================================================
 
 The data: 10,000 generated repair durations (5,000 to train, 5,000 to test) with
 four standard-normal features. The log-duration is normal with mean

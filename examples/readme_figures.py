@@ -1,4 +1,5 @@
 """Draws the README's figures: ``python examples/readme_figures.py``.
+==================================================================
 
 Needs matplotlib (``pip install ".[plot]"``). Writes one PNG per figure into
 ``docs/images/`` (or ``--out DIR``), in about 10 seconds; ``--only NAME ...`` draws
@@ -247,7 +248,7 @@ def save(figure: Figure, path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__ and __doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help=f"default: {OUT}")
     parser.add_argument("--only", nargs="+", choices=list(FIGURES), default=None)
     args = parser.parse_args(argv)

@@ -1,4 +1,5 @@
 """Recovering the positive parameters of simulated data sets (amortised inference).
+================================================================================
 
 1500 small data sets are generated, each of 200 rows x 2 columns, from a model with
 3 positive parameters drawn at random, two around 1 and one a small fraction:

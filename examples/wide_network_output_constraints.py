@@ -1,4 +1,5 @@
 """A wide 784-784-784-2 network: a bounded output versus training-time constraints.
+================================================================================
 
 Generated data: 2000 rows of 784 features (like the pixels of a 28 x 28 image) that
 are noisy mixtures of 8 hidden factors, and 2 positive targets computed from those

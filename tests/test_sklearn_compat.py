@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.model_selection import GridSearchCV, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils import estimator_html_repr
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from positive_mlp import PositiveMLPRegressor
@@ -146,3 +148,15 @@ def test_pickled_model_keeps_training_with_warm_start():
     reg.fit(X, y)
     restored.fit(X, y)
     np.testing.assert_array_equal(restored.predict(X), reg.predict(X))
+
+
+def test_the_html_reprs_link_opens_the_api_page():
+    link = PositiveMLPRegressor()._get_doc_link()
+    # docs/api.rst generates the page under generated/, named module.Class.html
+    assert link == (
+        "https://positive-mlp.readthedocs.io/en/stable/generated/"
+        "positive_mlp.PositiveMLPRegressor.html"
+    )
+    api = (Path(__file__).resolve().parents[1] / "docs" / "api.rst").read_text()
+    assert ":toctree: generated" in api and "   PositiveMLPRegressor\n" in api
+    assert f'href="{link}"' in estimator_html_repr(PositiveMLPRegressor())
