@@ -412,3 +412,32 @@ def test_children_see_eight_cores(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert module.thread_budget(8) == 8
+
+
+def test_the_fuzzer_calibrates_bands_on_quantile_cases_and_finds_a_bad_one(monkeypatch):
+    from fuzz import conformal
+    from fuzz.data import CallData
+
+    from positive_mlp import PositiveMLPRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    y = np.exp(X[:, 0] + 0.3 * rng.normal(size=400))
+    est = PositiveMLPRegressor(
+        loss="quantile", quantile=[0.1, 0.5, 0.9], max_iter=5, random_state=0
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X, y)
+    case = {"data": {"seed": 3}}
+    arrays = CallData(X=X, y=y)
+    assert 1 <= len(conformal.draw_coverages(case)) <= 3
+    assert conformal.conformal_problems(est, case, arrays, [("X", X)]) == []
+    # A band below the floor is reported: the check is live.
+    monkeypatch.setattr(
+        conformal.ConformalQuantileRegressor,
+        "_bands",
+        lambda self, predictions, margins: np.full((len(predictions), 2, 1), -1.0),
+    )
+    problems = conformal.conformal_problems(est, case, arrays, [("X", X)])
+    assert any("below the floor" in p for p in problems)

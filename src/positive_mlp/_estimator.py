@@ -108,11 +108,12 @@ _FLOAT_DTYPES = (np.float64, np.float32)
 _LAGRANGIAN_MARGIN = 1e-3
 
 
-def _weights_or_none(sample_weight, X: np.ndarray) -> np.ndarray | None:
+def _weights_or_none(sample_weight, X: np.ndarray, dtype=None) -> np.ndarray | None:
+    """The validated weights (X's dtype unless ``dtype``), or None."""
     if sample_weight is None:
         return None
     weights = _check_sample_weight(
-        sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        sample_weight, X, dtype=dtype or X.dtype, ensure_non_negative=True
     )
     if len(weights) and not np.any(weights > 0):  # scikit-learn >= 1.7 says so too
         raise ValueError("Sample weights must contain at least one non-zero number.")
@@ -1575,7 +1576,7 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f"y has {y.shape[1]} target(s), the model {self.n_outputs_}."
             )
-        sample_weight = _weights_or_none(sample_weight, pred)
+        sample_weight = _weights_or_none(sample_weight, pred, dtype=np.float64)
         # Saturated predictions (near 1.8e308, from inputs far outside the training
         # range) overflow the weighted mean: the score is then -inf, without numpy's
         # warning.

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .conformal import conformal_problems
 from .data import CallData, issparse
 from .forward import fitted_levels, reference_forward
 from .options import BOUNDED, Case, constrained_layers, level_list
@@ -369,8 +370,11 @@ def _check_fitted(est: Any, case: Case, arrays: CallData) -> list[str]:
     for label, Xv, given in _scaled_inputs(X, arrays.X, dtype):
         problems += _check_predictions(est, Xv, given, label)
     if est.loss == "quantile":  # "for any input": up to the dtype's largest values
-        for label, Xv, given in _extreme_inputs(X, arrays.X, dtype):
+        extreme = list(_extreme_inputs(X, arrays.X, dtype))
+        for label, Xv, given in extreme:
             problems += _check_predictions(est, Xv, given, label)
+        inputs = [(label, given) for label, _, given in extreme]
+        problems += conformal_problems(est, case, arrays, [("X", arrays.X), *inputs])
     problems += _monotone(est, X, arrays.X, case)
     return problems
 
