@@ -19,7 +19,7 @@ from .options import Case
 
 def draw_coverages(case: Case) -> list[float]:
     """One to three coverages in (0.5, 0.99), from the case's seed."""
-    r = random.Random(case["data"]["seed"] * 7919 + 17)
+    r = random.Random(case.get("data", {}).get("seed", 0) * 7919 + 17)
     return [round(r.uniform(0.5, 0.99), 3) for _ in range(r.randint(1, 3))]
 
 
