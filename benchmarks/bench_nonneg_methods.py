@@ -13,7 +13,8 @@ but the learning rate) on:
   deviance (``1 - R2`` for the squared error), mean over 3 train/test splits (75/25).
 
 Run: ``python benchmarks/bench_nonneg_methods.py`` (about 2 minutes on 2 cores;
-needs the ``bench`` extra for the data sets).
+needs the ``bench`` extra for the data sets). Prints two tables and writes them to
+``results/nonneg_methods.md``, which the documentation's user guide includes.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import warnings
 
 import numpy as np
+from _common import RESULTS_DIR
 from _quality_data import DATASETS, load_xy, preprocessor
 from sklearn.metrics import mean_gamma_deviance, mean_poisson_deviance, r2_score
 from sklearn.model_selection import train_test_split
@@ -40,12 +42,19 @@ REAL_DATA = {
 }
 
 
-def check_scores(rates, epochs) -> None:
+def check_scores(rates, epochs) -> list[str]:
+    """The Markdown table of training R2 on the check's data."""
     X, y = _regression_dataset()
     y = scale(y)
     y = y - y.min() + 1.0
-    print("scikit-learn's regression check data: training R2")
-    print(f"{'method':<12}{'rate':>8}" + "".join(f"{f'{e} ep.':>10}" for e in epochs))
+    lines = [
+        "scikit-learn's regression check data (`nonneg_weights='all'`): training R2",
+        "",
+        "| method | learning_rate_init | "
+        + " | ".join(f"{e} epochs" for e in epochs)
+        + " |",
+        "|---|---|" + "---|" * len(epochs),
+    ]
     for method in METHODS:
         for rate in rates:
             scores = [
@@ -61,7 +70,13 @@ def check_scores(rates, epochs) -> None:
                 .score(X, y)
                 for e in epochs
             ]
-            print(f"{method:<12}{rate:>8g}" + "".join(f"{s:>10.3f}" for s in scores))
+            lines.append(
+                f"| {method} | {rate:g} | "
+                + " | ".join(f"{s:.3f}" for s in scores)
+                + " |"
+            )
+            print(lines[-1])
+    return lines
 
 
 def held_out_error(name: str, y_true: np.ndarray, pred: np.ndarray) -> float:
@@ -73,14 +88,17 @@ def held_out_error(name: str, y_true: np.ndarray, pred: np.ndarray) -> float:
     return 1.0 - r2_score(y_true, pred)
 
 
-def real_data_errors(rates, splits: int) -> None:
-    print(
-        "\nreal data: held-out deviance (1 - R2 for the squared error), mean of splits"
-    )
-    print(
-        f"{'data set':<14}{'layers':<8}{'rate':>8}"
-        + "".join(f"{m:>12}" for m in METHODS)
-    )
+def real_data_errors(rates, splits: int) -> list[str]:
+    """The Markdown table of held-out errors on three real data sets."""
+    lines = [
+        "Real data: held-out deviance (1 - R2 for the squared error), mean of "
+        f"{splits} splits",
+        "",
+        "| data set | constrained layers | learning_rate_init | "
+        + " | ".join(METHODS)
+        + " |",
+        "|---|---|---|" + "---|" * len(METHODS),
+    ]
     for name, constraint in REAL_DATA.items():
         dataset = DATASETS[name]
         X, y = load_xy(dataset, 20_000)
@@ -108,10 +126,13 @@ def real_data_errors(rates, splits: int) -> None:
                     per_split.append(held_out_error(name, y_te, model.predict(X_te)))
                 errors.append(np.mean(per_split))
             label = constraint["nonneg_weights"]
-            print(
-                f"{name:<14}{label:<8}{rate:>8g}"
-                + "".join(f"{e:>12.4f}" for e in errors)
+            lines.append(
+                f"| {name} | {label} | {rate:g} | "
+                + " | ".join(f"{e:.4f}" for e in errors)
+                + " |"
             )
+            print(lines[-1])
+    return lines
 
 
 def main() -> None:
@@ -121,8 +142,9 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=3)
     args = parser.parse_args()
     warnings.simplefilter("ignore")  # ConvergenceWarning at 50 epochs is expected
-    check_scores(args.rates, args.epochs)
-    real_data_errors([r for r in args.rates if r <= 1e-2], args.splits)
+    lines = [*check_scores(args.rates, args.epochs), ""]
+    lines += real_data_errors([r for r in args.rates if r <= 1e-2], args.splits)
+    (RESULTS_DIR / "nonneg_methods.md").write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ Reads ``results/fit.csv`` (bench_fit.py), ``results/predict.csv`` (bench_predict
 (bench_subnormal.py), ``results/gemm_shapes.csv`` (bench_gemm_shapes.py),
 ``results/sparse.csv`` and ``results/sparse_memory.csv`` (bench_sparse.py) and
 ``results/scaling.csv`` (bench_scaling.py), and writes ``results/performance.md``,
-which the documentation's performance page includes. ``--check`` changes nothing
-and fails when that file is not what the CSVs give: no figure in it is typed by hand.
+which the documentation's performance page includes, and ``results/dask_grid.md``
+from ``results/dask_grid.csv`` (bench_dask.py), which its Dask page includes.
+``--check`` changes nothing and fails when a file is not what the CSVs give: no
+figure in them is typed by hand.
 
     python benchmarks/performance_report.py [--check]
 """
@@ -20,6 +22,7 @@ from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 REPORT = RESULTS_DIR / "performance.md"
+DASK_REPORT = RESULTS_DIR / "dask_grid.md"  # the Dask page's table
 
 OURS = "ours"
 FIT_ROWS = {  # bench_fit.py's grid rows, as the tables name them
@@ -214,6 +217,24 @@ def scaling_table(rows: list[dict[str, str]]) -> list[str]:
     return lines
 
 
+def dask_table(rows: list[dict[str, str]]) -> list[str]:
+    lines = [
+        "| how | search s (fastest) | speed-up over one fit after another | "
+        "cluster start-up | largest score difference |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        start = float(row["cluster_start_s"])
+        lines.append(
+            f"| {row['mode']} | {_seconds(float(row['search_s']))} "
+            f"({_seconds(float(row['search_s_min']))}) | "
+            f"{float(row['speedup']):.2f} | "
+            f"{'-' if start != start else _seconds(start)} | "
+            f"{float(row['max_score_difference']):.1e} |"
+        )
+    return lines
+
+
 GEMM_PRODUCTS = (
     "forward, first layer",
     "forward, hidden layer",
@@ -328,17 +349,32 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_dask() -> str:
+    rows = read("dask_grid.csv")
+    setting = rows[0]
+    lines = [
+        f"`python benchmarks/bench_dask.py`: {int(setting['n_samples']):,} rows, "
+        f"{setting['n_features']} features, {setting['fits']} fits of "
+        f"{setting['epochs']} epochs, on {setting['cores']} cores (load average "
+        f"{float(setting['load_average']):.1f}):",
+        "",
+        *dask_table(rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    block = render()
+    reports = {REPORT: render(), DASK_REPORT: render_dask()}
     if args.check:
-        if REPORT.read_text() != block:
-            print(f"{REPORT} differs from the CSVs; run {Path(__file__).name}")
-            return 1
-        return 0
-    REPORT.write_text(block)
+        stale = [path for path, text in reports.items() if path.read_text() != text]
+        for path in stale:
+            print(f"{path} differs from the CSVs; run {Path(__file__).name}")
+        return 1 if stale else 0
+    for path, text in reports.items():
+        path.write_text(text)
     return 0
 
 
