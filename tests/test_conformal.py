@@ -12,7 +12,10 @@ from extras import needs_extra
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from positive_mlp import ConformalQuantileRegressor, PositiveMLPRegressor
 from positive_mlp._conformal import conformal_margin, coverage_levels
@@ -175,3 +178,22 @@ def test_mapies_prefit_recipe_takes_our_quantile_models():
     _, intervals = regressor.predict_interval(X[900:])
     covered = (y[900:] >= intervals[:, 0, 0]) & (y[900:] <= intervals[:, 1, 0])
     assert covered.mean() > 0.8
+
+
+def test_a_pipeline_ending_in_a_quantile_model_is_calibrated():
+    X, y = _durations(800, seed=8)
+    pipeline = make_pipeline(StandardScaler(), _quick_model())
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    bands = ConformalQuantileRegressor(pipeline, coverage=[0.8, 0.9], random_state=0)
+    bands.fit(X, y, sample_weight=weights)
+    np.testing.assert_allclose(
+        bands.estimator_[-1].quantiles_, [0.05, 0.1, 0.5, 0.9, 0.95]
+    )
+    _, intervals = bands.predict_interval(1e3 * X)
+    assert (intervals >= 0).all() and (intervals[:, 0] <= intervals[:, 1]).all()
+    prefit = ConformalQuantileRegressor(bands.estimator_, coverage=0.9, prefit=True)
+    assert prefit.fit(X[:300], y[:300]).n_calibration_ == 300
+    with pytest.raises(ValueError, match="ending a Pipeline"):
+        ConformalQuantileRegressor(
+            make_pipeline(StandardScaler(), GradientBoostingRegressor())
+        ).fit(X, y)

@@ -11,10 +11,35 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from positive_mlp._estimator import PositiveMLPRegressor
+
+
+def quantile_model(estimator) -> PositiveMLPRegressor:
+    """The PositiveMLPRegressor with loss='quantile' that ``estimator`` is, or that
+    ends it (a Pipeline); a ValueError otherwise."""
+    final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+    if not isinstance(final, PositiveMLPRegressor) or final.loss != "quantile":
+        what = (
+            f"loss={final.loss!r}"
+            if isinstance(final, PositiveMLPRegressor)
+            else (type(final).__name__)
+        )
+        raise ValueError(
+            "ConformalQuantileRegressor needs a PositiveMLPRegressor with "
+            f"loss='quantile' (alone or ending a Pipeline); got {what}."
+        )
+    return final
+
+
+def _level_parameter(estimator, name: str = "quantile") -> str:
+    """``name`` as ``estimator`` takes it: the last step's, in a Pipeline."""
+    if isinstance(estimator, Pipeline):
+        return f"{estimator.steps[-1][0]}__{name}"
+    return name
 
 
 def coverage_levels(coverage: np.ndarray) -> np.ndarray:
@@ -53,9 +78,10 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : PositiveMLPRegressor or None, default=None
-        The quantile model. Its ``loss`` must be 'quantile'; its ``quantile`` levels
-        are set to those the coverages need. None uses
+    estimator : PositiveMLPRegressor, Pipeline or None, default=None
+        The quantile model: a PositiveMLPRegressor with ``loss='quantile'``, alone or
+        as the last step of a Pipeline (after its preprocessing). Its ``quantile``
+        levels are set to those the coverages need. None uses
         ``PositiveMLPRegressor(loss='quantile')``.
 
     coverage : float or list of float, default=0.9
@@ -74,7 +100,7 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    estimator_ : PositiveMLPRegressor
+    estimator_ : PositiveMLPRegressor or Pipeline
         The fitted quantile model.
 
     coverages_ : ndarray of shape (n_coverages,)
@@ -118,7 +144,7 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "estimator": [PositiveMLPRegressor, None],
+        "estimator": [PositiveMLPRegressor, Pipeline, None],
         "coverage": [Interval(Real, 0, 1, closed="neither"), list, tuple, np.ndarray],
         "calibration_fraction": [Interval(Real, 0, 1, closed="neither")],
         "prefit": ["boolean"],
@@ -186,24 +212,22 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if self.prefit:
             model = self.estimator
-            check_is_fitted(model)
-            self._check_prefit_levels(model, levels)
+            check_is_fitted(quantile_model(model))
+            self._check_prefit_levels(quantile_model(model), levels)
             X_cal, y_cal = X, y
         else:
             model = clone(self.estimator or PositiveMLPRegressor(loss="quantile"))
-            if model.loss != "quantile":
-                raise ValueError(
-                    "ConformalQuantileRegressor needs a quantile model: "
-                    f"estimator has loss={model.loss!r}, use loss='quantile'."
-                )
-            model.set_params(quantile=levels.tolist())
+            quantile_model(model)  # refuses any other model before training
+            model.set_params(**{_level_parameter(model): levels.tolist()})
             split = train_test_split(
                 *(a for a in (X, y, sample_weight) if a is not None),
                 test_size=self.calibration_fraction,
                 random_state=self.random_state,
             )
             X_fit, X_cal, y_fit, y_cal = split[:4]
-            weights = {"sample_weight": split[4]} if sample_weight is not None else {}
+            weights = {}
+            if sample_weight is not None:
+                weights[_level_parameter(model, "sample_weight")] = split[4]
             model.fit(X_fit, y_fit, **weights)
         self.estimator_ = model
         self.coverages_ = coverages
@@ -282,9 +306,7 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         predictions = self._levels(X)
-        median = predictions[
-            :, int(np.argmin(np.abs(self.estimator_.quantiles_ - 0.5)))
-        ]
+        median = predictions[:, self._median_column()]
         return median, self._bands(predictions, self.margins_)
 
     def _coverages(self) -> np.ndarray:
@@ -315,10 +337,11 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
         return predictions
 
     def _median_column(self) -> int:
-        return int(np.argmin(np.abs(self.estimator_.quantiles_ - 0.5)))
+        levels = quantile_model(self.estimator_).quantiles_
+        return int(np.argmin(np.abs(levels - 0.5)))
 
     def _tails(self, predictions: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        levels = self.estimator_.quantiles_
+        levels = quantile_model(self.estimator_).quantiles_
         tails = []
         for coverage in self.coverages_:
             low = int(np.argmin(np.abs(levels - (1 - coverage) / 2)))
@@ -340,7 +363,8 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
         """The bands (n_samples, 2, n_coverages): the tails moved by their margins,
         raised to the floor, ordered, and nested from the lowest coverage up.
         Widening a band never loses coverage, so none of these steps does."""
-        floor = float(np.asarray(self.estimator_.output_threshold).ravel()[0])
+        regressor = quantile_model(self.estimator_)
+        floor = float(np.asarray(regressor.output_threshold).ravel()[0])
         bands = np.empty((len(predictions), 2, len(margins)))
         for k, ((low, high), margin) in enumerate(
             zip(self._tails(predictions), margins)
