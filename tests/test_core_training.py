@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from positive_mlp import _core
 from positive_mlp._losses import resolve_loss
@@ -180,3 +182,53 @@ def test_in_out_buffers_must_have_the_right_dtype_and_shape():
             None,
             _options("adam", 8),
         )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n_features=st.integers(1, 6),
+    width=st.integers(1, 40),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    solver=st.sampled_from(["adam", "sgd", "sgd-plain"]),
+    step=st.integers(0, 60),
+    seed=st.integers(0, 2**16),
+)
+def test_one_update_is_exact_ieee_arithmetic(
+    n_features, width, dtype, solver, step, seed
+):
+    """One step's update equals the rule evaluated in NumPy in the same precision, to
+    the bit, at every parameter count: the core's update loops may use any vector
+    instruction set the CPU has, never an arithmetic that rounds differently."""
+    rng = np.random.RandomState(seed)
+    layout = ParameterLayout((n_features, width, 1))
+    X = rng.normal(size=(9, n_features)).astype(dtype)
+    y = rng.gamma(2.0, 1.0, size=(9, 1)).astype(dtype)
+    params = glorot_uniform_params(layout, "relu", rng, dtype)
+    network = build_network(
+        layout, "relu", "softplus", resolve_loss("squared_error"), np.zeros(1), dtype
+    )
+    grad = np.empty_like(params)
+    network.loss_and_gradient(params, X, y, None, None, 0.05, grad)
+    first = (rng.normal(size=params.size) * 1e-2).astype(dtype)
+    second = (rng.random_sample(params.size) * 1e-4).astype(dtype)
+    options = _options(solver.split("-")[0], 9, nesterov=solver == "sgd")
+    one, b1, b2 = dtype(1), dtype(0.9), dtype(0.999)
+    if solver == "adam":
+        t = step + 1
+        lr = dtype(0.01 * (np.sqrt(1.0 - 0.999**t) / (1.0 - 0.9**t)))
+        m = b1 * first + (one - b1) * grad
+        v = b2 * second + (one - b2) * grad * grad
+        expected = params - lr * m / (np.sqrt(v) + dtype(1e-8))
+    else:
+        mu, lr = dtype(0.9), dtype(0.01)
+        m = mu * first - lr * grad
+        expected = params + (mu * m - lr * grad if solver == "sgd" else m)
+
+    core = _core.f32 if dtype == np.float32 else _core.f64
+    core.EpochTrainer(network, 9, 9).run_epoch(
+        params, first, second, step, X, y, None, None, options
+    )
+    np.testing.assert_array_equal(first, m)
+    if solver == "adam":
+        np.testing.assert_array_equal(second, v)
+    np.testing.assert_array_equal(params, expected)
