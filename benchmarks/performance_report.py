@@ -1,7 +1,8 @@
 """The performance tables of the documentation, written from the benchmarks' CSVs.
 
 Reads ``results/fit.csv`` (bench_fit.py), ``results/predict.csv`` (bench_predict.py),
-``results/members.csv`` (bench_members.py), ``results/subnormal.csv``
+``results/members.csv`` (bench_members.py), ``results/threads.csv``
+(bench_threads.py), ``results/subnormal.csv``
 (bench_subnormal.py), ``results/gemm_shapes.csv`` (bench_gemm_shapes.py),
 ``results/sparse.csv`` and ``results/sparse_memory.csv`` (bench_sparse.py) and
 ``results/scaling.csv`` (bench_scaling.py), and writes ``results/performance.md``,
@@ -147,6 +148,22 @@ def members_table(rows: list[dict[str, str]]) -> list[str]:
     return lines
 
 
+def threads_table(rows: list[dict[str, str]]) -> list[str]:
+    lines = [
+        "| network | rows x parameters a step | default s/epoch | "
+        "one thread / default (range) |",
+        "|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['problem']} | {int(row['work']):,} | "
+            f"{_seconds(float(row['default_s_per_epoch']))} | "
+            f"{float(row['one_thread_vs_default']):.2f} "
+            f"({float(row['ratio_low']):.2f}-{float(row['ratio_high']):.2f}) |"
+        )
+    return lines
+
+
 def subnormal_lines(rows: list[dict[str, str]]) -> list[str]:
     lines = [
         "| dtype | mode | ms per call, first 10,000 steps | last 10,000 of "
@@ -287,6 +304,7 @@ def _loads(*tables: list[dict[str, str]]) -> str:
 def render() -> str:
     fit, predict = read("fit.csv"), read("predict.csv")
     members, subnormal = read("members.csv"), read("subnormal.csv")
+    threads = read("threads.csv")
     gemm_shapes = read("gemm_shapes.csv")
     sparse, sparse_memory = read("sparse.csv"), read("sparse_memory.csv")
     scaling = read("scaling.csv")
@@ -313,6 +331,12 @@ def render() -> str:
         "of the repeats):",
         "",
         *members_table(members),
+        "",
+        "Two threads on small steps (`python benchmarks/bench_threads.py`: "
+        "n_threads=1 against the default, which splits a step over two threads "
+        "from 2 x 2^15 rows x parameters on; per epoch, median of the repeats):",
+        "",
+        *threads_table(threads),
         "",
         "Subnormal numbers (`python benchmarks/bench_subnormal.py`: 100,000-row "
         "`partial_fit` calls of 500 Adam steps, Poisson loss, 'exp' output; "
@@ -344,7 +368,7 @@ def render() -> str:
         *scaling_table(scaling),
         "",
         "Load average (1 minute) during these runs: "
-        f"{_loads(fit, predict, members, gemm_shapes, sparse, scaling)}.",
+        f"{_loads(fit, predict, members, threads, gemm_shapes, sparse, scaling)}.",
     ]
     return "\n".join(lines) + "\n"
 

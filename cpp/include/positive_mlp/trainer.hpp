@@ -37,12 +37,12 @@ struct EpochResult {
 };
 
 // Least work (rows x parameters, about the multiply-adds of one pass) a thread takes
-// from a batch; below it one thread does the batch. Measured on an idle 2-core machine,
-// two threads (rows split for the gradient, parameters split for the update) ran a
-// (64, 64) network 1.5x faster at batch 64, 1.2-1.8x at batch 256 and no faster at
-// batch 32 (5.4k parameters x 32 rows, below this bound); a (256, 256) network 1.4x
-// faster at batch 32 and 1.6x at batch 256.
-constexpr std::int64_t kMinWorkPerThread = std::int64_t{1} << 17;
+// from a batch; below it one thread does the batch. With the pool's threads spinning
+// between steps, a second thread paid from about this much on (benchmarks/
+// bench_threads.py: on the 2-core machine, 1.3x to 1.7x from twice this work; no
+// change below it), where 2^17, set before the pool was persistent, left batch 32 of
+// a (64, 64) network on one thread.
+constexpr std::int64_t kMinWorkPerThread = std::int64_t{1} << 15;
 
 // Owns the per-fit buffers and holds a pool of threads: create once per fit, call
 // run_epoch once per epoch.
