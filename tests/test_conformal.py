@@ -120,6 +120,26 @@ def test_bands_stay_above_the_floor_ordered_and_nested_for_any_input(
     assert (np.diff(intervals[:, 1], axis=1) >= 0).all()
 
 
+@pytest.mark.parametrize("y_scale", [1e150, 1e300])
+def test_bands_stay_finite_where_a_tail_plus_its_margin_would_overflow(y_scale):
+    """Targets near the float range and inputs at its edge: the model's tails reach
+    the largest float, and a tail plus its margin would be infinite. Bounds are capped
+    at the largest float, which every finite target lies below."""
+    X, y = _durations(300, 0)
+    bands = ConformalQuantileRegressor(
+        _quick_model(), coverage=[0.8, 0.9], random_state=0
+    ).fit(X, y * y_scale)
+    rng = np.random.default_rng(1)
+    largest = np.finfo(np.float64).max
+    X_new = np.vstack([X[:20], largest / 4 * np.sign(rng.normal(size=(20, 3)))])
+    median, intervals = bands.predict_interval(X_new)
+    assert np.isfinite(median).all() and np.isfinite(intervals).all()
+    assert (intervals[:, 0] <= intervals[:, 1]).all()
+    assert (np.diff(intervals[:, 0], axis=1) <= 0).all()
+    assert (np.diff(intervals[:, 1], axis=1) >= 0).all()
+    assert (intervals == largest).any()  # the cap was needed
+
+
 def test_a_band_that_calibration_pushes_below_the_floor_is_raised_to_it():
     # Targets piled at the floor: the calibrated lower tail would fall below 0.
     rng = np.random.default_rng(4)

@@ -63,6 +63,12 @@ def conformal_margin(scores: np.ndarray, coverage: float) -> float:
     return float(np.partition(scores, rank - 1)[rank - 1])
 
 
+def _finite(bounds: np.ndarray) -> np.ndarray:
+    """Bounds capped at the largest float: a tail near it plus a margin would be
+    infinite, and every finite target lies below the cap, so no coverage is lost."""
+    return np.minimum(bounds, np.finfo(np.float64).max)
+
+
 class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
     """Prediction intervals with guaranteed coverage that stay above the floor.
 
@@ -282,8 +288,9 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
 
         intervals : ndarray of shape (n_samples, 2, n_coverages)
             Lower (``[:, 0]``) and upper (``[:, 1]``) bounds for each coverage of
-            ``coverages_``: all ``>= output_threshold``, each lower bound at most its
-            upper one, and each band inside the next coverage's.
+            ``coverages_``: all finite and ``>= output_threshold``, each lower bound
+            at most its upper one, and each band inside the next coverage's. A bound
+            that would exceed the largest float is capped at it.
 
         See Also
         --------
@@ -369,8 +376,9 @@ class ConformalQuantileRegressor(RegressorMixin, BaseEstimator):
         for k, ((low, high), margin) in enumerate(
             zip(self._tails(predictions), margins)
         ):
-            lower = np.maximum(low - margin, floor)
-            upper = np.maximum(high + margin, lower)
+            with np.errstate(over="ignore"):  # capped by _finite
+                lower = _finite(np.maximum(low - margin, floor))
+                upper = np.maximum(_finite(high + margin), lower)
             if k > 0:
                 lower = np.minimum(lower, bands[:, 0, k - 1])
                 upper = np.maximum(upper, bands[:, 1, k - 1])
