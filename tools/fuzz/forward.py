@@ -135,6 +135,7 @@ def _member_raw(
         magnitude = abs_a @ np.abs(W64) + np.abs(b64)
         n_terms = terms if layer == 0 else W.shape[0]
         err = err @ np.abs(W64) + 4 * eps * (n_terms + 2) * magnitude + 4 * tiny
+        err = err + _flushed(abs_a, np.abs(W64), n_terms, tiny)
         exempt |= ~(magnitude <= big).all(axis=1)
         if layer < last:
             a = activation(z)
@@ -150,6 +151,15 @@ def _member_raw(
         err_raw = err_raw + 4 * eps * (levels + 1) * raw
         raw, err_raw = raw.reshape(n, k), err_raw.reshape(n, k)
     return raw, err_raw, exempt | ~np.isfinite(err).all(axis=1)
+
+
+def _flushed(abs_a: np.ndarray, abs_W: np.ndarray, n_terms: int, tiny: float):
+    """What the core's flushing of subnormals (float_mode.hpp) can move a layer's
+    z by, beyond rounding: a subnormal weight read as zero drops its whole term,
+    which huge inputs make large (|W| < tiny times |a|); a subnormal input or
+    activation drops at most tiny |W|; a subnormal product or bias, at most tiny."""
+    subnormal_W = np.where(abs_W < tiny, abs_W, 0.0)
+    return abs_a @ subnormal_W + tiny * abs_W.sum(axis=0) + (n_terms + 2) * tiny
 
 
 def _combined(
