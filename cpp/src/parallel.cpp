@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <exception>
 #include <new>
 #include <system_error>
 
@@ -157,6 +158,9 @@ WorkerPool::WorkerPool(int n_threads)
     } catch (const std::bad_alloc&) {
     }
     n_threads_ = static_cast<int>(threads_.size()) + 1;
+    // Back only when every worker has taken its thread-local memory (worker_loop), while
+    // threads_with_room's check still holds: the caller's allocations come after.
+    while (ready_.load(std::memory_order_acquire) < n_threads_ - 1) std::this_thread::yield();
     const int refused = wanted - n_threads_;
     int most = refused_starts.load();
     while (refused > most && !refused_starts.compare_exchange_weak(most, refused)) {
@@ -186,6 +190,14 @@ void WorkerPool::wait_for_work(std::uint64_t seen) {
 }
 
 void WorkerPool::worker_loop(int index) {
+    // The C++ runtime's per-thread exception state lives in thread-local memory that
+    // glibc allocates at its first use, and glibc ends the process when it cannot: a
+    // first exception thrown here under a memory limit (a std::bad_alloc) would abort
+    // the interpreter. Taken now, at the start, it is there for any later throw.
+    // (volatile: the library declares the call pure, and an unused result would drop it)
+    volatile int in_flight = std::uncaught_exceptions();
+    static_cast<void>(in_flight);
+    ready_.fetch_add(1, std::memory_order_release);
     std::uint64_t seen = 0;
     while (true) {
         wait_for_work(seen);

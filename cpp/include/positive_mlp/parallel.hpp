@@ -59,6 +59,7 @@ private:
     std::atomic<int> sleepers_{0};
     std::atomic<bool> stopping_{false};
     std::atomic<bool> parked_{false};
+    std::atomic<int> ready_{0};  // workers past their start-up (worker_loop)
     int n_tasks_ = 0;
     const std::function<void(int)>* task_ = nullptr;
     float_mode::Register float_mode_{};  // the caller's, which the workers take on
