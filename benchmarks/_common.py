@@ -37,6 +37,9 @@ LEARNING_RATE = 1e-3
 BETAS = (0.9, 0.999)
 EPSILON = 1e-8
 NEVER_STOP = 10**9  # n_iter_no_change: with tol=0, every fit runs all its epochs
+# Ours as one network without its defaults' extras (members, input bins, early
+# stopping): a row then shows what its setting (a bounded output, constraints) costs.
+SINGLE_NETWORK = dict(n_members=1, input_bins=None, early_stopping=False)
 
 
 @dataclass(frozen=True)

@@ -2,23 +2,24 @@
 
 For each grid row (data shape, network, batch size, dtype, solver) every implementation
 fits the same data for the same number of epochs (max_iter=E, tol=0, no early stop,
-shuffled mini-batches); the runs of the implementations alternate, and each is
-repeated. Printed and written to ``results/fit.csv``: median seconds per epoch (wall
-time / n_iter_), GFLOP/s (6 x rows x sum(fan_in x fan_out) per epoch), the share of
-the machine's GEMM peak (numpy matmul measured in the same run), each peer's s/epoch
-divided by ours, and the final training loss. ``results/fit_throughput.png`` plots
-GFLOP/s against batch size.
+shuffled mini-batches). E is at least ``--epochs`` and raised until a fit of ours
+lasts about ``--min-seconds``, so that a fit's start-up is not counted as training.
+The runs of the implementations alternate, and each is repeated. Printed and written
+to ``results/fit.csv``: median seconds per epoch (wall time / n_iter_), GFLOP/s (6 x
+rows x sum(fan_in x fan_out) per epoch), the share of the machine's GEMM peak (numpy
+matmul measured in the same run), each peer's s/epoch divided by ours, and the final
+training loss. ``results/fit_throughput.png`` plots GFLOP/s against batch size.
 
 Implementations: ``ours`` = PositiveMLPRegressor(output_activation='identity'), the
 like-for-like model; ``ours-softplus`` = the default bounded output, to show its
-cost; ``MLPRegressor``; ``PyTorch`` (Adam rows only; see ``_common.fit_torch``);
-with ``--with-nonneg`` also ``ours-nonneg`` (softplus output and every weight kept
->= 0 by projection: the cost of constraints); with ``--single-thread-peers`` also
-``MLPRegressor-1t`` and ``PyTorch-1t``, the peers limited to one thread. With
-solver='lbfgs' an "epoch" is one L-BFGS iteration, counted as one loss-and-gradient
-evaluation over all rows, so its GFLOP/s is a lower bound. The GEMM peak is the best of
-numpy's matmul on all cores and on one (on a loaded machine the threaded one can be the
-slower).
+cost (one network: no members, input bins or early stopping); ``MLPRegressor``;
+``PyTorch`` (Adam rows only; see ``_common.fit_torch``); with ``--with-nonneg`` also
+``ours-nonneg`` (softplus output and every weight kept >= 0 by projection: the cost
+of constraints); with ``--single-thread-peers`` also ``MLPRegressor-1t`` and
+``PyTorch-1t``, the peers limited to one thread. With solver='lbfgs' an "epoch" is one
+L-BFGS iteration, counted as one loss-and-gradient evaluation over all rows, so its
+GFLOP/s is a lower bound. The GEMM peak is the best of numpy's matmul on all cores
+and on one (on a loaded machine the threaded one can be the slower).
 
     python benchmarks/bench_fit.py            # full grid, results/fit.csv + PNG
     python benchmarks/bench_fit.py --quick    # smoke test, results/quick/
@@ -27,6 +28,7 @@ slower).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -70,7 +72,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="grid rows to run (default: all)",
     )
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=5,
+        help="least epochs per fit (more if --min-seconds asks for them)",
+    )
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=1.0,
+        help="epochs per fit are raised until a fit of ours lasts about this "
+        "long, so that a fit's start-up (validation, buffers) does not count "
+        "in s/epoch; every implementation of a row fits the same epochs",
+    )
     parser.add_argument(
         "--n-samples", type=int, default=None, help="override the rows' n_samples"
     )
@@ -106,6 +121,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.n_samples = args.n_samples or 2000
         args.epochs, args.repeats, args.gemm_size, args.pause = 2, 1, 1024, 0.2
+        args.min_seconds = 0.0
     return args
 
 
@@ -119,13 +135,21 @@ def fitters(
     """The implementations to time on ``problem``, ours first."""
     runs: dict[str, Fitter] = {
         OURS: c.fit_ours,
+        # The bounded output alone: its defaults' members, input bins and early
+        # stopping are pinned off, so the row shows what the output itself costs.
         "ours-softplus": lambda p, X, y, e: c.fit_ours(
-            p, X, y, e, output_activation="softplus"
+            p, X, y, e, output_activation="softplus", **c.SINGLE_NETWORK
         ),
     }
     if with_nonneg:  # the cost of constraints: every weight projected onto >= 0
         runs["ours-nonneg"] = lambda p, X, y, e: c.fit_ours(
-            p, X, y, e, output_activation="softplus", nonneg_weights="all"
+            p,
+            X,
+            y,
+            e,
+            output_activation="softplus",
+            nonneg_weights="all",
+            **c.SINGLE_NETWORK,
         )
     runs["MLPRegressor"] = c.fit_sklearn
     if single_thread_peers:
@@ -141,10 +165,27 @@ def fitters(
     return runs
 
 
+def epochs_for(
+    problem: c.Problem, X: np.ndarray, y: np.ndarray, least: int, min_seconds: float
+) -> int:
+    """At least ``least`` epochs, and as many as make a fit of ours last about
+    ``min_seconds`` (timed on a fit of ``least`` epochs)."""
+    if min_seconds <= 0:
+        return least
+    per_epoch = fitters(problem, False, 1, False)[OURS](problem, X, y, least).per_epoch
+    return max(least, math.ceil(min_seconds / per_epoch))
+
+
 def time_row(
-    problem: c.Problem, runs: dict[str, Fitter], epochs: int, repeats: int, pause: float
-) -> dict[str, list[c.RunResult]]:
-    """Alternates the implementations' fits, ``repeats`` each, after a warm-up."""
+    problem: c.Problem,
+    runs: dict[str, Fitter],
+    least_epochs: int,
+    min_seconds: float,
+    repeats: int,
+    pause: float,
+) -> tuple[int, dict[str, list[c.RunResult]]]:
+    """Alternates the implementations' fits, ``repeats`` each, after a warm-up;
+    returns the epochs each fit ran and the results."""
     X, y = c.make_data(problem.n_samples, problem.n_features, problem.dtype)
     warm = min(problem.n_samples, 512)
     warm_problem = replace(
@@ -152,12 +193,13 @@ def time_row(
     )
     for fit in runs.values():
         fit(warm_problem, X[:warm], y[:warm], 1)
+    epochs = epochs_for(problem, X, y, least_epochs, min_seconds)
     results: dict[str, list[c.RunResult]] = {name: [] for name in runs}
     for repeat in range(repeats):
         for name in c.rotated(list(runs), repeat):
             time.sleep(pause)
             results[name].append(runs[name](problem, X, y, epochs))
-    return results
+    return epochs, results
 
 
 def machine_peak(peaks: dict[tuple[str, int | None], float], dtype: str) -> float:
@@ -323,7 +365,8 @@ def main(argv: list[str] | None = None) -> None:
             f"GFLOP/s on {blas} threads, {peaks[d, 1]:.1f} GFLOP/s on 1"
         )
     print(
-        f"{args.epochs} epochs per fit, {args.repeats} repeats, {args.pause} s pause "
+        f"at least {args.epochs} epochs per fit and about {args.min_seconds} s of "
+        f"ours, {args.repeats} repeats, {args.pause} s pause "
         "between fits; s_per_epoch is the median; time_vs_ours = s_per_epoch divided "
         "by ours' (> 1: ours is faster); peak_share against the best GEMM rate\n"
     )
@@ -337,15 +380,15 @@ def main(argv: list[str] | None = None) -> None:
             args.single_thread_peers,
             args.with_nonneg,
         )
-        results = time_row(problem, runs, args.epochs, args.repeats, args.pause)
-        rows = summarise(
-            name, problem, results, peaks, threads, args.epochs, args.repeats
+        epochs, results = time_row(
+            problem, runs, args.epochs, args.min_seconds, args.repeats, args.pause
         )
+        rows = summarise(name, problem, results, peaks, threads, epochs, args.repeats)
         records += rows
         print(
             f"[{name}] {problem.describe()}: "
             f"{c.train_flops(problem.n_samples, problem.layer_sizes) / 1e9:.2f} "
-            "GFLOP per epoch"
+            f"GFLOP per epoch, {epochs} epochs a fit"
         )
         print(
             c.format_table(

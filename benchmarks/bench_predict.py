@@ -71,7 +71,7 @@ def fitted_models(hidden: tuple[int, ...]) -> dict[str, object]:
     common = dict(hidden_layer_sizes=hidden, max_iter=2, random_state=0)
     models = {
         OURS: PositiveMLPRegressor(output_activation="identity", **common),
-        "ours-softplus": PositiveMLPRegressor(**common),
+        "ours-softplus": PositiveMLPRegressor(**common, **c.SINGLE_NETWORK),
         "MLPRegressor": MLPRegressor(**common),
     }
     with warnings.catch_warnings():
