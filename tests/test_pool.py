@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from positive_mlp import PositiveMLPRegressor, _core
 from positive_mlp._losses import resolve_loss
@@ -235,3 +238,51 @@ def test_predictions_do_not_depend_on_the_thread_count(
     by_threads = [model.set_params(n_threads=t).predict(X_new) for t in (1, 2, 3, 8)]
     for other in by_threads[1:]:
         np.testing.assert_array_equal(other, by_threads[0])
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    # eight_cores only sets the same value again for every example.
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    hidden=st.lists(st.integers(1, 300), min_size=1, max_size=3),
+    members=st.integers(1, 3),
+    rows=st.integers(1, 40),
+    n_threads=st.integers(2, 8),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    activation=st.sampled_from(["relu", "tanh", "logistic", "identity"]),
+    sparse=st.booleans(),
+)
+def test_layers_shared_out_by_columns_give_the_single_threaded_bits(
+    hidden, members, rows, n_threads, dtype, activation, sparse, eight_cores
+):
+    """A few rows are one chunk whose wide layers' columns are shared out: each
+    column's product is the whole layer's, so every thread count predicts the same
+    bits, for any widths, members, row count, dtype and activation."""
+    X, y = _data(300)
+    model = _model(
+        hidden_layer_sizes=tuple(hidden),
+        n_members=members,
+        activation=activation,
+        max_iter=1,
+        batch_size=100,
+    ).fit(X.astype(dtype), y)
+    X_new = np.random.default_rng(rows).normal(size=(rows, 20)).astype(dtype)
+    if sparse:
+        X_new[np.abs(X_new) < 0.5] = 0
+        X_new = scipy.sparse.csr_matrix(X_new)
+    one = model.set_params(n_threads=1).predict(X_new)
+    shared = model.set_params(n_threads=n_threads).predict(X_new)
+    np.testing.assert_array_equal(shared, one)
+
+
+@pytest.mark.parametrize("rows, threads", [(1, 1), (10, 2), (20, 2)])
+def test_a_few_rows_of_a_wide_network_share_its_columns(rows, threads):
+    """Ten rows of a (256, 256) network are one chunk; its 256 x 256 product (about
+    650,000 multiply-adds) is shared by two threads, where one row stays on one."""
+    model = _model(hidden_layer_sizes=(256, 256), max_iter=1, batch_size=100)
+    model.fit(*_data(300))
+    network = model._predict_network[1]
+    assert network.predict_threads(rows, False, 2) == threads

@@ -274,13 +274,9 @@ void bind_precision(py::module_& m) {
              py::arg("signs") = py::none())
         .def("predict", &predict<T>, py::arg("params"), py::arg("X"), py::arg("n_threads") = 1)
         .def("effective_params", &effective_params<T>, py::arg("params"))
-        .def(
-            "pass_threads",
-            [](const Network<T>& net, std::int64_t n_rows, int n_threads) {
-                return plan_pass(n_rows, net.layout(), n_threads).threads;
-            },
-            py::arg("n_rows"), py::arg("n_threads"),
-            "Threads a full-data pass over n_rows rows takes when offered n_threads.")
+        .def("predict_threads", &Network<T>::predict_threads, py::arg("n_rows"),
+             py::arg("sparse"), py::arg("n_threads"),
+             "Threads predict takes for n_rows rows (sparse or dense) when offered n_threads.")
         .def_property_readonly("n_outputs",
                                [](const Network<T>& net) { return net.layout().n_outputs(); })
         .def_property_readonly("n_targets", &Network<T>::n_targets)

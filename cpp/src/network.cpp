@@ -210,40 +210,87 @@ const T* Network<T>::effective_params(const T* params, Workspace<T>& ws) const {
 }
 
 template <class T>
-void Network<T>::forward(const T* params, const Inputs<T>& inputs, Workspace<T>& ws) const {
-    const std::int64_t rows = inputs.rows, L = layout_.n_layers(), M = layout_.members();
-    check_capacity(ws.capacity, rows);
-    const T* a_prev = nullptr;
-    for (std::int64_t l = 0; l < L; ++l) {
-        const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
-        const bool is_output = l == L - 1;
-        T* z = is_output ? ws.output_z.data() : ws.activations[l + 1].data();
-        const T* w = params + layout_.weight_offset(l);
-        if (l == 0)
-            multiply_inputs(blas_, inputs, w, M * n_out, z);
-        else if (layout_.per_member(l))  // member m's rows of a_prev times its block
-            for (std::int64_t m = 0; m < M; ++m)
-                gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1),
-                        a_prev + m * n_in, M * n_in, w + m * n_in * n_out, n_out, T(0),
-                        z + m * n_out, M * n_out);
-        else
-            gemm<T>(blas_, Trans::no, Trans::no, rows * M, n_out, n_in, T(1), a_prev, n_in, w,
-                    n_out, T(0), z, n_out);
-        // A per-member layer's biases run along rows of M * n_out, a shared one's along
-        // member-rows of n_out.
-        const std::int64_t copies = layout_.copies(l);
-        add_bias_and_activate(is_output ? Activation::identity : spec_.activation, z,
-                              params + layout_.bias_offset(l), rows * M / copies,
-                              copies * n_out);
-        a_prev = z;
-    }
+void Network<T>::forward(const T* weights, const Inputs<T>& inputs, Workspace<T>& ws) const {
+    check_capacity(ws.capacity, inputs.rows);
+    for (std::int64_t l = 0; l < layout_.n_layers(); ++l)
+        forward_layer(weights, inputs, ws, l, 0, layer_width(l));
+    transform_outputs(ws, inputs.rows);
+}
+
+template <class T>
+std::int64_t Network<T>::layer_width(std::int64_t l) const {
+    return layout_.copies(l) * layout_.fan_out(l);
+}
+
+template <class T>
+void Network<T>::forward_layer(const T* weights, const Inputs<T>& inputs, Workspace<T>& ws,
+                               std::int64_t l, std::int64_t begin, std::int64_t end) const {
+    const std::int64_t rows = inputs.rows, M = layout_.members();
+    const std::int64_t n_in = layout_.fan_in(l), n_out = layout_.fan_out(l);
+    const std::int64_t width = layer_width(l), cols = end - begin;
+    const bool is_output = l == layout_.n_layers() - 1, whole = begin == 0 && end == width;
+    require(whole || splits_columns(l, inputs.sparse), "this layer is computed whole");
+    T* z = is_output ? ws.output_z.data() : ws.activations[l + 1].data();
+    const T* a_prev = l == 0 ? nullptr : ws.activations[l].data();
+    const T* w = weights + layout_.weight_offset(l);
+    if (l == 0 && whole)
+        multiply_inputs(blas_, inputs, w, width, z);
+    else if (l == 0)  // dense rows times columns [begin, end) of the weights
+        gemm<T>(blas_, Trans::no, Trans::no, rows, cols, n_in, T(1), inputs.dense.data,
+                inputs.dense.stride, w + begin, width, T(0), z + begin, width);
+    else if (layout_.per_member(l))  // member m's rows of a_prev times its block
+        for (std::int64_t m = 0; m < M; ++m)
+            gemm<T>(blas_, Trans::no, Trans::no, rows, n_out, n_in, T(1), a_prev + m * n_in,
+                    M * n_in, w + m * n_in * n_out, n_out, T(0), z + m * n_out, M * n_out);
+    else
+        gemm<T>(blas_, Trans::no, Trans::no, rows * M, cols, n_in, T(1), a_prev, n_in,
+                w + begin, n_out, T(0), z + begin, n_out);
+    // A per-member layer's biases run along rows of M * n_out, a shared one's along
+    // member-rows of n_out: either way one bias per column of z's rows of `width`.
+    const Activation activation = is_output ? Activation::identity : spec_.activation;
+    const T* bias = weights + layout_.bias_offset(l);
+    const std::int64_t bias_rows = rows * M / layout_.copies(l);
+    if (whole) return add_bias_and_activate(activation, z, bias, bias_rows, width);
+    for (std::int64_t r = 0; r < bias_rows; ++r)
+        add_bias_and_activate(activation, z + r * width + begin, bias + begin, 1, cols);
+}
+
+template <class T>
+void Network<T>::transform_outputs(Workspace<T>& ws, std::int64_t rows) const {
     const std::int64_t k = layout_.n_outputs(), group = spec_.outputs_per_group;
-    T* pred = ws.activations[L].data();
-    for (std::int64_t i = 0; i < rows * M; ++i)
+    T* pred = ws.activations[layout_.n_layers()].data();
+    for (std::int64_t i = 0; i < rows * layout_.members(); ++i)
         for (std::int64_t j = 0; j < k; ++j) {
             const T base = j % group == 0 ? threshold_[j] : pred[i * k + j - 1];
             pred[i * k + j] = base + transform(spec_.output_transform, ws.output_z[i * k + j]);
         }
+}
+
+template <class T>
+bool Network<T>::splits_columns(std::int64_t l, bool sparse) const {
+    return l == 0 ? !sparse : !layout_.per_member(l);
+}
+
+template <class T>
+int Network<T>::column_threads(std::int64_t l, std::int64_t rows, bool sparse,
+                               int n_threads) const {
+    if (!splits_columns(l, sparse)) return 1;
+    const std::int64_t product_rows = rows * layout_.members() / layout_.copies(l);
+    const std::int64_t work = product_rows * layout_.fan_in(l) * layer_width(l);
+    const std::int64_t most =
+        std::min<std::int64_t>(std::max(n_threads, 1), layer_width(l) / kColumnBlock);
+    return static_cast<int>(std::clamp<std::int64_t>(work / kMinColumnWorkPerThread, 1,
+                                                     std::max<std::int64_t>(most, 1)));
+}
+
+template <class T>
+int Network<T>::predict_threads(std::int64_t n, bool sparse, int n_threads) const {
+    const PassPlan plan = plan_pass(n, layout_, n_threads);
+    if (plan.per_chunk < n) return plan.threads;  // chunks of rows shared out
+    int threads = 1;
+    for (std::int64_t l = 0; l < layout_.n_layers(); ++l)
+        threads = std::max(threads, column_threads(l, n, sparse, n_threads));
+    return threads;
 }
 
 template <class T>
@@ -598,26 +645,61 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
                          InterruptCheck& interrupt, int n_threads) const {
     const CoreFloatMode float_mode;
     check_inputs(X, layout_.n_params());
-    const std::int64_t n = X.rows, k = layout_.n_outputs();
+    const std::int64_t n = X.rows;
     const PassPlan plan = plan_pass(n, layout_, n_threads);
+    if (plan.per_chunk >= n && predict_threads(n, X.sparse, n_threads) > 1)
+        return predict_by_columns(params, X, out, interrupt, n_threads);
     PassWorkspaces<T> ws = chunk_workspaces(plan, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
-    const std::int64_t member_outputs = layout_.members() * k;
     for_each_chunk(n, plan, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
         const Inputs<T> chunk = X.slice(start, rows);
         forward(weights, chunk, ws[t]);
-        const T* pred = ws[t].activations.back().data();
-        for (std::int64_t i = 0; i < rows; ++i) {
-            T* row_out = out + (start + i) * k;
-            for (std::int64_t j = 0; j < k; ++j) row_out[j] = prediction(ws[t], i, j);
-            const T* z = ws[t].output_z.data() + i * member_outputs;
-            const T* p = pred + i * member_outputs;
-            const bool finite = std::all_of(z, z + member_outputs, is_finite<T>) &&
-                std::all_of(p, p + member_outputs, is_finite<T>) &&
-                std::all_of(row_out, row_out + k, is_finite<T>);
-            if (!finite) predict_row_extended(weights, chunk, i, row_out);
-        }
+        write_predictions(weights, chunk, ws[t], out + start * layout_.n_outputs());
     });
+}
+
+// One chunk of rows whose wide layers are shared out by columns: row chunks would each
+// pack every weight matrix (the products' set-up, most of their time on a few rows),
+// and rows this few make one chunk. Every column's product and rounding are those of
+// the whole layer, so the bits do not depend on the threads.
+template <class T>
+void Network<T>::predict_by_columns(const T* params, const Inputs<T>& X, T* out,
+                                    InterruptCheck& interrupt, int n_threads) const {
+    interrupt.check();
+    const std::int64_t n = X.rows;
+    PassWorkspaces<T> ws(layout_, n, 1, Passes::forward);
+    const T* weights = effective_params(params, ws[0]);
+    PoolLease pool(predict_threads(n, X.sparse, n_threads));
+    for (std::int64_t l = 0; l < layout_.n_layers(); ++l) {
+        const int threads = column_threads(l, n, X.sparse, n_threads);
+        if (threads == 1) {
+            forward_layer(weights, X, ws[0], l, 0, layer_width(l));
+            continue;
+        }
+        pool->run(threads, [&](int t) {
+            const auto [begin, end] = split_blocks(layer_width(l), threads, t, kColumnBlock);
+            if (begin < end) forward_layer(weights, X, ws[0], l, begin, end);
+        });
+    }
+    transform_outputs(ws[0], n);
+    write_predictions(weights, X, ws[0], out);
+}
+
+template <class T>
+void Network<T>::write_predictions(const T* weights, const Inputs<T>& rows, Workspace<T>& ws,
+                                   T* out) const {
+    const std::int64_t k = layout_.n_outputs(), member_outputs = layout_.members() * k;
+    const T* pred = ws.activations.back().data();
+    for (std::int64_t i = 0; i < rows.rows; ++i) {
+        T* row_out = out + i * k;
+        for (std::int64_t j = 0; j < k; ++j) row_out[j] = prediction(ws, i, j);
+        const T* z = ws.output_z.data() + i * member_outputs;
+        const T* p = pred + i * member_outputs;
+        const bool finite = std::all_of(z, z + member_outputs, is_finite<T>) &&
+            std::all_of(p, p + member_outputs, is_finite<T>) &&
+            std::all_of(row_out, row_out + k, is_finite<T>);
+        if (!finite) predict_row_extended(weights, rows, i, row_out);
+    }
 }
 
 template <class T>

@@ -21,6 +21,10 @@ constexpr int kSpinRounds = 20000;
 // Rounds of busy waiting before a waiting thread yields its core on every round: a
 // step's two halves are microseconds apart, and a sched_yield costs about one.
 constexpr int kBusyRounds = 2000;
+// Rounds a worker of a parked pool spins before it sleeps (the busy ones, tens of
+// microseconds): a service predicting request after request takes the pool again
+// within them, and waking a sleeping thread took longer than predicting ten rows.
+constexpr int kParkedSpinRounds = 2 * kBusyRounds;
 
 // Tells the core we are spinning (saves power, frees the sibling hyperthread).
 inline void cpu_relax() {
@@ -178,9 +182,9 @@ WorkerPool::~WorkerPool() {
 }
 
 void WorkerPool::wait_for_work(std::uint64_t seen) {
-    for (int round = 0; round < kSpinRounds && !parked_.load(std::memory_order_relaxed);
-         ++round) {
+    for (int round = 0; round < kSpinRounds; ++round) {
         if (generation_.load(std::memory_order_acquire) != seen) return;
+        if (round >= kParkedSpinRounds && parked_.load(std::memory_order_relaxed)) break;
         back_off(round);
     }
     std::unique_lock<std::mutex> lock(mutex_);

@@ -1501,7 +1501,9 @@ class PositiveMLPRegressor(RegressorMixin, BaseEstimator):
         if params is None:
             params = self._packed_weights(layout, dtype)
         # Too few rows for a second thread: skip asking for the thread budget.
-        one_thread = network.pass_threads(X.shape[0], 2) == 1
+        one_thread = (
+            network.predict_threads(X.shape[0], scipy.sparse.issparse(X), 2) == 1
+        )
         n_threads = 1 if one_thread else self._thread_count()
         with core_call():
             raw = network.predict(params, X, n_threads)

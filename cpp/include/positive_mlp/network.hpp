@@ -154,6 +154,12 @@ PassPlan plan_pass(std::int64_t n, const Layout& layout, int n_threads);
 // Least work (rows x parameters) a thread of a full-data pass takes.
 constexpr std::int64_t kMinPassWorkPerThread = std::int64_t{1} << 20;
 
+// Least work (multiply-adds) a thread takes from a layer shared out by columns, and
+// the grain of its columns: a share costs the pool's dispatch (about a microsecond),
+// and 2^16 multiply-adds take about two at the BLAS's single-core rate.
+constexpr std::int64_t kMinColumnWorkPerThread = std::int64_t{1} << 16;
+constexpr std::int64_t kColumnBlock = 8;
+
 // Parameters come in as the optimiser sees them ("free"); with a reparametrising
 // WeightMethod the layers use sign * p^2 or sign * exp(p) instead.
 template <class T>
@@ -249,6 +255,9 @@ public:
     // at T's largest finite value (or the threshold) with the sign the network gives.
     void predict(const T* params, const Inputs<T>& X, T* out, InterruptCheck& interrupt,
                  int n_threads = 1) const;
+    // Threads predict takes for n rows (sparse or dense) when offered n_threads: those
+    // of plan_pass's row chunks, or for one chunk those its widest layer's columns take.
+    int predict_threads(std::int64_t n, bool sparse, int n_threads) const;
 
     // One ascent step for every multiplier (n x n_outputs) at the current parameters;
     // returns how many predictions were below their threshold.
@@ -262,6 +271,28 @@ public:
                        const T* multipliers) const;
 
 private:
+    // Columns [begin, end) of layer l's output, activated, for every row of `inputs`
+    // from the previous layer's output in ws (the whole layer: 0 and layer_width(l)).
+    // Only layers that splits_columns take part of theirs.
+    void forward_layer(const T* weights, const Inputs<T>& inputs, Workspace<T>& ws,
+                       std::int64_t l, std::int64_t begin, std::int64_t end) const;
+    // Columns of a row of layer l's output: its members' outputs side by side for the
+    // first and last layers, one member-row's for the shared ones.
+    std::int64_t layer_width(std::int64_t l) const;
+    // Whether layer l can be computed a range of columns at a time: the first on dense
+    // inputs, and the shared middle layers (the last is one product per member).
+    bool splits_columns(std::int64_t l, bool sparse) const;
+    // Threads worth sharing out layer l's columns over `rows` rows.
+    int column_threads(std::int64_t l, std::int64_t rows, bool sparse, int n_threads) const;
+    // Predictions from the output layer's pre-activations in ws, after every layer.
+    void transform_outputs(Workspace<T>& ws, std::int64_t rows) const;
+    // predict for one chunk of rows, its layers shared out by columns.
+    void predict_by_columns(const T* params, const Inputs<T>& X, T* out,
+                            InterruptCheck& interrupt, int n_threads) const;
+    // The predictions of the rows in ws (after forward) into out (rows x n_outputs),
+    // overflowed rows computed again in long double.
+    void write_predictions(const T* weights, const Inputs<T>& rows, Workspace<T>& ws,
+                           T* out) const;
     // Row r of X's predictions computed in long double, into pred (n_outputs),
     // saturated to T's finite range: for rows whose pass in T overflowed (see predict).
     void predict_row_extended(const T* weights, const Inputs<T>& X, std::int64_t r,
