@@ -21,18 +21,27 @@ namespace pmlp {
 
 namespace {
 
-// Calls chunk(thread, start, rows) for every chunk of `per_chunk` rows of n, thread t
-// taking chunks t, t + threads, ...; thread 0 polls the interrupt, and the others stop
-// at their next chunk once it fires.
+// Which thread takes which chunk: fixed (thread t takes chunks t, t + threads, ...),
+// so that a pass summing per thread (loss, gradient) adds in the same order on every
+// run, or the next chunk to whichever thread is free, for passes whose chunks write
+// their own rows only (predict): the threads then finish together.
+enum class ChunkOrder { fixed, first_free };
+
+// Calls chunk(thread, start, rows) for every chunk of `per_chunk` rows of n, in the
+// given order; thread 0 polls the interrupt, and the others stop at their next chunk
+// once it fires.
 template <class ChunkFn>
 void for_each_chunk(std::int64_t n, PassPlan plan, InterruptCheck& interrupt,
-                    ChunkFn&& chunk) {
+                    ChunkFn&& chunk, ChunkOrder order = ChunkOrder::fixed) {
     const std::int64_t per_chunk = plan.per_chunk;
     const int threads = plan.threads;
     const std::int64_t n_chunks = (n + per_chunk - 1) / per_chunk;
     std::atomic<bool> stop{false};
+    std::atomic<std::int64_t> next{0};
     auto work = [&](int t) {
-        for (std::int64_t c = t; c < n_chunks; c += threads) {
+        const bool fixed = order == ChunkOrder::fixed;
+        for (std::int64_t c = fixed ? t : next.fetch_add(1); c < n_chunks;
+             c = fixed ? c + threads : next.fetch_add(1)) {
             if (t == 0) {
                 try {
                     interrupt.check();
@@ -651,11 +660,14 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
         return predict_by_columns(params, X, out, interrupt, n_threads);
     PassWorkspaces<T> ws = chunk_workspaces(plan, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
-    for_each_chunk(n, plan, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        const Inputs<T> chunk = X.slice(start, rows);
-        forward(weights, chunk, ws[t]);
-        write_predictions(weights, chunk, ws[t], out + start * layout_.n_outputs());
-    });
+    for_each_chunk(
+        n, plan, interrupt,
+        [&](int t, std::int64_t start, std::int64_t rows) {
+            const Inputs<T> chunk = X.slice(start, rows);
+            forward(weights, chunk, ws[t]);
+            write_predictions(weights, chunk, ws[t], out + start * layout_.n_outputs());
+        },
+        ChunkOrder::first_free);
 }
 
 // One chunk of rows whose wide layers are shared out by columns: row chunks would each
@@ -779,11 +791,14 @@ std::int64_t Network<T>::update_multipliers(const T* params, const Inputs<T>& X,
     PassWorkspaces<T> ws = chunk_workspaces(plan, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     std::vector<std::int64_t> below(threads, 0);
-    for_each_chunk(n, plan, interrupt, [&](int t, std::int64_t start, std::int64_t rows) {
-        forward(weights, X.slice(start, rows), ws[t]);
-        below[t] += count_below_threshold(rows, ws[t]);
-        ascend_multipliers(rows, ws[t], multipliers + start * k);
-    });
+    for_each_chunk(
+        n, plan, interrupt,
+        [&](int t, std::int64_t start, std::int64_t rows) {
+            forward(weights, X.slice(start, rows), ws[t]);
+            below[t] += count_below_threshold(rows, ws[t]);
+            ascend_multipliers(rows, ws[t], multipliers + start * k);
+        },
+        ChunkOrder::first_free);  // integer counts: any order gives the same sum
     return std::accumulate(below.begin(), below.end(), std::int64_t{0});
 }
 
