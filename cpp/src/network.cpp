@@ -31,8 +31,8 @@ enum class ChunkOrder { fixed, first_free };
 // given order; thread 0 polls the interrupt, and the others stop at their next chunk
 // once it fires.
 template <class ChunkFn>
-void for_each_chunk(std::int64_t n, PassPlan plan, InterruptCheck& interrupt,
-                    ChunkFn&& chunk, ChunkOrder order = ChunkOrder::fixed) {
+void for_each_chunk(std::int64_t n, PassPlan plan, InterruptCheck& interrupt, ChunkFn&& chunk,
+                    ChunkOrder order = ChunkOrder::fixed) {
     const std::int64_t per_chunk = plan.per_chunk;
     const int threads = plan.threads;
     const std::int64_t n_chunks = (n + per_chunk - 1) / per_chunk;
@@ -281,25 +281,25 @@ bool Network<T>::splits_columns(std::int64_t l, bool sparse) const {
 }
 
 template <class T>
-int Network<T>::column_threads(std::int64_t l, std::int64_t rows, bool sparse,
-                               int n_threads) const {
+int Network<T>::column_parts(std::int64_t l, std::int64_t rows, bool sparse) const {
     if (!splits_columns(l, sparse)) return 1;
     const std::int64_t product_rows = rows * layout_.members() / layout_.copies(l);
     const std::int64_t work = product_rows * layout_.fan_in(l) * layer_width(l);
-    const std::int64_t most =
-        std::min<std::int64_t>(std::max(n_threads, 1), layer_width(l) / kColumnBlock);
-    return static_cast<int>(std::clamp<std::int64_t>(work / kMinColumnWorkPerThread, 1,
-                                                     std::max<std::int64_t>(most, 1)));
+    const std::int64_t most = std::min<std::int64_t>(
+        {work / kMinColumnWorkPerThread, layer_width(l) / kColumnBlock, kMaxColumnParts});
+    int parts = 1;
+    while (parts * 2 <= most) parts *= 2;
+    return parts;
 }
 
 template <class T>
 int Network<T>::predict_threads(std::int64_t n, bool sparse, int n_threads) const {
     const PassPlan plan = plan_pass(n, layout_, n_threads);
     if (plan.per_chunk < n) return plan.threads;  // chunks of rows shared out
-    int threads = 1;
+    int parts = 1;
     for (std::int64_t l = 0; l < layout_.n_layers(); ++l)
-        threads = std::max(threads, column_threads(l, n, sparse, n_threads));
-    return threads;
+        parts = std::max(parts, column_parts(l, n, sparse));
+    return std::min(parts, std::max(n_threads, 1));
 }
 
 template <class T>
@@ -656,7 +656,7 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows;
     const PassPlan plan = plan_pass(n, layout_, n_threads);
-    if (plan.per_chunk >= n && predict_threads(n, X.sparse, n_threads) > 1)
+    if (plan.per_chunk >= n && predict_threads(n, X.sparse, kMaxColumnParts) > 1)
         return predict_by_columns(params, X, out, interrupt, n_threads);
     PassWorkspaces<T> ws = chunk_workspaces(plan, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
@@ -670,10 +670,11 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
         ChunkOrder::first_free);
 }
 
-// One chunk of rows whose wide layers are shared out by columns: row chunks would each
-// pack every weight matrix (the products' set-up, most of their time on a few rows),
-// and rows this few make one chunk. Every column's product and rounding are those of
-// the whole layer, so the bits do not depend on the threads.
+// One chunk of rows whose wide layers are computed in blocks of columns, which the
+// threads share out: row chunks would each pack every weight matrix (the products'
+// set-up, most of their time on a few rows), and rows this few make one chunk. The
+// blocks depend on the rows and the network only (a block's product may round
+// otherwise than the whole layer's), so one thread computes the same bits as many.
 template <class T>
 void Network<T>::predict_by_columns(const T* params, const Inputs<T>& X, T* out,
                                     InterruptCheck& interrupt, int n_threads) const {
@@ -683,13 +684,9 @@ void Network<T>::predict_by_columns(const T* params, const Inputs<T>& X, T* out,
     const T* weights = effective_params(params, ws[0]);
     PoolLease pool(predict_threads(n, X.sparse, n_threads));
     for (std::int64_t l = 0; l < layout_.n_layers(); ++l) {
-        const int threads = column_threads(l, n, X.sparse, n_threads);
-        if (threads == 1) {
-            forward_layer(weights, X, ws[0], l, 0, layer_width(l));
-            continue;
-        }
-        pool->run(threads, [&](int t) {
-            const auto [begin, end] = split_blocks(layer_width(l), threads, t, kColumnBlock);
+        const int parts = column_parts(l, n, X.sparse);
+        pool->run(parts, [&](int part) {
+            const auto [begin, end] = split_blocks(layer_width(l), parts, part, kColumnBlock);
             if (begin < end) forward_layer(weights, X, ws[0], l, begin, end);
         });
     }

@@ -154,11 +154,12 @@ PassPlan plan_pass(std::int64_t n, const Layout& layout, int n_threads);
 // Least work (rows x parameters) a thread of a full-data pass takes.
 constexpr std::int64_t kMinPassWorkPerThread = std::int64_t{1} << 20;
 
-// Least work (multiply-adds) a thread takes from a layer shared out by columns, and
-// the grain of its columns: a share costs the pool's dispatch (about a microsecond),
-// and 2^16 multiply-adds take about two at the BLAS's single-core rate.
+// Least work (multiply-adds) of a block of a layer's columns, the grain of its
+// columns, and the most blocks: a block costs the pool's dispatch (about a
+// microsecond), and 2^16 multiply-adds take about two at the BLAS's single-core rate.
 constexpr std::int64_t kMinColumnWorkPerThread = std::int64_t{1} << 16;
 constexpr std::int64_t kColumnBlock = 8;
+constexpr int kMaxColumnParts = 4;
 
 // Parameters come in as the optimiser sees them ("free"); with a reparametrising
 // WeightMethod the layers use sign * p^2 or sign * exp(p) instead.
@@ -256,7 +257,7 @@ public:
     void predict(const T* params, const Inputs<T>& X, T* out, InterruptCheck& interrupt,
                  int n_threads = 1) const;
     // Threads predict takes for n rows (sparse or dense) when offered n_threads: those
-    // of plan_pass's row chunks, or for one chunk those its widest layer's columns take.
+    // of plan_pass's row chunks, or for one chunk as many as its layers' column blocks.
     int predict_threads(std::int64_t n, bool sparse, int n_threads) const;
 
     // One ascent step for every multiplier (n x n_outputs) at the current parameters;
@@ -282,8 +283,10 @@ private:
     // Whether layer l can be computed a range of columns at a time: the first on dense
     // inputs, and the shared middle layers (the last is one product per member).
     bool splits_columns(std::int64_t l, bool sparse) const;
-    // Threads worth sharing out layer l's columns over `rows` rows.
-    int column_threads(std::int64_t l, std::int64_t rows, bool sparse, int n_threads) const;
+    // Blocks of columns layer l is computed in for a one-chunk prediction of `rows`
+    // rows: a power of two, each of at least kMinColumnWorkPerThread multiply-adds, at
+    // most kMaxColumnParts; whatever the threads, so that the bits do not depend on them.
+    int column_parts(std::int64_t l, std::int64_t rows, bool sparse) const;
     // Predictions from the output layer's pre-activations in ws, after every layer.
     void transform_outputs(Workspace<T>& ws, std::int64_t rows) const;
     // predict for one chunk of rows, its layers shared out by columns.
