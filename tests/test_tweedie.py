@@ -187,6 +187,32 @@ def test_validation_score_of_impossible_predictions_is_minus_inf():
     assert d2_validation_score(constant, constant, None, 2.0) == 1.0
 
 
+@pytest.mark.parametrize("score", ["d2", "r2"])
+def test_a_constant_target_scores_1_if_predicted_exactly_else_0(score):
+    """As r2_score scores a constant target. The weights make the weighted mean of
+    the equal targets round a unit away from them (checked below), which left a null
+    deviance at rounding level and scored predictions a rounding apart -1e18 or 0:
+    early stopping then picked its epoch by rounding (fuzz case 141:4744)."""
+    from positive_mlp._losses import d2_validation_score, r2_validation_score
+
+    value = 0.3
+    y = np.full((7, 1), value)
+    weights = np.random.default_rng(0).random(7)
+    weights[2] = 0.0  # a row of zero weight may hold anything
+    y[2] = 5.0
+    kept = weights > 0
+    assert np.average(y[kept, 0], weights=weights[kept]) != value
+
+    def scored(pred):
+        if score == "d2":
+            return d2_validation_score(y, pred, weights, 1.5)
+        return r2_validation_score(y, pred, weights)
+
+    assert scored(y.copy()) == 1.0
+    for nudge in (1 + 1e-15, 1 - 1e-15, 1.5):
+        assert scored(y * nudge) == 0.0
+
+
 @pytest.mark.parametrize(
     "loss, power", [("poisson", 1.5), ("gamma", 1.5), ("tweedie", 1.3)]
 )

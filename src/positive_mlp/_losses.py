@@ -272,10 +272,36 @@ def r2_validation_score(
     magnitude = np.maximum(np.max(np.abs(y), axis=0), np.max(np.abs(pred), axis=0))
     magnitude = np.where(magnitude > 0, magnitude, 1.0)
     with np.errstate(all="ignore"):  # targets nearly constant: a ratio can overflow
-        score = float(
-            r2_score(y / magnitude, pred / magnitude, sample_weight=sample_weight)
+        per_output = r2_score(
+            y / magnitude,
+            pred / magnitude,
+            sample_weight=sample_weight,
+            multioutput="raw_values",
         )
+    exact = _exactly_predicted(y, pred, sample_weight)
+    per_output = np.where(_constant_targets(y, sample_weight), exact, per_output)
+    score = float(np.mean(per_output))
     return score if np.isfinite(score) else -np.inf
+
+
+def _constant_targets(y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    """The outputs whose weighted rows all hold one target. Their R2 or D2 is 1 if
+    predicted exactly, else 0, as r2_score scores them: computed, the weighted mean of
+    equal values can round a unit away from them and leave a null deviance at
+    rounding level, which turned predictions a rounding apart into scores of 0 and
+    -1e18 (fuzz case 141:4744, early stopping on such a validation set)."""
+    y = y.reshape(len(y), -1)
+    rows = y if sample_weight is None else y[np.asarray(sample_weight) > 0]
+    return np.all(rows == rows[:1], axis=0)
+
+
+def _exactly_predicted(
+    y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None
+) -> np.ndarray:
+    """1.0 for each output predicted exactly on every weighted row, else 0.0."""
+    y, pred = y.reshape(len(y), -1), pred.reshape(len(pred), -1)
+    weighted = slice(None) if sample_weight is None else np.asarray(sample_weight) > 0
+    return np.all(y[weighted] == pred[weighted], axis=0).astype(np.float64)
 
 
 def d2_validation_score(
@@ -299,9 +325,10 @@ def d2_validation_score(
     with np.errstate(all="ignore"):
         deviance = weights @ _unit_deviance(y, pred, power)
         null = weights @ _unit_deviance(y, mean, power)
-        # A constant target: 1 if predicted exactly, else 0 (as r2_score does).
         explained = np.where(
-            null > 0, 1 - deviance / null, np.where(deviance == 0, 1.0, 0.0)
+            _constant_targets(y, sample_weight),
+            _exactly_predicted(y, pred, sample_weight),
+            1 - deviance / null,
         )
     score = float(np.mean(explained))
     return score if np.isfinite(score) else -np.inf

@@ -102,7 +102,8 @@ given, 1000 X, -1000 X) within twice the rounding bound of those on X densified 
 bound counts each stored entry, duplicates included); the caller's sparse arrays
 unchanged by every call, even one that raises; and for ``compare_dense`` cases
 (float64, about a third of them; sgd and adam only, as rounding decides L-BFGS-B's
-line searches and bounds) the same calls on X densified and on X densified with each
+line searches and bounds, and not Adam at beta_2=0, whose steps divide by the
+current gradient alone) the same calls on X densified and on X densified with each
 nonzero moved by one ulp: the sparse fit's loss curve and weights no farther from
 the dense fit's than 1000 times the jittered fit's (rounding alone), or than 1e-9
 (curve, relative) and 1e-6 (weights, share of a layer's largest |weight|).

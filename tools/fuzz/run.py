@@ -22,7 +22,12 @@ from .calls import estimator_params, monotonic_setting, run_call
 from .data import CallData, issparse, make_call_data
 from .options import NEW_LOSS_SHARES, PACKAGE_DIR, Case, Json
 from .properties import check_fitted, float_state_problems, score_problems
-from .twins import compare_with_twins, lbfgs_case, twin_calls
+from .twins import (
+    adam_without_second_moment,
+    compare_with_twins,
+    lbfgs_case,
+    twin_calls,
+)
 
 FAILURE_KINDS = ("crash", "hang", "violation", "unexpected")
 
@@ -108,6 +113,7 @@ def run_case(case: Case, reraise: bool = False) -> Outcome:
         bool(case["data"].get("sparse", {}).get("compare_dense"))
         and case["data"]["dtype"] != "float32"
         and not lbfgs_case(case)
+        and not adam_without_second_moment(case)
     )
     compared = 0
     with warnings.catch_warnings(record=True) as caught:

@@ -40,6 +40,20 @@ def lbfgs_case(case: Case) -> bool:
     return False
 
 
+def adam_without_second_moment(case: Case) -> bool:
+    """Whether a call of the case trains with Adam at beta_2=0. Each step then divides
+    by the current gradient's magnitude alone, so where a gradient comes near zero,
+    rounding decides a step of any size: the sparse and dense fits of 141:3044 had
+    the same loss for two epochs, 0.6% apart at the third, then nothing in common,
+    while the jittered twin stayed within 6e-12. These cases get no dense twin."""
+    params = dict(case["params"])
+    for call in case["calls"]:
+        params.update(call.get("set_params", {}))
+        if params.get("solver", "adam") == "adam" and params.get("beta_2") == 0.0:
+            return True
+    return False
+
+
 def twin_calls(twins: list[Any], call: Json, arrays: CallData) -> list[Any]:
     """The call on the dense twin (X densified) and on the jittered twin (X densified,
     each nonzero moved by one ulp): the twins, or [] once a call of either raised
