@@ -365,45 +365,6 @@ def test_the_address_space_limit_is_lifted_after_each_call():
     assert resource.getrlimit(resource.RLIMIT_AS) == before
 
 
-# In a fresh interpreter: the main thread's mapped stack (VmStk, KiB) before a call
-# under a limit and inside it.
-STACK_CHILD = """
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import fuzz
-
-def mapped_stack_kib():
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmStk"))
-
-before = mapped_stack_kib()
-with fuzz.address_space_limit({"address_space_mib": 0}):
-    inside = mapped_stack_kib()
-print(json.dumps([before, inside]))
-"""
-
-
-@pytest.mark.skipif(
-    "libasan" in os.environ.get("LD_PRELOAD", "") or not Path("/proc").exists(),
-    reason="no limit under ASan; VmStk is Linux's",
-)
-def test_a_limit_leaves_the_main_thread_a_grown_stack():
-    """Under a limit at the address space in use, a stack that must grow faults in
-    whatever code touches it (case 47:8101: OpenBLAS's gemv under NumPy's @): the
-    fuzzer grows the main thread's stack by about a megabyte before it sets one."""
-    import subprocess
-
-    tools = str(Path(fuzz.__file__).resolve().parents[1])
-    child = subprocess.run(
-        [sys.executable, "-c", STACK_CHILD, tools],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    before, inside = json.loads(child.stdout)
-    assert inside - before >= 768, (before, inside)
-
-
 def test_memory_errors_and_refused_threads_are_allowed_only_under_a_limit():
     limited = {"data": {}, "limit": {"address_space_mib": 0}}
     plain = {"data": {}}

@@ -123,10 +123,8 @@ other cases of a seed stay as they were):
   or y_val (``sparse_fault``), which must be refused;
 * ``limit`` (about 4% of the cases): ``{"address_space_mib": h}``, h from 0 to
   1024: each call of the case runs with the soft RLIMIT_AS at the address space in
-  use plus h MiB (the main thread's stack grown by about a megabyte first: a stack
-  with no room to grow faults in whatever code touches it), restored after the call
-  (the property checks run without it: the fitted model must still satisfy every
-  property). Under a limit, a
+  use plus h MiB, restored after the call (the property checks run without it:
+  the fitted model must still satisfy every property). Under a limit, a
   MemoryError with a message (not a bare ``std::bad_alloc``) is an allowed error,
   and the core's RuntimeWarning that the system refused to start threads is no
   violation; a crash or a hang still is.

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 import traceback
 import warnings
 from collections.abc import Iterator
@@ -322,7 +321,6 @@ def address_space_limit(limit: Json | None) -> Iterator[None]:
         return
     import resource
 
-    _grow_main_stack()
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     wanted = _address_space_in_use() + (limit["address_space_mib"] << 20)
     for bound in (soft, hard):
@@ -333,31 +331,6 @@ def address_space_limit(limit: Json | None) -> Iterator[None]:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
-
-
-# Levels of nested calls that touch about a megabyte of the main thread's stack (about
-# 560 bytes a level through map and sum on CPython 3.11).
-_STACK_LEVELS = 2000
-
-
-def _grow_main_stack() -> None:
-    """Grows the main thread's stack by about a megabyte, which stays mapped.
-
-    A limit at the address space in use leaves a stack no room to grow, and a stack
-    that must grow faults (SIGSEGV) in whatever code touches it: case 47:8101 died in
-    OpenBLAS's gemv, whose buffer is on the stack, under NumPy's ``@``. The limit is
-    meant for the package's allocations; a stack grown first keeps the headroom
-    the case asks for on the heap."""
-
-    def down(levels: int) -> int:
-        return 0 if levels == 0 else sum(map(down, (levels - 1,)))
-
-    depth = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(depth, _STACK_LEVELS + 100))
-    try:
-        down(_STACK_LEVELS)
-    finally:
-        sys.setrecursionlimit(depth)
 
 
 def _address_space_in_use() -> int:
