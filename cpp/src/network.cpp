@@ -293,13 +293,19 @@ int Network<T>::column_parts(std::int64_t l, std::int64_t rows, bool sparse) con
 }
 
 template <class T>
-int Network<T>::predict_threads(std::int64_t n, bool sparse, int n_threads) const {
-    const PassPlan plan = plan_pass(n, layout_, n_threads);
-    if (plan.per_chunk < n) return plan.threads;  // chunks of rows shared out
+int Network<T>::most_column_parts(std::int64_t n, bool sparse) const {
+    if (plan_pass(n, layout_, 1).per_chunk < n) return 1;  // several chunks of rows
     int parts = 1;
     for (std::int64_t l = 0; l < layout_.n_layers(); ++l)
         parts = std::max(parts, column_parts(l, n, sparse));
-    return std::min(parts, std::max(n_threads, 1));
+    return parts;
+}
+
+template <class T>
+int Network<T>::predict_threads(std::int64_t n, bool sparse, int n_threads) const {
+    const int parts = most_column_parts(n, sparse);
+    if (parts > 1) return std::min(parts, std::max(n_threads, 1));
+    return plan_pass(n, layout_, n_threads).threads;
 }
 
 template <class T>
@@ -655,9 +661,9 @@ void Network<T>::predict(const T* params, const Inputs<T>& X, T* out,
     const CoreFloatMode float_mode;
     check_inputs(X, layout_.n_params());
     const std::int64_t n = X.rows;
-    const PassPlan plan = plan_pass(n, layout_, n_threads);
-    if (plan.per_chunk >= n && predict_threads(n, X.sparse, kMaxColumnParts) > 1)
+    if (most_column_parts(n, X.sparse) > 1)
         return predict_by_columns(params, X, out, interrupt, n_threads);
+    const PassPlan plan = plan_pass(n, layout_, n_threads);
     PassWorkspaces<T> ws = chunk_workspaces(plan, Passes::forward);
     const T* weights = effective_params(params, ws[0]);
     for_each_chunk(

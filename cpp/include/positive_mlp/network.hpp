@@ -287,6 +287,9 @@ private:
     // rows: a power of two, each of at least kMinColumnWorkPerThread multiply-adds, at
     // most kMaxColumnParts; whatever the threads, so that the bits do not depend on them.
     int column_parts(std::int64_t l, std::int64_t rows, bool sparse) const;
+    // The most blocks a layer of a prediction of n rows is computed in: 1 where the
+    // rows make several chunks, or no layer is worth splitting.
+    int most_column_parts(std::int64_t n, bool sparse) const;
     // Predictions from the output layer's pre-activations in ws, after every layer.
     void transform_outputs(Workspace<T>& ws, std::int64_t rows) const;
     // predict for one chunk of rows, its layers shared out by columns.
