@@ -290,8 +290,7 @@ def _constant_targets(y: np.ndarray, sample_weight: np.ndarray | None) -> np.nda
     equal values can round a unit away from them and leave a null deviance at
     rounding level, which turned predictions a rounding apart into scores of 0 and
     -1e18 (fuzz case 141:4744, early stopping on such a validation set)."""
-    y = y.reshape(len(y), -1)
-    rows = y if sample_weight is None else y[np.asarray(sample_weight) > 0]
+    rows = _weighted_rows(y, sample_weight)
     return np.all(rows == rows[:1], axis=0)
 
 
@@ -299,9 +298,14 @@ def _exactly_predicted(
     y: np.ndarray, pred: np.ndarray, sample_weight: np.ndarray | None
 ) -> np.ndarray:
     """1.0 for each output predicted exactly on every weighted row, else 0.0."""
-    y, pred = y.reshape(len(y), -1), pred.reshape(len(pred), -1)
-    weighted = slice(None) if sample_weight is None else np.asarray(sample_weight) > 0
-    return np.all(y[weighted] == pred[weighted], axis=0).astype(np.float64)
+    same = _weighted_rows(y, sample_weight) == _weighted_rows(pred, sample_weight)
+    return np.all(same, axis=0).astype(np.float64)
+
+
+def _weighted_rows(values: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    """The rows (n, outputs) of nonzero weight."""
+    values = values.reshape(len(values), -1)
+    return values if sample_weight is None else values[np.asarray(sample_weight) > 0]
 
 
 def d2_validation_score(

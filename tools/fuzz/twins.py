@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,12 +33,7 @@ def lbfgs_case(case: Case) -> bool:
     bounds at breakpoints, where rounding decides which weights sit on a bound
     (31:15881). One jittered twin cannot show how far rounding moves such a
     training, so these cases get no dense twin."""
-    params = dict(case["params"])
-    for call in case["calls"]:
-        params.update(call.get("set_params", {}))
-        if params.get("solver", "adam") == "lbfgs":
-            return True
-    return False
+    return _any_call(case, lambda params: params.get("solver", "adam") == "lbfgs")
 
 
 def adam_without_second_moment(case: Case) -> bool:
@@ -46,10 +42,21 @@ def adam_without_second_moment(case: Case) -> bool:
     rounding decides a step of any size: the sparse and dense fits of 141:3044 had
     the same loss for two epochs, 0.6% apart at the third, then nothing in common,
     while the jittered twin stayed within 6e-12. These cases get no dense twin."""
+    return _any_call(
+        case,
+        lambda params: (
+            params.get("solver", "adam") == "adam" and params.get("beta_2") == 0.0
+        ),
+    )
+
+
+def _any_call(case: Case, trains_so: Callable[[Json], bool]) -> bool:
+    """Whether the parameters of any call of the case (the case's, updated by each
+    call's set_params in turn) satisfy ``trains_so``."""
     params = dict(case["params"])
     for call in case["calls"]:
         params.update(call.get("set_params", {}))
-        if params.get("solver", "adam") == "adam" and params.get("beta_2") == 0.0:
+        if trains_so(params):
             return True
     return False
 
